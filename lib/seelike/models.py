@@ -220,3 +220,118 @@ def read_manifest(name: str, directory: Path | None = None) -> dict[str, Any]:
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:
     """A JSON-able record of the spec, for manifests."""
     return json.loads(json.dumps(asdict(spec)))
+
+
+AKAMASTER_FILES = {56: ("resnet56-4bfd9763.th",
+                        "4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367")}
+AKAMASTER_URL = ("https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/"
+                 "pretrained_models/{file}")
+
+
+def load(name: str, *, directory: Path | None = None) -> ImageClassifier:
+    """Model ``name`` with its trained weights, verified by sha256, in eval mode.
+
+    ``cifar`` zoo models read ``data/weights/<name>.safetensors`` (or ``directory``);
+    ``resnet56_akamaster`` is fetched into the data folder (``SEELIKE_DATA``);
+    ``paper`` models come from timm's hub.
+    """
+    if name in PAPER_MODELS:
+        return _load_paper(name)
+    spec = spec_of(name)
+    if spec.family == "akamaster":
+        return _load_akamaster(spec)
+    manifest = read_manifest(name, directory)
+    path = weights_path(name, directory)
+    retrain = f"`python -m seelike.train {name}` retrains it (chapter 3 says how long it takes)"
+    if not path.exists():
+        raise FileNotFoundError(f"weights of {name!r} missing: {path}. {retrain}.")
+    actual = sha256_file(path)
+    if actual != manifest["sha256"]:
+        raise ValueError(f"{path} is corrupt: sha256 {actual}, manifest says "
+                         f"{manifest['sha256']}. Restore it with `git checkout -- {path.name}` "
+                         f"in data/weights, or {retrain}.")
+    from safetensors.torch import load_file
+
+    model = build(name)
+    state = {k: v.float() for k, v in load_file(path).items()}
+    model.net.load_state_dict(state)
+    return model.eval()
+
+
+def _load_akamaster(spec: ModelSpec) -> ImageClassifier:
+    import pooch
+
+    from seelike.config import data_root
+
+    file, sha = AKAMASTER_FILES[spec.arch["depth"]]
+    folder = data_root() / "weights" / "akamaster-resnet-cifar10"
+    path = folder / file
+    if not path.exists():
+        try:
+            path = Path(pooch.retrieve(AKAMASTER_URL.format(file=file), known_hash=sha,
+                                       fname=file, path=folder))
+        except Exception as err:
+            raise FileNotFoundError(
+                f"{file} is not in {folder} and could not be downloaded "
+                f"({AKAMASTER_URL.format(file=file)}): {err}. Set SEELIKE_DATA to a folder "
+                f"holding weights/akamaster-resnet-cifar10/{file}.") from err
+    actual = sha256_file(path)
+    if actual != sha:
+        raise ValueError(f"{path}: sha256 {actual}, expected {sha}; delete it to re-download.")
+    # weights_only refuses anything but tensors and plain containers: no code runs on load.
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k.removeprefix("module."): v for k, v in raw["state_dict"].items()}
+    model = build(spec.name)
+    model.net.load_state_dict(state)
+    return model.eval()
+
+
+# ---- the paper preset: timm's closest public substitutes ------------------------------------
+
+PAPER_MODELS: dict[str, str] = {
+    "vit_base_patch32_224.augreg_in21k": "ViT-B/32, ImageNet-21k (paper: JFT-300M)",
+    "vit_base_patch16_224.augreg_in21k": "ViT-B/16, ImageNet-21k (paper: JFT-300M)",
+    "vit_large_patch16_224.augreg_in21k": "ViT-L/16, ImageNet-21k (paper: JFT-300M)",
+    "vit_huge_patch14_224.orig_in21k": "ViT-H/14, ImageNet-21k, no head (paper: JFT-300M)",
+    "vit_base_patch32_224.augreg_in1k": "ViT-B/32, ImageNet-1k only: the less-data comparison",
+    "vit_base_patch16_224.augreg_in1k": "ViT-B/16, ImageNet-1k only: the less-data comparison",
+    "vit_base_patch16_rpn_224.sw_in1k": "a GAP ViT-B/16 (no CLS token; residual post-norm), "
+                                         "ImageNet-1k; the paper's GAP B/32 was JFT-trained",
+    "resnetv2_50x1_bit.goog_in21k": "BiT R50x1, ImageNet-21k (paper: JFT-300M)",
+    "resnetv2_152x2_bit.goog_in21k": "BiT R152x2, ImageNet-21k (paper: JFT-300M)",
+    "resnet50.a1_in1k": "torchvision-style ResNet-50, ImageNet-1k (paper's R50: JFT, BiT changes)",
+    "mixer_b16_224.goog_in21k": "Mixer-B/16, ImageNet-21k (paper: JFT-300M)",
+    "mixer_l16_224.goog_in21k": "Mixer-L/16, ImageNet-21k (paper: JFT-300M)",
+}
+
+
+def _load_paper(name: str) -> ImageClassifier:
+    import timm
+
+    try:
+        net = timm.create_model(name, pretrained=True)
+    except Exception as err:
+        raise RuntimeError(f"could not fetch {name!r} from timm's hub ({err}); the paper "
+                           f"preset needs internet once (then the hub cache).") from err
+    cfg = net.pretrained_cfg
+    return ImageClassifier(net, tuple(cfg["mean"]), tuple(cfg["std"])).eval()
+
+
+def build_paper(name: str) -> ImageClassifier:
+    """A ``paper`` model with random weights (offline tests of architecture and layers)."""
+    import timm
+
+    net = timm.create_model(name, pretrained=False)
+    cfg = net.pretrained_cfg
+    return ImageClassifier(net, tuple(cfg["mean"]), tuple(cfg["std"])).eval()
+
+
+def available(preset: str) -> list[str]:
+    """Model names of ``preset`` (``smoke``/``cifar``: the trainable zoo plus the external CNN)."""
+    from seelike.config import PRESETS
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+    if preset == "paper":
+        return list(PAPER_MODELS)
+    return list(ZOO)
