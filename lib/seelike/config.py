@@ -38,7 +38,11 @@ class Preset:
     """What one preset runs: models, probe-set sizes and minibatch sizes.
 
     ``cka_examples`` / ``cka_batch`` follow the paper's protocol where the
-    budget allows (paper: 10,240 examples in minibatches of 1,024).
+    budget allows (paper: 10,240 examples in minibatches of 1,024). The other
+    example counts size :func:`seelike.data.probe_set`'s draws: mean attention
+    distances (Figs 3-4; paper: 5,000 images), effective receptive fields (Fig 6;
+    paper: 32 images) and the linear probes (Figs 11, 13; paper: 10-shot
+    training sets, evaluated on the validation split).
     """
 
     name: str
@@ -52,6 +56,10 @@ class Preset:
     cka_repeats: int
     image_size: int
     extra_models: tuple[str, ...] = field(default_factory=tuple)
+    attention_examples: int = 1000
+    receptive_field_examples: int = 32
+    probe_train_per_class: int = 500
+    probe_test_examples: int = 2000
 
     def with_overrides(self, **overrides: object) -> Preset:
         """A copy with some fields changed (a chapter's allowed overrides)."""
@@ -68,6 +76,7 @@ PRESETS: dict[str, Preset] = {
         description="CI: the cifar zoo's trained models on a handful of images, seconds per chapter",
         vit="vit_cifar", vit_gap="vit_cifar_gap", resnet="resnet_cifar", dataset="cifar10",
         cka_examples=64, cka_batch=32, cka_repeats=1, image_size=32,
+        attention_examples=32, probe_train_per_class=10, probe_test_examples=200,
     ),
     "cifar": Preset(
         name="cifar",
@@ -82,6 +91,7 @@ PRESETS: dict[str, Preset] = {
         vit="vit_base_patch32_224.augreg_in21k", vit_gap="vit_base_patch16_rpn_224.sw_in1k",
         resnet="resnetv2_50x1_bit.goog_in21k", dataset="imagenette",
         cka_examples=10240, cka_batch=1024, cka_repeats=1, image_size=224,
+        attention_examples=5000, probe_train_per_class=10, probe_test_examples=10000,
     ),
 }
 

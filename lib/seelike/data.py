@@ -1,23 +1,36 @@
-"""Datasets: CIFAR-10 verified by content hash, read from ``SEELIKE_DATA`` or downloaded.
+"""Datasets and probe sets: CIFAR-10 verified by content hash, Imagenette, and the book's draws.
 
-Serves every chapter (probe images) and Chapter 3 (training). The cache layout
-is ``<data_root>/datasets/cifar10/{train,test}.npz`` with keys ``x`` (uint8
-N x 32 x 32 x 3), ``y`` (int64) and ``filenames``, rows sorted by (label, file
-name); a pre-downloaded mirror with that layout is used as is.
+Serves every chapter (the probe images of each figure) and Chapter 3
+(training). The cache layout is ``<data_root>/datasets/cifar10/{train,test}.npz``
+with keys ``x`` (uint8 N x 32 x 32 x 3), ``y`` (int64) and ``filenames``, rows
+sorted by (label, file name), and ``<data_root>/datasets/imagenette2-320/`` (the
+full Imagenette download) or ``imagenette-mini/`` (a 200-image slice with a
+``labels.csv``); a pre-downloaded mirror with that layout is used as is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
+import os
 import pickle
+import shutil
 import tarfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seelike.config import DATA_ENV, data_root
+from seelike.config import DATA_ENV, Preset, data_root, get_preset
 from seelike.io import atomic_write_bytes
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -31,6 +44,24 @@ CIFAR10_SHA256 = {
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
 
+IMAGENETTE_URL = "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
+IMAGENETTE_DIR = "imagenette2-320"
+IMAGENETTE_MINI_DIR = "imagenette-mini"
+# Imagenette's 10 WordNet ids and their standard ImageNet-1k class indices, so that a
+# pretrained ImageNet classifier's predictions can be scored directly.
+IMAGENETTE_CLASSES = {
+    "n01440764": 0, "n02102040": 217, "n02979186": 482, "n03000684": 491, "n03028079": 497,
+    "n03394916": 566, "n03417042": 569, "n03425413": 571, "n03445777": 574, "n03888257": 701,
+}
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+# timm's defaults for a model whose pretrained_cfg says nothing else.
+DEFAULT_CROP_PCT = 0.875
+DEFAULT_INTERPOLATION = "bicubic"
+
+# The analyses a probe set serves, in a fixed order: a purpose's position seeds its draw, so
+# new purposes go at the end.
+PURPOSES = ("cka", "attention", "receptive_field", "probe_train", "probe_test")
+
 
 class DataError(RuntimeError):
     """A dataset is missing, corrupt or unreachable; the message says how to fix it."""
@@ -39,6 +70,8 @@ class DataError(RuntimeError):
 def _sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
+
+# ---- CIFAR-10 ---------------------------------------------------------------------------------
 
 _CACHE: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -80,14 +113,24 @@ def _download_cifar10(root: Path) -> None:
 
     target = root / "datasets" / "cifar10"
     try:
-        archive = pooch.retrieve(CIFAR10_URL, known_hash=f"md5:{CIFAR10_MD5}",
-                                 path=root / "downloads", progressbar=True)
+        # pooch writes to a temporary file and moves it into place only once the md5
+        # matches, so an interrupted or corrupt download never reaches the cache.
+        archive = Path(pooch.retrieve(CIFAR10_URL, known_hash=f"md5:{CIFAR10_MD5}",
+                                      path=root / "downloads", progressbar=True))
     except Exception as err:  # pooch raises requests/ValueError variants
         raise DataError(
             f"CIFAR-10 is not in {target} and could not be downloaded from {CIFAR10_URL} "
             f"({err}). Set {DATA_ENV} to a folder that holds datasets/cifar10/"
-            f"{{train,test}}.npz, or connect to the internet.") from err
-    for split, arrays in convert_cifar10_archive(Path(archive)).items():
+            f"{{train,test}}.npz, or connect to the internet and run again.") from err
+    try:
+        splits = convert_cifar10_archive(archive)
+    except Exception as err:
+        # Both splits are converted in memory before either is written, so a failure here
+        # leaves no npz behind; the unreadable archive goes too, to be fetched afresh.
+        archive.unlink(missing_ok=True)
+        raise DataError(f"{archive} could not be read as the CIFAR-10 archive ({err!r}); it "
+                        f"was deleted, run again to re-download it.") from err
+    for split, arrays in splits.items():
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(target / f"{split}.npz", buf.getvalue())
@@ -126,3 +169,273 @@ def class_balanced_subset(y: np.ndarray, fraction: float, *, seed: int = 0) -> n
         members = np.flatnonzero(y == c)
         picks.append(rng.choice(members, size=round(fraction * len(members)), replace=False))
     return np.sort(np.concatenate(picks))
+
+
+# ---- ImageNet-style image files ---------------------------------------------------------------
+
+
+def image_folder(root_or_csv: str | Path) -> tuple[list[str], np.ndarray]:
+    """Image paths and int64 labels of a class-per-folder tree or of a labels CSV.
+
+    A folder: one sub-folder per class, class index = position in the sorted
+    sub-folder names, files sorted within each. A ``.csv`` file: columns
+    ``filename`` (relative to the CSV's folder) and ``class_index``, rows kept in
+    file order.
+    """
+    source = Path(root_or_csv)
+    if source.suffix.lower() == ".csv":
+        import pandas as pd
+
+        table = pd.read_csv(source)
+        missing = {"filename", "class_index"} - set(table.columns)
+        if missing:
+            raise ValueError(f"{source} lacks the column(s) {sorted(missing)}")
+        paths = [str(source.parent / f) for f in table["filename"]]
+        return paths, table["class_index"].to_numpy(np.int64)
+    if not source.is_dir():
+        raise DataError(f"{source} is neither a folder of class folders nor a labels CSV")
+    classes = sorted(d.name for d in source.iterdir() if d.is_dir() and not d.name.startswith("."))
+    paths, labels = [], []
+    for index, name in enumerate(classes):
+        files = sorted(f for f in (source / name).iterdir()
+                       if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+        paths += [str(f) for f in files]
+        labels += [index] * len(files)
+    return paths, np.array(labels, np.int64)
+
+
+def preprocess_config(model_name_or_net: str | nn.Module) -> dict[str, Any]:
+    """How timm evaluates a pretrained model: input_size, crop_pct, interpolation, mean, std.
+
+    Takes a timm model name (with its pretrained tag) or a model built by timm,
+    bare or wrapped in :class:`seelike.models.ImageClassifier`. ``mean``/``std``
+    are for information: seelike's models normalise their [0, 1] inputs themselves.
+    """
+    from timm.data import resolve_data_config
+
+    if isinstance(model_name_or_net, str):
+        from timm.models import get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(model_name_or_net)
+        if cfg is None:
+            raise ValueError(f"timm has no pretrained config for {model_name_or_net!r}")
+        data_cfg = resolve_data_config(pretrained_cfg=cfg.to_dict())
+    else:
+        from seelike.models import ImageClassifier
+
+        net = (model_name_or_net.net if isinstance(model_name_or_net, ImageClassifier)
+               else model_name_or_net)
+        if not getattr(net, "pretrained_cfg", None):
+            raise ValueError(f"{type(net).__name__} carries no timm pretrained_cfg (the cifar "
+                             f"zoo takes 32-px images as they are)")
+        data_cfg = resolve_data_config(model=net)
+    return {k: data_cfg[k] for k in ("input_size", "crop_pct", "interpolation", "mean", "std")}
+
+
+def load_images(paths: Sequence[str | Path], size: int = 224, *,
+                crop_pct: float = DEFAULT_CROP_PCT, interpolation: str = DEFAULT_INTERPOLATION,
+                model: str | nn.Module | None = None) -> torch.Tensor:
+    """Images as float (n, 3, size, size) in [0, 1], not normalised: timm's evaluation crop.
+
+    The shorter side is resized to ``floor(size / crop_pct)``, then the centre
+    ``size`` x ``size`` is cut out. With ``model`` (see :func:`preprocess_config`)
+    size, crop and interpolation are that model's instead.
+    """
+    import torch
+    from PIL import Image
+
+    if model is not None:
+        cfg = preprocess_config(model)
+        size, crop_pct, interpolation = cfg["input_size"][-1], cfg["crop_pct"], cfg["interpolation"]
+    resample = Image.Resampling[interpolation.upper()]
+    scale_size = math.floor(size / crop_pct)
+    out = torch.empty(len(paths), 3, size, size)
+    for i, path in enumerate(paths):
+        with Image.open(path) as img:
+            img = img.convert("RGB")  # a few ImageNet images are greyscale or CMYK
+        w, h = img.size
+        # The rounding of torchvision's Resize, which timm's eval transform uses.
+        new = (scale_size, int(scale_size * h / w)) if w <= h else (int(scale_size * w / h),
+                                                                     scale_size)
+        img = img.resize(new, resample)
+        left, top = round((new[0] - size) / 2), round((new[1] - size) / 2)
+        img = img.crop((left, top, left + size, top + size))
+        out[i] = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
+    return out.div_(255)
+
+
+# ---- Imagenette -------------------------------------------------------------------------------
+
+
+def imagenette(root: Path | None = None, *, split: str = "val",
+               download: bool = True) -> tuple[list[str], np.ndarray, list[str]]:
+    """Imagenette ``split`` as (paths, ImageNet-1k labels, ids), sorted by id.
+
+    The paper preset's stand-in for ImageNet (Figs 3-13). ``ids`` are paths
+    relative to the dataset folder (``val/n01440764/….JPEG``), the same in the
+    full download and the mirror's 200-image ``imagenette-mini`` (validation
+    images only). Looks in ``root`` (default :func:`seelike.config.data_root`)
+    under ``datasets/imagenette2-320`` and then ``datasets/imagenette-mini``;
+    otherwise downloads and unpacks the full 320-px archive (about 330 MB).
+    fast.ai publishes no checksum for it, so the archive is downloaded without a
+    known hash (pooch ``known_hash=None``): only a download that unpacks completely
+    is kept.
+    """
+    if split not in ("train", "val"):
+        raise ValueError(f"unknown Imagenette split {split!r}; use 'train' or 'val'")
+    root = Path(root) if root is not None else data_root()
+    datasets = root / "datasets"
+    full, mini = datasets / IMAGENETTE_DIR, datasets / IMAGENETTE_MINI_DIR
+    if not (full / split).is_dir() and (mini / "labels.csv").exists():
+        import pandas as pd
+
+        table = pd.read_csv(mini / "labels.csv")
+        table = table[table["filename"].str.startswith(f"{split}/")].sort_values("filename")
+        if len(table):
+            ids = list(table["filename"])
+            return ([str(mini / i) for i in ids], table["imagenet_index"].to_numpy(np.int64),
+                    ids)
+    if not (full / split).is_dir():
+        if not download:
+            raise DataError(f"Imagenette {split!r} is in neither {full} nor {mini}, and "
+                            f"download=False")
+        _download_imagenette(root)
+    paths, _ = image_folder(full / split)
+    wnids = [Path(p).parent.name for p in paths]
+    unknown = sorted(set(wnids) - set(IMAGENETTE_CLASSES))
+    if unknown:
+        raise DataError(f"{full / split} has folders {unknown} that are not Imagenette classes")
+    ids = [Path(p).relative_to(full).as_posix() for p in paths]
+    order = np.argsort(ids, kind="stable")
+    return ([paths[i] for i in order], np.array([IMAGENETTE_CLASSES[wnids[i]] for i in order]),
+            [ids[i] for i in order])
+
+
+def _download_imagenette(root: Path) -> None:
+    import pooch
+
+    datasets = root / "datasets"
+    # Unpacked into a scratch folder and renamed into place only when complete, so a killed
+    # or failed extraction is never mistaken for the dataset.
+    partial = datasets / f".{IMAGENETTE_DIR}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    archive = root / "downloads" / f"{IMAGENETTE_DIR}.tgz"
+    try:
+        pooch.retrieve(IMAGENETTE_URL, known_hash=None, fname=archive.name, path=archive.parent,
+                       processor=pooch.Untar(extract_dir=str(partial)), progressbar=True)
+        if not (partial / IMAGENETTE_DIR / "val").is_dir():
+            raise DataError(f"the archive holds no {IMAGENETTE_DIR}/val folder")
+    except Exception as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        # Without a known hash the archive's only check is that it unpacks: one that does
+        # not is deleted so the next run fetches it again.
+        archive.unlink(missing_ok=True)
+        raise DataError(
+            f"Imagenette is not in {datasets} and could not be downloaded and unpacked from "
+            f"{IMAGENETTE_URL} ({err}). Set {DATA_ENV} to a folder that holds "
+            f"datasets/{IMAGENETTE_DIR}/ or datasets/{IMAGENETTE_MINI_DIR}/, or connect to "
+            f"the internet and run again.") from err
+    os.replace(partial / IMAGENETTE_DIR, datasets / IMAGENETTE_DIR)
+    shutil.rmtree(partial)
+
+
+# ---- probe sets -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeSet:
+    """The examples one analysis runs on: the same ones, in the same order, for every model.
+
+    ``images`` is uint8 (n, 32, 32, 3) for CIFAR or an array of image paths for
+    Imagenette; ``ids`` are CIFAR file names or paths relative to the dataset
+    folder. Image files are read with the preset's size and timm's default
+    evaluation crop, the same pixels for every model; for a model's own
+    preprocessing use :func:`load_images` with ``model=``.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    purpose: str
+    seed: int
+    image_size: int
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def tensor(self, i: int, j: int) -> torch.Tensor:
+        """Examples ``i`` to ``j - 1`` as a float (b, 3, H, W) batch in [0, 1]."""
+        import torch
+
+        if self.images.dtype == np.uint8:
+            return torch.from_numpy(self.images[i:j]).permute(0, 3, 1, 2).float().div_(255)
+        return load_images(list(self.images[i:j]), self.image_size)
+
+
+def _round_robin(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Every index of ``y``, one example per class per round, classes in a random order each round.
+
+    Each class's examples are shuffled; any prefix of the result is as
+    class-balanced as the class sizes allow, and the random draws do not depend
+    on how many examples are then taken, so a smaller draw is a prefix of a
+    larger one with the same seed.
+    """
+    classes, class_of = np.unique(y, return_inverse=True)
+    rank = np.empty(len(y), np.int64)
+    for c in range(len(classes)):
+        members = np.flatnonzero(class_of == c)
+        rank[rng.permutation(members)] = np.arange(len(members))
+    rounds = int(rank.max()) + 1
+    place = rng.permuted(np.tile(np.arange(len(classes)), (rounds, 1)), axis=1)
+    return np.argsort(rank * len(classes) + place[rank, class_of], kind="stable")
+
+
+def probe_set(preset: str | Preset, purpose: str, *, seed: int = 0) -> ProbeSet:
+    """The examples of ``purpose`` under ``preset``: a seeded, class-balanced draw.
+
+    ``purpose`` is one of ``cka`` (``preset.cka_examples``; Figs 1, 2, 5, 8-10,
+    12), ``attention`` (``attention_examples``; Figs 3-4), ``receptive_field``
+    (``receptive_field_examples``; Fig 6), ``probe_train``
+    (``probe_train_per_class`` per class) and ``probe_test``
+    (``probe_test_examples``; Figs 11, 13). CIFAR presets draw the training
+    probes from the train split and everything else from the test split; the
+    paper preset uses Imagenette's train and val splits the same way (the
+    mirror's ``imagenette-mini`` has only val).
+
+    The draw is :func:`_round_robin` with the generator seeded by ``(seed,
+    position of purpose in PURPOSES)``: the label-sorted splits come out
+    class-mixed, every minibatch is balanced, purposes get independent draws and
+    a smaller preset's set is a prefix of a larger one's. A dataset with fewer
+    examples than asked for gives all of them, with a warning.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown probe purpose {purpose!r}; valid: {', '.join(PURPOSES)}")
+    train = purpose == "probe_train"
+    if preset.dataset == "cifar10":
+        images, labels, ids = cifar10("train" if train else "test")
+    elif preset.dataset == "imagenette":
+        paths, labels, names = imagenette(split="train" if train else "val")
+        images, ids = np.array(paths), np.array(names)
+    else:
+        raise ValueError(f"preset {preset.name!r} has unknown dataset {preset.dataset!r}")
+    n = {"cka": preset.cka_examples, "attention": preset.attention_examples,
+         "receptive_field": preset.receptive_field_examples,
+         "probe_train": preset.probe_train_per_class * len(np.unique(labels)),
+         "probe_test": preset.probe_test_examples}[purpose]
+    if n > len(labels):
+        warnings.warn(f"preset {preset.name!r} asks for {n} {purpose} examples; "
+                      f"{preset.dataset} has {len(labels)}, all of which are used",
+                      stacklevel=2)
+    pick = _round_robin(labels, np.random.default_rng([seed, PURPOSES.index(purpose)]))[:n]
+    return ProbeSet(images=images[pick], labels=labels[pick], ids=ids[pick], purpose=purpose,
+                    seed=seed, image_size=preset.image_size)
+
+
+def check_same_examples(ids_a: Sequence[str], ids_b: Sequence[str]) -> None:
+    """Raise ValueError unless two models' activations came from the same examples in order."""
+    if len(ids_a) != len(ids_b):
+        raise ValueError(f"different numbers of examples: {len(ids_a)} vs {len(ids_b)}")
+    for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=True)):
+        if a != b:
+            raise ValueError(f"the examples differ first at position {i}: {a!r} vs {b!r}")

@@ -1,0 +1,298 @@
+"""Linear centred kernel alignment (CKA), full-batch and minibatch.
+
+Serves Chapter 2, "CKA from first principles", and every CKA figure of Raghu et al. (2021),
+"Do Vision Transformers See Like Convolutional Neural Networks?": Figs 1, 2, 5, 8, 9, 12 and H.1.
+
+Two HSIC estimators are offered:
+
+* biased, HSIC_0 (Kornblith et al. 2019): ``tr(K H L H) / (n - 1)^2`` with ``H = I - 11^T / n``;
+* unbiased, HSIC_1 (Song et al. 2012), the one the paper uses with minibatches
+  (Nguyen, Raghu & Kornblith 2021).
+
+Both are written as a Frobenius inner product ``<T(K), T(L)> / c(n)`` of transformed Gram
+matrices: ``T(K) = HKH`` for HSIC_0 and the U-centred ``K`` of Szekely & Rizzo (2014) for
+HSIC_1. That is what lets :class:`MinibatchCKA` get every layer pair of a minibatch from one
+matrix product.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+
+Features = torch.Tensor | np.ndarray
+
+__all__ = ["Features", "MinibatchCKA", "gram_linear", "hsic", "linear_cka"]
+
+
+@contextlib.contextmanager
+def _full_fp32_matmul() -> Iterator[None]:
+    # A caller may have enabled TF32 (or bf16) float32 matmuls globally for speed; their 1e-3
+    # relative error would swamp the 1e-6 accuracy the Grams are meant to have.
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def _as_matrix(x: Features, name: str) -> torch.Tensor:
+    """Detached ``(n, d)`` view of ``(n, ...)`` features, in float32 or a wider float."""
+    t = torch.as_tensor(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    if t.ndim == 0:
+        raise ValueError(f"{name} must have a leading example axis, got a scalar")
+    t = t.detach().reshape(t.shape[0], -1)
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
+# Features are centred and multiplied a slab of about this many elements at a time: a slab stays
+# in cache, so centring costs no extra trip through memory and no (n, d) copy is ever made.
+_SLAB_ELEMENTS = 1 << 21
+# Examples averaged for the offset that _grams subtracts.
+_OFFSET_ROWS = 16
+
+
+def _accumulate_gram(x: torch.Tensor, k: torch.Tensor) -> None:
+    """Add to ``k`` the Gram matrix of the ``(n, d)`` matrix ``x`` less a common row offset.
+
+    Subtracting the same vector from every example changes neither HSIC_0 nor HSIC_1 (both are
+    translation invariant), but a large common offset would cancel catastrophically in a
+    float32 Gram. The mean of the first few examples removes it as well as the full mean would
+    without a pass over the data, and anchoring it at ``x[0]`` makes a constant layer's Gram
+    exactly zero rather than rounding noise that the unbiased estimator would normalise.
+    """
+    n, d = x.shape
+    offset = x[0] + (x[:_OFFSET_ROWS] - x[0]).mean(dim=0)
+    cols = max(1, _SLAB_ELEMENTS // n)
+    for start in range(0, d, cols):
+        slab = (x[:, start:start + cols] - offset[start:start + cols]).to(k.dtype)
+        k.addmm_(slab, slab.T)
+
+
+def _grams(named: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``(layers, n, n)`` float64 Grams of ``(n, d)`` matrices, on the first one's device.
+
+    Each is multiplied in its own dtype (float32 or wider) on its own device. Work on the small
+    ``n x n`` matrices is batched over layers because every separate torch call costs a thread
+    synchronisation, which gets expensive on a busy CPU.
+    """
+    mats = list(named.values())
+    n = mats[0].shape[0]
+    dtype = functools.reduce(torch.promote_types, (m.dtype for m in mats))
+    k = torch.zeros(len(mats), n, n, dtype=dtype, device=mats[0].device)
+    with _full_fp32_matmul():
+        for i, x in enumerate(mats):
+            if x.device == k.device:
+                _accumulate_gram(x, k[i])
+            else:
+                elsewhere = torch.zeros(n, n, dtype=dtype, device=x.device)
+                _accumulate_gram(x, elsewhere)
+                k[i] = elsewhere
+    # Any NaN or inf in x reaches the diagonal of its Gram, so one O(n^2) check covers them.
+    finite = torch.isfinite(k).flatten(1).all(dim=1).tolist()
+    if not all(finite):
+        name, x = list(named.items())[finite.index(False)]
+        problem = "overflows in its Gram matrix" if torch.isfinite(x).all() else "has NaN or inf"
+        raise ValueError(f"{name} {problem} ({x.dtype})")
+    return k.double()
+
+
+def gram_linear(x: Features) -> torch.Tensor:
+    """Centred linear-kernel Gram matrix ``H X X^T H`` of ``(n, ...)`` features, in float64.
+
+    Features are flattened per example and multiplied on ``x``'s device in float32 (float64 for
+    float64 input), after removing their common offset so that float32 stays accurate.
+    """
+    with torch.no_grad():
+        return _transform(_grams({"x": _as_matrix(x, "x")})[0], unbiased=False)
+
+
+def _check_n(n: int, unbiased: bool) -> None:
+    if unbiased and n < 4:
+        raise ValueError(f"the unbiased HSIC estimator needs at least 4 examples, got {n}")
+    if n < 2:
+        raise ValueError(f"HSIC needs at least 2 examples, got {n}")
+
+
+def _transform(k: torch.Tensor, unbiased: bool) -> torch.Tensor:
+    """``T(K)`` such that HSIC(K, L) = <T(K), T(L)> / c(n), for ``(..., n, n)`` Grams K.
+
+    See :func:`_normaliser` for c(n).
+    """
+    n = k.shape[-1]
+    if not unbiased:
+        row_mean = k.mean(dim=-2)
+        return (k - row_mean[..., :, None] - row_mean[..., None, :]
+                + row_mean.mean(dim=-1)[..., None, None])
+    # U-centring: Song et al.'s trace, sum and cross terms all come out of expanding
+    # <U(K), U(L)>, which is why a Frobenius product reproduces HSIC_1 exactly.
+    k = k.clone()
+    k.diagonal(dim1=-2, dim2=-1).zero_()
+    row_sum = k.sum(dim=-2)
+    u = (k - (row_sum[..., :, None] + row_sum[..., None, :]) / (n - 2)
+         + row_sum.sum(dim=-1)[..., None, None] / ((n - 1) * (n - 2)))
+    u.diagonal(dim1=-2, dim2=-1).zero_()
+    return u
+
+
+def _normaliser(n: int, unbiased: bool) -> float:
+    return float(n * (n - 3)) if unbiased else float((n - 1) ** 2)
+
+
+def hsic(k_x: Features, k_y: Features, *, unbiased: bool = False) -> float:
+    """HSIC of two ``(n, n)`` Gram matrices K = ``k_x`` and L = ``k_y`` of any kernel, in float64.
+
+    ``unbiased=False`` gives HSIC_0 = tr(KHLH) / (n - 1)^2 (Kornblith et al. 2019);
+    ``unbiased=True`` gives Song et al.'s (2012) HSIC_1. Chapter 2 builds CKA from this.
+    """
+    kx = _as_matrix(k_x, "k_x").double()
+    ky = _as_matrix(k_y, "k_y").double().to(kx.device)
+    if kx.shape != ky.shape or kx.shape[0] != kx.shape[1]:
+        raise ValueError(f"k_x and k_y must be equal square matrices, got {tuple(k_x.shape)} "
+                         f"and {tuple(k_y.shape)}")
+    n = kx.shape[0]
+    _check_n(n, unbiased)
+    inner = (_transform(kx, unbiased) * _transform(ky, unbiased)).sum()
+    return inner.item() / _normaliser(n, unbiased)
+
+
+def _check_same_n(named: dict[str, Features]) -> None:
+    """Raise unless every array has the same number of examples (leading axis)."""
+    (first, x), *rest = named.items()
+    for name, y in rest:
+        if tuple(x.shape[:1]) != tuple(y.shape[:1]):
+            raise ValueError(f"{first} and {name} have different numbers of examples: "
+                             f"shapes {tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def _undefined_warning(names: list[str]) -> None:
+    warnings.warn(
+        f"{', '.join(names)} have zero variance (zero self-HSIC) over all examples, so their "
+        "CKA is undefined and reported as NaN",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def linear_cka(x: Features, y: Features, *, unbiased: bool = False) -> float:
+    """Linear CKA between ``(n, ...)`` features ``x`` and ``y`` of the same ``n`` examples.
+
+    CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with linear Gram matrices K and L, the
+    similarity index of Chapter 2 and of every CKA figure (Figs 1, 2, 5, 8, 9, 12, H.1).
+    Returns NaN, with a warning, if either side has zero variance.
+    """
+    with torch.no_grad():
+        _check_same_n({"x": x, "y": y})
+        xm, ym = _as_matrix(x, "x"), _as_matrix(y, "y")
+        _check_n(xm.shape[0], unbiased)
+        tx = _transform(_grams({"x": xm})[0], unbiased)
+        ty = _transform(_grams({"y": ym})[0], unbiased).to(tx.device)
+        xy, xx, yy = ((a * b).sum().item() for a, b in ((tx, ty), (tx, tx), (ty, ty)))
+    if xx == 0 or yy == 0:
+        _undefined_warning([name for name, s in (("x", xx), ("y", yy)) if s == 0])
+        return float("nan")
+    # Two square roots, not one of the product, which can underflow for tiny features.
+    return xy / (float(np.sqrt(xx)) * float(np.sqrt(yy)))
+
+
+class MinibatchCKA:
+    """Accumulates minibatch linear CKA between every layer of model a and every layer of b.
+
+    Minibatch CKA (Nguyen, Raghu & Kornblith 2021), the estimator behind the paper's CKA
+    heatmaps (Figs 1, 2, 5, 8, 9, 12, H.1): per-minibatch HSIC is summed over minibatches and
+    only then normalised, CKA_ij = sum HSIC(K_i, L_j) / sqrt(sum HSIC(K_i, K_i) sum HSIC(L_j, L_j)).
+    The unbiased HSIC_1 (the default) makes the result independent of the batch size.
+
+    Each :meth:`update` takes one minibatch and costs one Gram matrix per layer plus one
+    ``(num_a, b^2) @ (b^2, num_b)`` product; memory is O(layers * b^2) whatever the number of
+    examples. Grams are formed on the features' device; sums are kept in float64.
+    """
+
+    def __init__(self, num_a: int, num_b: int | None = None, *, unbiased: bool = True) -> None:
+        num_b = num_a if num_b is None else num_b
+        if num_a < 1 or num_b < 1:
+            raise ValueError(f"need at least one layer on each side, got {num_a} and {num_b}")
+        self.num_a = num_a
+        self.num_b = num_b
+        self.unbiased = unbiased
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all minibatches seen so far."""
+        self._cross = np.zeros((self.num_a, self.num_b))
+        self._self_a = np.zeros(self.num_a)
+        self._self_b = np.zeros(self.num_b)
+        self._num_batches = 0
+
+    @property
+    def num_batches(self) -> int:
+        """Number of minibatches accumulated since construction or the last :meth:`reset`."""
+        return self._num_batches
+
+    @staticmethod
+    def _named(feats: Sequence[Features] | Mapping[str, Features], expected: int,
+               side: str) -> dict[str, Features]:
+        """``{"feats_a[i]": features}``, the names used in every error message."""
+        # A mapping is what seelike.hooks.Capture.outputs gives: layer name -> features.
+        layers = list(feats.values()) if isinstance(feats, Mapping) else list(feats)
+        if len(layers) != expected:
+            raise ValueError(f"feats_{side} has {len(layers)} layers, but this MinibatchCKA was "
+                             f"built for {expected}")
+        return {f"feats_{side}[{i}]": f for i, f in enumerate(layers)}
+
+    def _stacked(self, named: dict[str, Features]) -> torch.Tensor:
+        """``(layers, n^2)`` float64 matrix of flattened transformed Grams."""
+        grams = _grams({name: _as_matrix(f, name) for name, f in named.items()})
+        return _transform(grams, self.unbiased).flatten(1)
+
+    def update(self, feats_a: Sequence[Features] | Mapping[str, Features],
+               feats_b: Sequence[Features] | Mapping[str, Features] | None = None) -> None:
+        """Add one minibatch: per-layer features, each ``(b, ...)`` for the same ``b`` examples.
+
+        Layers come as a sequence, or a mapping whose values are taken in order.
+        ``feats_b=None`` compares model a with itself (``num_b`` must then equal ``num_a``).
+        """
+        if feats_b is None and self.num_b != self.num_a:
+            raise ValueError(f"feats_b=None compares model a with itself, but this "
+                             f"MinibatchCKA was built for {self.num_a} x {self.num_b}")
+        named_a = self._named(feats_a, self.num_a, "a")
+        named_b = None if feats_b is None else self._named(feats_b, self.num_b, "b")
+        # All checks that need no arithmetic come first, so a bad call leaves no partial sums.
+        _check_same_n(named_a | (named_b or {}))
+        n = next(iter(named_a.values())).shape[0]
+        _check_n(n, self.unbiased)
+        with torch.no_grad():
+            a = self._stacked(named_a)
+            b = a if named_b is None else self._stacked(named_b).to(a.device)
+            scale = 1.0 / _normaliser(n, self.unbiased)
+            cross = (a @ b.T).cpu().numpy() * scale
+            self_a = (a * a).sum(dim=1).cpu().numpy() * scale
+            self_b = self_a if named_b is None else (b * b).sum(dim=1).cpu().numpy() * scale
+        self._cross += cross
+        self._self_a += self_a
+        self._self_b += self_b
+        self._num_batches += 1
+
+    def compute(self) -> np.ndarray:
+        """``(num_a, num_b)`` float64 CKA matrix over all minibatches so far.
+
+        Rows/columns of layers with zero self-HSIC (e.g. constant layers) are NaN, and one
+        warning names them.
+        """
+        if self._num_batches == 0:
+            raise RuntimeError("MinibatchCKA.compute() called before any update()")
+        bad_a, bad_b = self._self_a <= 0, self._self_b <= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cka = self._cross / np.outer(np.sqrt(self._self_a), np.sqrt(self._self_b))
+        cka[bad_a, :] = np.nan
+        cka[:, bad_b] = np.nan
+        if bad_a.any() or bad_b.any():
+            _undefined_warning([f"layer a[{i}]" for i in np.flatnonzero(bad_a)]
+                               + [f"layer b[{j}]" for j in np.flatnonzero(bad_b)])
+        return cka

@@ -1,0 +1,192 @@
+"""The chapter runner: execute the book's chapters headlessly, then build the HTML.
+
+``python -m seelike.run [chapters…] --preset P [--build]`` reads each chapter
+(a MyST Markdown notebook) with jupytext, executes it with papermill, which
+injects ``preset = P`` after the chapter's ``parameters`` cell, and writes the
+executed notebook to ``_build/executed/P/``. ``--build`` then stages those
+executed notebooks beside the book's config and runs ``jupyter-book build -W``
+on them, so the HTML shows exactly what was executed (CI builds the smoke
+preset this way; ``make book`` the default one). A chapter whose source,
+library code, weights and preset are unchanged is not executed again.
+
+``--export-ipynb DIR`` writes every chapter as a plain ``.ipynb`` (no outputs),
+for Colab and other notebook front ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from seelike.config import PRESETS, repo_root
+
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "intro.md")
+
+
+def chapters(root: Path | None = None) -> list[Path]:
+    """The chapter sources in the order of ``_toc.yml`` (the one list of chapters)."""
+    root = root or repo_root()
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    found: list[Path] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node and str(node["file"]).startswith("chapters/"):
+                found.append(root / f"{node['file']}.md")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return found
+
+
+def _stamp(chapter: Path, preset: str, root: Path) -> str:
+    """What a chapter's output depends on: its source, the library, the weights, the preset."""
+    digest = hashlib.sha256(preset.encode())
+    sources = [chapter, *sorted((root / "lib" / "seelike").rglob("*.py")),
+               *sorted((root / "data" / "weights").glob("*.json"))]
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
+            timeout: int = 1800) -> tuple[Path, float, bool]:
+    """Execute one chapter with papermill; returns (notebook, seconds, was_cached)."""
+    import jupytext
+    import papermill
+
+    root = repo_root()
+    out = out_dir / "chapters" / f"{chapter.stem}.ipynb"
+    stamp_file = out.with_suffix(".stamp")
+    stamp = _stamp(chapter, preset, root)
+    if not force and out.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return out, 0.0, True
+    out.parent.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(chapter)
+    tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise SystemExit(f"{chapter.name}: needs exactly one cell tagged 'parameters', "
+                         f"found {len(tagged)}")
+    source = out.with_suffix(".source.ipynb")
+    jupytext.write(notebook, source)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source), str(out), parameters={"preset": preset}, cwd=str(chapter.parent),
+            kernel_name="python3", progress_bar=False, execution_timeout=timeout,
+            report_mode=False)
+    finally:
+        source.unlink(missing_ok=True)
+    stamp_file.write_text(stamp)
+    return out, time.perf_counter() - start, False
+
+
+def _failure(err: Exception) -> str:
+    """'cell N: Error: message' from a papermill failure."""
+    cell = getattr(err, "exec_count", None)
+    name, value = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+    return f"cell {cell}: {name}: {value}" if cell is not None else f"{name}: {value}"
+
+
+def build(preset: str, executed: Path, root: Path) -> Path:
+    """Stage the executed notebooks with the book's config and build the HTML (warnings fail)."""
+    stage = root / "_build" / f"book-{preset}"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "chapters").mkdir(parents=True)
+    for name in BOOK_FILES:
+        shutil.copy(root / name, stage / name)
+    for extra in ("_static",):
+        if (root / extra).exists():
+            shutil.copytree(root / extra, stage / extra)
+    for nb in sorted((executed / "chapters").glob("*.ipynb")):
+        shutil.copy(nb, stage / "chapters" / nb.name)
+    config = yaml.safe_load((stage / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"  # executed above, by papermill
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    html_root = root / "_build" / preset
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", str(stage), "--path-output",
+                             str(html_root), "-W", "-n", "--keep-going"])
+    if result.returncode:
+        raise SystemExit(f"jupyter-book build failed (exit {result.returncode}); see above")
+    return html_root / "_build" / "html" / "index.html"
+
+
+def export_ipynb(directory: Path) -> list[Path]:
+    """Every chapter as a plain .ipynb without outputs (for Colab)."""
+    import jupytext
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for chapter in chapters():
+        target = directory / f"{chapter.stem}.ipynb"
+        jupytext.write(jupytext.read(chapter), target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m seelike.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapters", nargs="*", help="chapter file names or stems (default: all)")
+    parser.add_argument("--preset", default="cifar", help=f"one of {', '.join(PRESETS)}")
+    parser.add_argument("--build", action="store_true", help="then build the HTML book")
+    parser.add_argument("--force", action="store_true", help="re-execute unchanged chapters")
+    parser.add_argument("--export-ipynb", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    if args.export_ipynb:
+        for path in export_ipynb(args.export_ipynb):
+            print(path)
+        return 0
+    if args.preset not in PRESETS:
+        parser.error(f"unknown preset {args.preset!r}; valid presets: {', '.join(PRESETS)}")
+    root = repo_root()
+    selected = chapters(root)
+    if args.chapters:
+        wanted = {Path(c).stem for c in args.chapters}
+        unknown = wanted - {c.stem for c in selected}
+        if unknown:
+            parser.error(f"unknown chapters {sorted(unknown)}; chapters: "
+                         f"{', '.join(c.stem for c in selected)}")
+        selected = [c for c in selected if c.stem in wanted]
+    out_dir = root / "_build" / "executed" / args.preset
+    timings: dict[str, float] = {}
+    total = time.perf_counter()
+    for i, chapter in enumerate(selected, 1):
+        label = f"[{i}/{len(selected)}] {chapter.stem} ({args.preset})"
+        print(f"{label} ...", flush=True)
+        try:
+            _, seconds, cached = execute(chapter, args.preset, out_dir, force=args.force)
+        except Exception as err:  # papermill's errors carry the failing cell
+            print(f"FAILED {chapter.name} at {_failure(err)}", file=sys.stderr, flush=True)
+            print(f"  executed notebook with the traceback: "
+                  f"{out_dir / 'chapters' / (chapter.stem + '.ipynb')}", file=sys.stderr)
+            return 1
+        timings[chapter.stem] = round(seconds, 1)
+        print(f"{label} {'cached' if cached else f'{seconds:.1f} s'}", flush=True)
+    elapsed = time.perf_counter() - total
+    print(f"executed {len(selected)} chapters in {elapsed:.1f} s")
+    (out_dir / "timings.json").write_text(json.dumps(
+        dict(preset=args.preset, chapters=timings, total_seconds=round(elapsed, 1)), indent=1))
+    if args.build:
+        if args.chapters:
+            parser.error("--build builds the whole book: give no chapter names")
+        index = build(args.preset, out_dir, root)
+        print(f"book built: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
