@@ -28,7 +28,7 @@ import yaml
 
 from seelike.config import PRESETS, repo_root
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "intro.md")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "intro.md", "references.md")
 
 
 def chapters(root: Path | None = None) -> list[Path]:

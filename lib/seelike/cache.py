@@ -1,0 +1,184 @@
+"""Results cached on disk, keyed by everything that determines them.
+
+Serves every experiment chapter (first Chapter 4, paper Figs 1-2): a CKA matrix
+costs minutes of forward passes, and several chapters ask for the same ones. A
+result is a dict of numpy arrays, stored as ``<cache_dir>/<name>/<digest>.npz``
+where the digest is the sha256 of a canonical JSON key made of
+
+* the model weights (:func:`model_fingerprint`: the manifest's sha256 for the
+  ``cifar`` zoo, the published sha256 for the akamaster ResNet, a hash of the state
+  dict for anything else, see :func:`state_fingerprint`),
+* the probe-set sample IDs (:func:`probe_fingerprint`),
+* the analysis parameters (layers, minibatch size, estimator, …), and
+* the library version ``seelike.__version__`` (added by :func:`cached` itself).
+
+Writes are atomic (:func:`seelike.io.atomic_write_bytes`): a killed run never leaves
+a half-written file that a later run would read. The cache lives in
+``_build/cache`` of the checkout; ``SEELIKE_CACHE`` names another folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from seelike import __version__
+from seelike.config import repo_root
+from seelike.io import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from seelike.data import ProbeSet
+
+CACHE_ENV = "SEELIKE_CACHE"
+_KEY_ENTRY = "__key__"
+
+
+def cache_dir() -> Path:
+    """``_build/cache`` of the checkout, or the folder ``SEELIKE_CACHE`` names."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser().resolve() if env else repo_root() / "_build" / "cache"
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` as plain JSON types (tuples as lists, numpy scalars as Python numbers)."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _canonical(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cache keys hold JSON-like values only, not {type(value).__name__}")
+
+
+def key_json(name: str, key: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a full key: ``name``, ``key`` and the library version."""
+    full = {"name": name, "seelike_version": __version__, "key": _canonical(key)}
+    return json.dumps(full, sort_keys=True, separators=(",", ":"))
+
+
+def cache_path(name: str, key: Mapping[str, Any]) -> Path:
+    """Where the result of ``name`` under ``key`` is (or would be) stored."""
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ValueError(f"cache names are plain folder names, got {name!r}")
+    digest = hashlib.sha256(key_json(name, key).encode()).hexdigest()
+    return cache_dir() / name / f"{digest}.npz"
+
+
+def _read(path: Path, expected_key: str) -> dict[str, np.ndarray] | None:
+    """The arrays stored at ``path`` if it holds a readable result for ``expected_key``."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            stored = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # a truncated or foreign file: recompute rather than fail
+        warnings.warn(f"ignoring unreadable cache file {path} ({err!r}); recomputing",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    if str(stored.pop(_KEY_ENTRY, "")) != expected_key:
+        warnings.warn(f"cache file {path} holds another key; recomputing", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return stored
+
+
+def cached(name: str, key: Mapping[str, Any],
+           compute: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()``'s arrays, from disk if this ``name`` and ``key`` were computed before.
+
+    ``key`` holds JSON-like values (dicts, lists, strings, numbers) and must name
+    everything the result depends on apart from the library version, which is
+    added here. On a miss ``compute`` runs and its arrays are written atomically,
+    with the full key inside the file, which is checked on every read.
+    """
+    expected = key_json(name, key)
+    path = cache_path(name, key)
+    hit = _read(path, expected)
+    if hit is not None:
+        return hit
+    result = {k: np.asarray(v) for k, v in compute().items()}
+    if _KEY_ENTRY in result:
+        raise ValueError(f"{_KEY_ENTRY!r} is reserved for the key")
+    buf = io.BytesIO()
+    np.savez(buf, **result, **{_KEY_ENTRY: np.array(expected)})
+    atomic_write_bytes(path, buf.getvalue())
+    return result
+
+
+def is_cached(name: str, key: Mapping[str, Any]) -> bool:
+    """Whether :func:`cached` would serve ``name`` under ``key`` from disk."""
+    path = cache_path(name, key)
+    return path.exists() and _read(path, key_json(name, key)) is not None
+
+
+# ---- fingerprints -----------------------------------------------------------------------------
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def state_fingerprint(model: nn.Module) -> str:
+    """sha256 over a module's state dict: every entry's name, dtype, shape and bytes."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}|".encode())
+        if t.numel():
+            # Raw bytes, so that every dtype (bfloat16 included) hashes exactly.
+            digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def model_fingerprint(model_name: str, *, directory: Path | None = None) -> str:
+    """What identifies the weights of model ``model_name``, as a hex digest.
+
+    ``cifar`` zoo models: the manifest's weight sha256 together with the model's
+    spec (``directory`` as in :func:`seelike.models.load`), so no weights are read.
+    ``resnet56_akamaster``: the published sha256 that loading verifies. ``paper``
+    models (timm's hub): a hash of the loaded state dict, computed once per process.
+    """
+    from seelike import models
+
+    if model_name in models.PAPER_MODELS:
+        return _paper_fingerprint(model_name)
+    spec = models.spec_of(model_name)
+    record: dict[str, Any] = {"name": model_name, "spec": models.spec_dict(spec)}
+    if spec.family == "akamaster":
+        record["weights"] = models.AKAMASTER_FILES[spec.arch["depth"]][1]
+    else:
+        record["weights"] = models.read_manifest(model_name, directory)["sha256"]
+    return _sha256_text(json.dumps(record, sort_keys=True))
+
+
+@functools.cache
+def _paper_fingerprint(model_name: str) -> str:
+    from seelike import models
+
+    return state_fingerprint(models.load(model_name))
+
+
+def probe_fingerprint(probe: ProbeSet) -> str:
+    """sha256 of a probe set's sample IDs in order, with its image size and its purpose."""
+    text = json.dumps({"ids": [str(i) for i in probe.ids], "image_size": probe.image_size,
+                       "purpose": probe.purpose})
+    return _sha256_text(text)
