@@ -16,7 +16,6 @@ verified lossless test split.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from pathlib import Path

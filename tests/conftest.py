@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from seelike.config import DATA_ENV
 
 

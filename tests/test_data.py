@@ -26,11 +26,12 @@ import requests
 import timm
 import torch
 from PIL import Image
+from torch import nn
+
 from seelike import data
 from seelike import io as sio
 from seelike.config import get_preset
 from seelike.models import ImageClassifier
-from torch import nn
 
 # --- synthetic CIFAR-10 archive -----------------------------------------------------------------
 

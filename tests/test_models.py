@@ -17,9 +17,10 @@ import pytest
 import requests
 import timm
 import torch
+from timm.models.vision_transformer import Block
+
 from seelike import data, models
 from seelike.config import PRESETS
-from timm.models.vision_transformer import Block
 
 CIFAR_ZOO = [n for n, s in models.ZOO.items() if s.family != "akamaster"]
 # The accuracy floors (%) that the zoo must reach on the full CIFAR-10 test split.

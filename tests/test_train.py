@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+
 from seelike import data, models, train
 
 TINY = dict(device="cpu", steps=3, batch_size=8, limit=64, progress=False)

@@ -199,6 +199,9 @@ def head_subset_cka(
     (e.g. ``layers.block_layers(resnet)[:5]``). As in :func:`seelike.compare.cka_matrix`, a
     last minibatch smaller than ``batch_size`` is dropped.
     """
+    if cnn is vit:
+        # The capture on cnn would also see the pass that reads the heads.
+        raise ValueError("vit and cnn are the same module; pass a copy as cnn")
     device = torch.device(device) if device is not None else next(vit.parameters()).device
     vit, cnn = vit.to(device), cnn.to(device)
     n = len(probe) - len(probe) % batch_size

@@ -13,6 +13,11 @@ Both are written as a Frobenius inner product ``<T(K), T(L)> / c(n)`` of transfo
 matrices: ``T(K) = HKH`` for HSIC_0 and the U-centred ``K`` of Szekely & Rizzo (2014) for
 HSIC_1. That is what lets :class:`MinibatchCKA` get every layer pair of a minibatch from one
 matrix product.
+
+Numerics: Grams are formed in float32 (float64 for float64 input) on the features' device,
+after subtracting a common offset from every example, which leaves both estimators unchanged
+but stops a large mean activation from cancelling catastrophically; everything after the Grams
+is float64. Against a float64 reference the error is about 1e-9 on real networks.
 """
 
 from __future__ import annotations
@@ -173,8 +178,8 @@ def _check_same_n(named: dict[str, Features]) -> None:
 
 def _undefined_warning(names: list[str]) -> None:
     warnings.warn(
-        f"{', '.join(names)} have zero variance (zero self-HSIC) over all examples, so their "
-        "CKA is undefined and reported as NaN",
+        f"CKA is undefined, and reported as NaN, for features with zero self-HSIC over all "
+        f"examples (a constant layer, say): {', '.join(names)}",
         RuntimeWarning,
         stacklevel=3,
     )
@@ -293,6 +298,6 @@ class MinibatchCKA:
         cka[bad_a, :] = np.nan
         cka[:, bad_b] = np.nan
         if bad_a.any() or bad_b.any():
-            _undefined_warning([f"layer a[{i}]" for i in np.flatnonzero(bad_a)]
-                               + [f"layer b[{j}]" for j in np.flatnonzero(bad_b)])
+            _undefined_warning([f"feats_a[{i}]" for i in np.flatnonzero(bad_a)]
+                               + [f"feats_b[{j}]" for j in np.flatnonzero(bad_b)])
         return cka

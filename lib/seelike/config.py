@@ -73,7 +73,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke",
-        description="CI: the cifar zoo's trained models on a handful of images, seconds per chapter",
+        description="CI: the cifar zoo's trained models on a handful of images, seconds a chapter",
         vit="vit_cifar", vit_gap="vit_cifar_gap", resnet="resnet_cifar", dataset="cifar10",
         cka_examples=64, cka_batch=32, cka_repeats=1, image_size=32,
         attention_examples=32, probe_train_per_class=10, probe_test_examples=200,

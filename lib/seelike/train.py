@@ -139,7 +139,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
           progress: bool = True) -> dict[str, Any]:
     """Train zoo model ``name``; write ``<name>.safetensors`` and ``<name>.json`` to out_dir.
 
-    ``limit`` keeps only the first images of the (subset of the) training set, for
+    ``limit`` keeps N images spread evenly over the (label-sorted) training and test sets, for
     smoke tests. ``transport`` names a folder with ``train.npz`` and ``test.npz``
     read instead of the verified cache (the GPU machine gets a lossy copy, see
     ``scripts/gpu_zoo.py``); the manifest says which, and the shipped accuracy is
@@ -186,17 +186,20 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
     ckpt_path = out_dir / f"{name}.ckpt"
     out_dir.mkdir(parents=True, exist_ok=True)
     step, elapsed, history = 0, 0.0, []
+    # The rest of the current epoch's shuffled order: saved with the generator, so that a
+    # resumed run sees the same minibatches as an uninterrupted one.
+    order = torch.empty(0, dtype=torch.long, device=dev)
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=dev, weights_only=False)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step, elapsed, history = state["step"], state["elapsed"], state["history"]
         gen.set_state(state["gen"].to(gen.get_state().device))
+        order = state["order"].to(dev)
 
     def progress_at(step_: int, elapsed_: float) -> float:
         return elapsed_ / time_budget if time_budget else step_ / steps
 
-    order = torch.empty(0, dtype=torch.long, device=dev)
     next_eval = (len(history) + 1) / eval_points
     last_ckpt = time.monotonic()
     t0 = time.monotonic() - elapsed
@@ -239,7 +242,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
             next_eval = (len(history) + 1) / eval_points
             bar.set_postfix(test_acc=f"{test_acc:.1f}")
         if time.monotonic() - last_ckpt > checkpoint_every:
-            _save_checkpoint(ckpt_path, net, opt, step, elapsed, history, gen)
+            _save_checkpoint(ckpt_path, net, opt, step, elapsed, history, gen, order)
             last_ckpt = time.monotonic()
     bar.close()
 
@@ -277,12 +280,13 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
 
 
 def _save_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer, step: int,
-                     elapsed: float, history: list, gen: torch.Generator) -> None:
+                     elapsed: float, history: list, gen: torch.Generator,
+                     order: torch.Tensor) -> None:
     import io
 
     buf = io.BytesIO()
     torch.save(dict(net=net.state_dict(), opt=opt.state_dict(), step=step, elapsed=elapsed,
-                    history=history, gen=gen.get_state()), buf)
+                    history=history, gen=gen.get_state(), order=order.cpu()), buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     length.add_argument("--epochs", type=float)
     length.add_argument("--time-budget", type=float, help="seconds; schedule follows the clock")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--limit", type=int, help="first N training/test images only (tests)")
+    parser.add_argument("--limit", type=int, help="N train and test images, spread out (tests)")
     parser.add_argument("--transport", type=Path,
                         help="folder with train.npz/test.npz to use instead of the cache")
     parser.add_argument("--parallel", action="store_true", help="one process per model")

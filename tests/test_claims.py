@@ -1,0 +1,249 @@
+"""Tests for seelike.claims: Chapter 4's claims on hand-built CKA matrices with known answers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from seelike import claims, compare, data, layers, models
+from seelike.claims import CHAPTER4, Claim
+
+# --- hand-built matrices -----------------------------------------------------------------------
+
+RESNET_LAYERS = [f"net.layer{s}.{u}{part}" for s in (1, 2, 3, 4) for u in (0, 1)
+                 for part in (".bn1", "")]  # 16 layers, 4 stages of 4
+
+
+def block_diagonal(stages: list[int], inside: float = 0.9, outside: float = 0.2) -> np.ndarray:
+    s = np.asarray(stages)
+    m = np.where(s[:, None] == s[None, :], inside, outside)
+    np.fill_diagonal(m, 1.0)
+    return m
+
+
+def uniform(n: int, level: float = 0.8) -> np.ndarray:
+    m = np.full((n, n), level)
+    np.fill_diagonal(m, 1.0)
+    return m
+
+
+def cross_with_matches(n_vit: int, rows: list[int], background: float = 0.1,
+                       peak: float = 0.8) -> np.ndarray:
+    """A (n_vit, len(rows)) matrix whose column j peaks at ViT row rows[j]."""
+    c = np.full((n_vit, len(rows)), background)
+    for j, i in enumerate(rows):
+        c[i, j] = peak
+    return c
+
+
+RESNET_STAGES = [claims.stage_of(n) for n in RESNET_LAYERS]
+
+
+# --- verdicts, records, helpers -----------------------------------------------------------------
+
+
+def test_verdict_strings() -> None:
+    assert claims.verdict(True) == "reproduced"
+    assert claims.verdict(True, partly=True) == "reproduced"
+    assert claims.verdict(False, partly=True) == "partly"
+    assert claims.verdict(False) == "not reproduced"
+    assert claims.VERDICTS == ("reproduced", "partly", "not reproduced")
+
+
+def test_claim_rejects_unknown_verdict() -> None:
+    with pytest.raises(ValueError, match="verdict"):
+        Claim("x", "Fig 1", "s", "t", 1.0, "> 0", "yes")
+
+
+def test_depth_fraction_and_stage_names() -> None:
+    np.testing.assert_allclose(claims.depth_fraction(4), [0.125, 0.375, 0.625, 0.875])
+    assert claims.stage_of("net.layer2.1.bn1") == 2
+    assert claims.stage_of("net.layer3.0") == 3
+    assert claims.stage_of("net.stages.0.blocks.3.norm2") == 0
+    with pytest.raises(ValueError, match="stage"):
+        claims.stage_of("net.blocks.3")
+    # 8 ViT layers cut where a 16-layer, 4-stage ResNet changes stage: two per stage.
+    assert list(claims.mapped_stages(8, RESNET_STAGES)) == [1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_stage_contrast_ignores_the_diagonal() -> None:
+    assert claims.stage_contrast(uniform(16), RESNET_STAGES) == pytest.approx(0.0)
+    assert claims.stage_contrast(block_diagonal(RESNET_STAGES), RESNET_STAGES) == \
+        pytest.approx(0.7)
+
+
+def test_low_high_similarity_reads_the_corner_blocks() -> None:
+    m = np.zeros((6, 6))
+    m[:2, 4:] = m[4:, :2] = 0.6
+    m[2:4, :] = 0.9  # the middle third must not count
+    assert claims.low_high_similarity(m) == pytest.approx(0.6)
+
+
+# --- Fig 1 -------------------------------------------------------------------------------------
+
+
+def test_block_diagonal_resnet_passes_stages_uniform_fails() -> None:
+    staged = claims.fig1_resnet_stages(block_diagonal(RESNET_STAGES), RESNET_LAYERS)
+    assert staged.verdict == "reproduced" and staged.value == pytest.approx(0.7)
+    flat = claims.fig1_resnet_stages(uniform(16), RESNET_LAYERS)
+    assert flat.verdict == "not reproduced" and flat.value == pytest.approx(0.0)
+    weak = claims.fig1_resnet_stages(block_diagonal(RESNET_STAGES, 0.5, 0.43), RESNET_LAYERS)
+    assert weak.verdict == "partly"  # contrast 0.07: between half the margin and the margin
+
+
+def test_vit_no_stages() -> None:
+    resnet = block_diagonal(RESNET_STAGES)
+    ok = claims.fig1_vit_no_stages(uniform(60), resnet, RESNET_LAYERS)
+    assert ok.verdict == "reproduced" and ok.value == pytest.approx(0.0)
+    staged_vit = block_diagonal(list(claims.mapped_stages(60, RESNET_STAGES)), 0.95, 0.1)
+    assert claims.fig1_vit_no_stages(staged_vit, resnet, RESNET_LAYERS).verdict == \
+        "not reproduced"  # more staged than the ResNet and above the margin
+    # Weakly staged ViT (0.05) against a flat ResNet (0): below the margin, not below the ResNet.
+    weak_vit = block_diagonal(list(claims.mapped_stages(60, RESNET_STAGES)), 0.8, 0.75)
+    assert claims.fig1_vit_no_stages(weak_vit, uniform(16), RESNET_LAYERS).verdict == "partly"
+
+
+def test_uniformity_is_a_comparison() -> None:
+    vit, resnet = uniform(60, 0.8), block_diagonal(RESNET_STAGES, 0.9, 0.2)
+    good = claims.fig1_uniformity(vit, resnet)
+    assert good.verdict == "reproduced" and good.value == pytest.approx(0.6)
+    assert good.figure == "Fig 1" and good.chapter == CHAPTER4
+    bad = claims.fig1_uniformity(uniform(60, 0.1), resnet)
+    assert bad.verdict == "not reproduced" and bad.value == pytest.approx(-0.1)
+
+
+# --- Fig 2 -------------------------------------------------------------------------------------
+
+
+def test_fig2_paper_like_cross_matrix_passes_everything() -> None:
+    # 20 ViT layers (positions 0.025 ... 0.975), 8 ResNet layers: the lower four match ViT rows
+    # 1-3 (positions 0.075-0.175), the upper four rows 6-9 (0.325-0.475); rows >= 14 stay dark.
+    rows = [1, 2, 2, 3, 6, 7, 8, 9]
+    c = cross_with_matches(20, rows)
+    lower, upper, last = (claims.fig2_lower_half(c), claims.fig2_upper_half(c),
+                          claims.fig2_last_third(c))
+    assert lower.value == pytest.approx(np.mean([0.075, 0.125, 0.125, 0.175]))
+    assert upper.value == pytest.approx(np.mean([0.325, 0.375, 0.425, 0.475]))
+    assert last.value == pytest.approx(0.1)
+    assert [x.verdict for x in (lower, upper, last)] == ["reproduced"] * 3
+
+
+def test_fig2_failures_and_partial_passes() -> None:
+    c = cross_with_matches(20, [8, 8, 8, 8, 18, 18, 18, 18])
+    assert claims.fig2_lower_half(c).verdict == "partly"  # 0.425: lower ViT half, not quarter
+    assert claims.fig2_upper_half(c).verdict == "partly"  # 0.925 > 0.425, outside the band
+    c = cross_with_matches(20, [15, 15, 15, 15, 2, 2, 2, 2])
+    assert claims.fig2_lower_half(c).verdict == "not reproduced"
+    assert claims.fig2_upper_half(c).verdict == "not reproduced"  # below the lower half
+    # One bright pair in the ViT's last third: partly; the whole last third bright: not.
+    c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9])
+    c[17, 7] = 0.9
+    assert claims.fig2_last_third(c).verdict == "partly"
+    c[14:, :] = 0.7
+    assert claims.fig2_last_third(c).verdict == "not reproduced"
+
+
+def test_fig2_skips_nan_columns() -> None:
+    c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9])
+    c[:, 0] = np.nan
+    assert claims.fig2_lower_half(c).value == pytest.approx(np.mean([0.125, 0.125, 0.175]))
+    c[:, :] = np.nan
+    nan_claim = claims.fig2_last_third(c)
+    assert math.isnan(nan_claim.value) and nan_claim.verdict == "not reproduced"
+
+
+def test_chapter4_claims_checks_shapes() -> None:
+    out = claims.chapter4_claims(uniform(20), block_diagonal(RESNET_STAGES),
+                                 cross_with_matches(20, [1, 1, 2, 2, 3, 3, 4, 4, 6, 6, 7, 7,
+                                                         8, 8, 9, 9]), RESNET_LAYERS)
+    assert [c.figure for c in out] == ["Fig 1"] * 3 + ["Fig 2"] * 3
+    assert all(c.verdict == "reproduced" for c in out)
+    with pytest.raises(ValueError, match="cross"):
+        claims.chapter4_claims(uniform(20), uniform(16), np.zeros((16, 20)), RESNET_LAYERS)
+
+
+# --- table, write, read_all ----------------------------------------------------------------------
+
+
+def _claim(chapter: str = CHAPTER4, value: float = 0.25) -> Claim:
+    return Claim(chapter, "Fig 1", "a statement, with a comma", "a statistic", value, "> 0",
+                 claims.verdict(value > 0))
+
+
+def test_table_is_tidy() -> None:
+    frame = claims.table([_claim(), _claim(value=-1.0)])
+    assert list(frame.columns) == list(claims.COLUMNS) and len(frame) == 2
+    assert frame.value.dtype == float
+    assert list(claims.table([]).columns) == list(claims.COLUMNS)
+
+
+def test_write_read_all_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
+    assert claims.results_dir("cifar") == tmp_path / "cifar"
+    empty = claims.read_all("cifar")
+    assert empty.empty and list(empty.columns) == list(claims.COLUMNS)
+    first = [_claim(value=0.123456789012345), _claim(value=-2.0)]
+    path = claims.write(first, "cifar", CHAPTER4)
+    assert path == tmp_path / "cifar" / f"{CHAPTER4}.csv"
+    claims.write([_claim("05_other")], "cifar", "05_other")
+    pd.testing.assert_frame_equal(claims.read_all("cifar").iloc[:2],
+                                  claims.table(first))
+    # Re-running a chapter replaces its rows only; other presets are separate.
+    claims.write([_claim(value=0.5)], "cifar", CHAPTER4)
+    again = claims.read_all("cifar")
+    assert list(again.chapter) == [CHAPTER4, "05_other"] and again.value.iloc[0] == 0.5
+    assert claims.read_all("smoke").empty
+    assert not list((tmp_path / "cifar").glob(".*"))  # no temporary files left
+
+
+def test_write_refuses_foreign_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="05_other"):
+        claims.write([_claim("05_other")], "cifar", CHAPTER4)
+    with pytest.raises(ValueError, match="file stem"):
+        claims.write([], "cifar", "../escape")
+
+
+def test_results_dir_defaults_to_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(claims.RESULTS_ENV, raising=False)
+    assert claims.results_dir("smoke").parts[-3:] == ("_build", "results", "smoke")
+
+
+# --- every analysis of Chapter 4 on the paper preset's architectures (random weights) ----------
+
+PAPER_VIT = "vit_base_patch32_224.augreg_in21k"
+PAPER_RESNET = "resnetv2_50x1_bit.goog_in21k"
+PAPER_MIXER = "mixer_b16_224.goog_in21k"
+
+
+def test_chapter4_analyses_on_paper_architectures(mirror: Path) -> None:
+    paths, labels = data.image_folder(mirror / "datasets" / "imagenette-mini" / "labels.csv")
+    pick = np.arange(0, len(paths), len(paths) // 4)[:4]  # four images, four classes
+    probe = data.ProbeSet(images=np.array(paths)[pick], labels=labels[pick],
+                          ids=np.array(paths)[pick], purpose="cka", seed=0, image_size=224)
+    nets = {name: models.build_paper(name) for name in (PAPER_VIT, PAPER_RESNET, PAPER_MIXER)}
+    lay = {name: layers.paper_layers(net) for name, net in nets.items()}
+    assert all(compare.layer_names(name) == lay[name] for name in nets)
+    pairs = [(n, n) for n in nets] + [(PAPER_VIT, PAPER_RESNET), (PAPER_MIXER, PAPER_RESNET)]
+    out = compare.cka_matrices(nets, lay, pairs, probe, batch_size=4,
+                               device=torch.device("cpu"))
+    for (a, b), m in out.items():
+        assert m.shape == (len(lay[a]), len(lay[b]))
+        assert np.isfinite(m).all() and np.abs(m).max() <= 1 + 1e-6
+    for token_model in (PAPER_VIT, PAPER_MIXER):  # the Mixer in the ViT's role (Appendix H)
+        found = claims.chapter4_claims(out[(token_model, token_model)],
+                                       out[(PAPER_RESNET, PAPER_RESNET)],
+                                       out[(token_model, PAPER_RESNET)], lay[PAPER_RESNET])
+        assert len(found) == 6
+        for claim in found:
+            assert isinstance(claim, Claim) and math.isfinite(claim.value)
+            assert claim.verdict in claims.VERDICTS
+    # The one-pass engine agrees with the single-pair one.
+    ref = compare.cka_matrix(nets[PAPER_VIT], lay[PAPER_VIT][:10], probe,
+                             model_b=nets[PAPER_RESNET], layers_b=lay[PAPER_RESNET][:6],
+                             batch_size=4, device=torch.device("cpu"))
+    np.testing.assert_allclose(out[(PAPER_VIT, PAPER_RESNET)][:10, :6], ref, atol=1e-10)

@@ -1,0 +1,100 @@
+"""The chapter runner: chapter list from _toc.yml, papermill execution, failures, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from seelike import run
+from seelike.config import repo_root
+
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A chapter
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+preset = "cifar"
+```
+"""
+
+
+def _chapter(tmp_path: Path, body: str, name: str = "99_test.md") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + body)
+    return path
+
+
+def test_chapters_follow_the_toc_and_each_has_one_parameters_cell():
+    chapters = run.chapters()
+    assert chapters, "no chapters found in _toc.yml"
+    assert [c.stem for c in chapters] == sorted(c.stem for c in chapters)
+    for chapter in chapters:
+        assert chapter.exists(), chapter
+        cells = jupytext.read(chapter).cells
+        tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, chapter.name
+        assert 'preset = "cifar"' in tagged[0].source, chapter.name
+
+
+def test_no_ipynb_is_committed_next_to_the_chapters():
+    assert not list((repo_root() / "chapters").glob("*.ipynb"))
+
+
+def test_papermill_injects_the_preset(tmp_path):
+    chapter = _chapter(tmp_path, '\n```{code-cell} ipython3\nprint("PRESET=" + preset)\n```\n')
+    out, seconds, cached = run.execute(chapter, "smoke", tmp_path / "out")
+    assert not cached and seconds > 0
+    text = json.dumps(json.loads(out.read_text())["cells"])
+    assert "PRESET=smoke" in text
+    # Unchanged source, library and preset: served from the runner's cache.
+    assert run.execute(chapter, "smoke", tmp_path / "out")[2] is True
+
+
+def test_a_failing_chapter_names_itself_and_the_cell(tmp_path, monkeypatch, capsys):
+    chapter = _chapter(tmp_path, "\n```{code-cell} ipython3\nx = 1\n```\n\n```{code-cell} "
+                                 "ipython3\nraise ValueError('broken on purpose')\n```\n")
+    monkeypatch.setattr(run, "chapters", lambda root=None: [chapter])
+    monkeypatch.setattr(run, "repo_root", lambda: tmp_path)
+    (tmp_path / "lib" / "seelike").mkdir(parents=True)
+    assert run.main(["--preset", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "99_test.md" in err and "ValueError" in err and "broken on purpose" in err
+    assert "cell" in err
+
+
+def test_a_chapter_without_parameters_cell_is_refused(tmp_path):
+    chapter = tmp_path / "98_bad.md"
+    chapter.write_text(HEADER.replace(":tags: [parameters]\n", ""))
+    with pytest.raises(SystemExit, match="exactly one cell tagged 'parameters'"):
+        run.execute(chapter, "smoke", tmp_path / "out")
+
+
+def test_unknown_preset_and_chapter_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--preset", "nope"])
+    assert "valid presets" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(["no_such_chapter", "--preset", "smoke"])
+    assert "unknown chapters" in capsys.readouterr().err
+
+
+def test_export_ipynb_writes_every_chapter_without_outputs(tmp_path):
+    written = run.export_ipynb(tmp_path)
+    assert [p.stem for p in written] == [c.stem for c in run.chapters()]
+    for path in written:
+        nb = json.loads(path.read_text())
+        assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
