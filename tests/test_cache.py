@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import seelike
 import torch
+
+import seelike
 from seelike import cache, compare, data, io, models
 
 
@@ -45,6 +46,8 @@ def test_miss_then_hit(tmp_cache: Path) -> None:
     np.testing.assert_array_equal(first["m"], second["m"])
     assert list(second["names"]) == ["a", "b"]
     assert cache.is_cached("thing", KEY)
+    assert cache.load("thing", KEY)["m"].shape == (2, 3)
+    assert cache.load("thing", {**KEY, "probe": "other"}) is None
     files = list(tmp_cache.rglob("*"))
     assert [f.name for f in files if f.is_file()] == [cache.cache_path("thing", KEY).name]
     assert cache.cache_path("thing", KEY).parent == tmp_cache / "thing"

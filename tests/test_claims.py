@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from seelike import claims, compare, data, layers, models
 from seelike.claims import CHAPTER4, Claim
 

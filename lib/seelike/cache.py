@@ -122,10 +122,14 @@ def cached(name: str, key: Mapping[str, Any],
     return result
 
 
+def load(name: str, key: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+    """The stored arrays of ``name`` under ``key``, or None if there are none (or unreadable)."""
+    return _read(cache_path(name, key), key_json(name, key))
+
+
 def is_cached(name: str, key: Mapping[str, Any]) -> bool:
     """Whether :func:`cached` would serve ``name`` under ``key`` from disk."""
-    path = cache_path(name, key)
-    return path.exists() and _read(path, key_json(name, key)) is not None
+    return cache_path(name, key).exists() and load(name, key) is not None
 
 
 # ---- fingerprints -----------------------------------------------------------------------------

@@ -97,6 +97,8 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
     if n == 0:
         raise ValueError(f"the probe set has {len(probe)} examples, fewer than one minibatch "
                          f"of {batch_size}")
+    _check_n(batch_size, unbiased)
+    scale = 1.0 / _normaliser(batch_size, unbiased)
     cross = {pair: np.zeros((len(layers[pair[0]]), len(layers[pair[1]]))) for pair in pairs}
     self_sums = {name: np.zeros(len(layers[name])) for name in names}
     for name in names:
@@ -106,8 +108,6 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
                                                   tokens=tokens)) for name in names}
         for start in tqdm(range(0, n, batch_size), disable=not progress, desc="CKA"):
             x = probe.tensor(start, start + batch_size).to(device)
-            _check_n(batch_size, unbiased)
-            scale = 1.0 / _normaliser(batch_size, unbiased)
             stacked = {}
             for name in names:
                 with torch.no_grad():
@@ -229,8 +229,9 @@ def cached_cka_many(preset, requests: Sequence[CKARequest], *, purpose: str = "c
     results: list[np.ndarray | None] = [None] * len(requests)
     todo = []
     for i, key in enumerate(keys):
-        if cache.is_cached("cka", key):
-            results[i] = cache.cached("cka", key, _unreachable)["cka"]
+        hit = cache.load("cka", key)
+        if hit is not None:
+            results[i] = hit["cka"]
         else:
             todo.append(i)
     if todo:
@@ -252,10 +253,6 @@ def cached_cka_many(preset, requests: Sequence[CKARequest], *, purpose: str = "c
             matrix = np.ascontiguousarray(full[(a, b)][np.ix_(rows, cols)])
             results[i] = cache.cached("cka", keys[i], lambda m=matrix: {"cka": m})["cka"]
     return results  # type: ignore[return-value]
-
-
-def _unreachable() -> dict[str, np.ndarray]:
-    raise AssertionError("the cache entry vanished between the check and the read")
 
 
 def cached_cka(preset, model_a_name: str, layers_a: Sequence[str] | None = None,
