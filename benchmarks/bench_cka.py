@@ -46,9 +46,10 @@ from pathlib import Path
 import numpy as np
 import timm
 import torch
-from seelike.cka import MinibatchCKA
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+
+from seelike.cka import MinibatchCKA
 
 VIT_LAYERS = [f"blocks.{i}" for i in range(12)]
 RESNET_LAYERS = [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)]

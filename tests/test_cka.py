@@ -11,6 +11,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from seelike import cka
 from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka
 

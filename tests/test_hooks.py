@@ -8,10 +8,11 @@ import re
 import pytest
 import timm
 import torch
-from seelike.hooks import LayerNotFoundError, capture, list_layers, resolve_layers
 from timm.layers import Attention
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+
+from seelike.hooks import LayerNotFoundError, capture, list_layers, resolve_layers
 
 MODES = ("all", "cls", "spatial", "mean")
 

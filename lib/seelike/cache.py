@@ -10,7 +10,9 @@ where the digest is the sha256 of a canonical JSON key made of
   dict for anything else, see :func:`state_fingerprint`),
 * the probe-set sample IDs (:func:`probe_fingerprint`),
 * the analysis parameters (layers, minibatch size, estimator, …), and
-* the library version ``seelike.__version__`` (added by :func:`cached` itself).
+* the library version ``seelike.__version__`` and a hash of the library's source
+  (:func:`code_fingerprint`), both added by :func:`cached` itself, so that a change to
+  the code that computes a result can never be served an old one.
 
 Writes are atomic (:func:`seelike.io.atomic_write_bytes`): a killed run never leaves
 a half-written file that a later run would read. The cache lives in
@@ -67,9 +69,19 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cache keys hold JSON-like values only, not {type(value).__name__}")
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of every module of the installed ``seelike`` package, in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def key_json(name: str, key: Mapping[str, Any]) -> str:
-    """The canonical JSON text of a full key: ``name``, ``key`` and the library version."""
-    full = {"name": name, "seelike_version": __version__, "key": _canonical(key)}
+    """The canonical JSON text of a full key: ``name``, ``key``, library version and code."""
+    full = {"name": name, "seelike_version": __version__, "code": code_fingerprint(),
+            "key": _canonical(key)}
     return json.dumps(full, sort_keys=True, separators=(",", ":"))
 
 

@@ -144,8 +144,10 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
 def _layer_names(model_name: str, which: str) -> tuple[str, ...]:
     from seelike import layers, models
 
-    net = (models.build_paper(model_name) if model_name in models.PAPER_MODELS
-           else models.build(model_name))
+    # On the meta device: the module tree without allocating or initialising any weights.
+    with torch.device("meta"):
+        net = (models.build_paper(model_name) if model_name in models.PAPER_MODELS
+               else models.build(model_name))
     select = {"paper": layers.paper_layers, "blocks": layers.block_layers}
     if which not in select:
         raise ValueError(f"which must be one of {sorted(select)}, not {which!r}")
@@ -157,7 +159,7 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
 
     ``which="paper"``: :func:`seelike.layers.paper_layers` (block outputs and the
     intermediate layers of Fig 1); ``"blocks"``: :func:`seelike.layers.block_layers`.
-    The architecture is built with random weights once per process (names only).
+    The architecture is built once per process on the meta device (names only, no weights).
     """
     return list(_layer_names(model_name, which))
 
