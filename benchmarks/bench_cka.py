@@ -204,11 +204,15 @@ def main() -> None:
         print(json.dumps(child(args.child, args)))
         return
 
+    # Other processes' load shifts both rows, and the many small torch calls of CKA more than
+    # one big matrix product; the table says how busy the machine was.
+    load_before = os.getloadavg()[0]
     runs: dict[str, list[dict[str, object]]] = {"floor": [], "seelike": []}
     for _ in range(args.repeat):
         for method, results in runs.items():
             results.append(run_child(method, args))
     floor, ours = (min(results, key=lambda r: r["seconds"]) for results in runs.values())
+    load_after = os.getloadavg()[0]
     ref = run_child("reference", args)
     reference = np.array(ref["reference"])
     delta = float(np.abs(np.array(ref["cka"]) - reference).max())
@@ -235,7 +239,9 @@ def main() -> None:
     summary = (f"ViT (12 blocks) x ResNet-18 (8 blocks), unbiased minibatch CKA, n={args.n}, "
                f"batch={args.batch}, images: {ref['source']}, device: {args.device} "
                f"({device_name}), torch {torch.__version__}; fastest of {args.repeat} "
-               f"alternating runs. Reference: float64 numpy, "
+               f"alternating runs; 1-minute load average {load_before:.1f} before and "
+               f"{load_after:.1f} after the timed runs, on {os.cpu_count()} CPUs. "
+               f"Reference: float64 numpy, "
                f"{ref['seconds']:.1f} s. Timed-run CKA vs reference-run CKA: {rerun_delta:.1e}.")
     table = "\n".join(lines) + "\n\n" + summary + "\n"
     print(table)

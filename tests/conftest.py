@@ -21,4 +21,4 @@ def mirror() -> Path:
     if not value:
         pytest.skip(f"{DATA_ENV} is unset: point it at a folder holding datasets/cifar10, "
                     f"datasets/imagenette-mini and weights/akamaster-resnet-cifar10")
-    return Path(value)
+    return Path(value).expanduser().resolve()  # as seelike.config.data_root resolves it
