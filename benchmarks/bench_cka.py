@@ -10,16 +10,22 @@ Rows:
   captured layer and nothing else: any minibatch-CKA engine has to pay at least this.
 * ``seelike MinibatchCKA``: the same forward passes feeding :class:`seelike.cka.MinibatchCKA`
   (unbiased HSIC, the paper's choice).
-* ``pytorch-cka`` / ``torch-cka``: only if importable; otherwise listed as skipped.
+* ``pytorch-cka`` (PyPI ``pytorch-cka``, imported as ``cka``) and ``torch-cka`` (PyPI
+  ``torch-cka``, imported as ``torch_cka``): the same models, layers, images and batch size run
+  through each library's own entry point as its README shows (``cka.compute_cka`` and
+  ``torch_cka.CKA(...).compare``), with its own forward hooks, fed by an unshuffled
+  ``DataLoader``. Both implement the same estimator as seelike (per-minibatch unbiased HSIC_1,
+  summed or averaged over minibatches, then normalised), so they are compared with the same
+  float64 reference. Listed as skipped when not importable.
 
-Each timed method runs in a fresh child process so that its peak memory is its own; the two run
-alternately ``--repeat`` times and the fastest run of each is reported, because a shared machine's
+Each timed method runs in a fresh child process so that its peak memory is its own; they run
+in turn ``--repeat`` times and the fastest run of each is reported, because a shared machine's
 load comes and goes. Memory is the
 rise of the process's peak RSS (``ru_maxrss``) over its value after the models, the images and a
 warm-up forward pass are in place; on CUDA, the rise of ``torch.cuda.max_memory_allocated``.
-max |delta| compares seelike with a float64 numpy reference (Song et al.'s HSIC_1 written out,
-per minibatch, summed, then normalised) computed from the very same captured features in a
-third, untimed, process.
+max |delta| compares each method's CKA with a float64 numpy reference (Song et al.'s HSIC_1
+written out, per minibatch, summed, then normalised) computed from the very same captured
+features in a separate, untimed, process.
 
 Images are random unless ``$SEELIKE_DATA/datasets/cifar10/test.npz`` exists (key ``x``: uint8
 N x 32 x 32 x 3), in which case its first ``--n`` images are used.
@@ -41,6 +47,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +55,41 @@ import timm
 import torch
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from seelike.cka import MinibatchCKA
 
 VIT_LAYERS = [f"blocks.{i}" for i in range(12)]
 RESNET_LAYERS = [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)]
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-OPTIONAL_LIBRARIES = {"pytorch-cka": "pytorch_cka", "torch-cka": "torch_cka"}
+# PyPI name -> import name (pytorch-cka installs a top-level package called ``cka``).
+OPTIONAL_LIBRARIES = {"pytorch-cka": "cka", "torch-cka": "torch_cka"}
+# torch-cka once more, with CKA.compare called inside torch.no_grad() (see child()).
+TORCH_CKA_NO_GRAD = "torch-cka-no-grad"
+LIBRARY_NOTES = {
+    "pytorch-cka": (
+        "pytorch-cka (`cka.compute_cka(vit, resnet, loader, layers=..., model2_layers=...)`): "
+        "its forward hooks keep each listed module's output, detached and flattened per example; "
+        "under `torch.inference_mode`, each minibatch's float32 Grams of the uncentred features "
+        "are stacked per model and Song et al.'s unbiased HSIC_1 (diagonal removed "
+        "algebraically) is evaluated for all layer pairs in float32 and summed over minibatches; "
+        "CKA = sum HSIC(K, L) / sqrt(sum HSIC(K, K) sum HSIC(L, L)), the same estimator as "
+        "seelike and the reference, except that the result is clamped to [0, 1] (a zero "
+        "denominator becomes 1e-6), which would hide a negative unbiased estimate."),
+    "torch-cka": (
+        "torch-cka (`torch_cka.CKA(vit, resnet, model1_layers=..., model2_layers=...)"
+        ".compare(loader, loader)`): its forward hooks keep each listed module's raw output; "
+        "per minibatch a float32 Gram of the uncentred, flattened features with its diagonal "
+        "zeroed, and Nguyen et al.'s Eq. (3) (= HSIC_1) for every layer pair, each term pulled "
+        "to Python with `.item()` (HSIC(L, L) is recomputed for every ViT layer: 12 x 8 x 2 + "
+        "12 HSICs per minibatch), averaged over minibatches, then normalised: the same "
+        "estimator as the reference, unclamped. `compare` does not disable autograd, so called "
+        "as its README shows, both forward passes record graphs and keep the activations "
+        "for a backward pass that never comes; that is the first torch-cka row's memory."),
+    TORCH_CKA_NO_GRAD: (
+        "torch-cka inside torch.no_grad(): the same call wrapped by the caller, which removes "
+        "the autograd cost and leaves the library's own."),
+}
 
 
 def build_models(device: str) -> tuple[nn.Module, nn.Module]:
@@ -158,13 +193,18 @@ def child(method: str, args: argparse.Namespace) -> dict[str, object]:
     base = peak_memory_mib(args.device)
     result: dict[str, object] = {"source": source}
     start = time.perf_counter()
+    # The loops drop each minibatch's features before asking for the next: a loop variable would
+    # otherwise keep them alive through the next forward pass, two minibatches' worth at the
+    # peak (about 230 MiB at the default sizes); the libraries clear theirs before each pass.
     if method == "floor":
         for feats_vit, feats_resnet in batches(vit, resnet, images, args.batch, args.device):
             floor_grams(feats_vit, feats_resnet)
+            del feats_vit, feats_resnet
     elif method == "seelike":
         acc = MinibatchCKA(len(VIT_LAYERS), len(RESNET_LAYERS))
         for feats_vit, feats_resnet in batches(vit, resnet, images, args.batch, args.device):
             acc.update(feats_vit, feats_resnet)
+            del feats_vit, feats_resnet
         result["cka"] = acc.compute().tolist()
     elif method == "reference":
         acc = MinibatchCKA(len(VIT_LAYERS), len(RESNET_LAYERS))
@@ -176,6 +216,29 @@ def child(method: str, args: argparse.Namespace) -> dict[str, object]:
             cross, self_a, self_b = cross + c, self_a + sa, self_b + sb
         result["cka"] = acc.compute().tolist()
         result["reference"] = (cross / np.sqrt(np.outer(self_a, self_b))).tolist()
+    elif method == "pytorch-cka":
+        import cka  # optional: only in its own child
+
+        # compute_cka registers its own hooks (flattened, detached outputs), runs under
+        # inference_mode, stacks float32 Grams per model and accumulates HSIC_1 over minibatches.
+        loader = DataLoader(TensorDataset(images), batch_size=args.batch, shuffle=False)
+        (matrix,) = cka.compute_cka(vit, resnet, loader, layers=VIT_LAYERS,
+                                    model2_layers=RESNET_LAYERS, device=args.device,
+                                    progress=False)
+        result["cka"] = matrix.double().cpu().tolist()
+    elif method in ("torch-cka", TORCH_CKA_NO_GRAD):
+        import torch_cka  # optional: only in its own child
+
+        # CKA.compare as its README shows it. It has no no_grad of its own, so autograd records
+        # both forward passes unless the caller wraps it (the second variant); float32 Grams,
+        # HSIC_1 per layer pair per minibatch, each term fetched with .item().
+        loader = DataLoader(TensorDataset(images), batch_size=args.batch, shuffle=False)
+        engine = torch_cka.CKA(vit, resnet, model1_name="ViT", model2_name="ResNet-18",
+                               model1_layers=VIT_LAYERS, model2_layers=RESNET_LAYERS,
+                               device=args.device)
+        with torch.set_grad_enabled(method == "torch-cka"):
+            engine.compare(loader, loader)
+        result["cka"] = engine.export()["CKA"].double().cpu().tolist()
     if args.device == "cuda":
         torch.cuda.synchronize()
     result["seconds"] = time.perf_counter() - start
@@ -197,8 +260,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--child", choices=["floor", "seelike", "reference"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["floor", "seelike", "reference", *OPTIONAL_LIBRARIES,
+                                             TORCH_CKA_NO_GRAD], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args)))
@@ -207,11 +270,15 @@ def main() -> None:
     # Other processes' load shifts both rows, and the many small torch calls of CKA more than
     # one big matrix product; the table says how busy the machine was.
     load_before = os.getloadavg()[0]
-    runs: dict[str, list[dict[str, object]]] = {"floor": [], "seelike": []}
+    installed = [p for p, m in OPTIONAL_LIBRARIES.items() if importlib.util.find_spec(m)]
+    if "torch-cka" in installed:
+        installed.append(TORCH_CKA_NO_GRAD)
+    runs: dict[str, list[dict[str, object]]] = {m: [] for m in ["floor", "seelike", *installed]}
     for _ in range(args.repeat):
         for method, results in runs.items():
             results.append(run_child(method, args))
-    floor, ours = (min(results, key=lambda r: r["seconds"]) for results in runs.values())
+    best = {method: min(results, key=lambda r: r["seconds"]) for method, results in runs.items()}
+    floor, ours = best["floor"], best["seelike"]
     load_after = os.getloadavg()[0]
     ref = run_child("reference", args)
     reference = np.array(ref["reference"])
@@ -228,11 +295,24 @@ def main() -> None:
         f"| seelike MinibatchCKA | {ours['seconds']:.2f} | "
         f"{ours['seconds'] / floor['seconds']:.3f} | {ours['memory_mib']:.0f} | {delta:.1e} |",
     ]
-    for package, module in OPTIONAL_LIBRARIES.items():
-        if importlib.util.find_spec(module) is None:
-            lines.append(f"| {package} | skipped: not installed | | | |")
-        else:
-            lines.append(f"| {package} | installed but not wired up in this script | | | |")
+    library_rows = {"pytorch-cka": ("pytorch-cka", "cka.compute_cka"),
+                    "torch-cka": ("torch-cka", "torch_cka.CKA.compare"),
+                    TORCH_CKA_NO_GRAD: ("torch-cka", "the same, inside torch.no_grad()")}
+    library_deltas: dict[str, float] = {}
+    for method, (package, how) in library_rows.items():
+        if method not in best:
+            if method in OPTIONAL_LIBRARIES:
+                lines.append(f"| {package} | skipped: not installed | | | |")
+            continue
+        lib = best[method]
+        library_deltas[method] = float(np.abs(np.array(lib["cka"]) - reference).max())
+        # Every run of a library should give the same numbers; check rather than assume it.
+        spread = max(float(np.abs(np.array(r["cka"]) - np.array(lib["cka"])).max())
+                     for r in runs[method])
+        differ = f" (runs differ by up to {spread:.1e})" if spread else ""
+        lines.append(f"| {package} {metadata.version(package)}: {how} | {lib['seconds']:.2f} | "
+                     f"{lib['seconds'] / floor['seconds']:.3f} | {lib['memory_mib']:.0f} | "
+                     f"{library_deltas[method]:.1e}{differ} |")
     device_name = (torch.cuda.get_device_name() if args.device == "cuda"
                    else f"{platform.processor() or platform.machine()}, "
                         f"{torch.get_num_threads()} threads")
@@ -243,15 +323,23 @@ def main() -> None:
                f"{load_after:.1f} after the timed runs, on {os.cpu_count()} CPUs. "
                f"Reference: float64 numpy, "
                f"{ref['seconds']:.1f} s. Timed-run CKA vs reference-run CKA: {rerun_delta:.1e}.")
-    table = "\n".join(lines) + "\n\n" + summary + "\n"
+    notes = [f"{LIBRARY_NOTES[method]} Reference CKA range: {reference.min():.3f} to "
+             f"{reference.max():.3f}." if method == "pytorch-cka" else LIBRARY_NOTES[method]
+             for method in library_rows if method in best]
+    table = "\n".join(lines) + "\n\n" + "\n\n".join([summary, *notes]) + "\n"
     print(table)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table)
-        record = {"runs": {method: [{k: v for k, v in r.items() if k != "cka"} for r in results]
+        record = {"runs": {method: [{k: v for k, v in r.items() if k != "cka"}
+                                    for r in results]
                            for method, results in runs.items()},
                   "max_abs_delta": delta, "rerun_delta": rerun_delta, "summary": summary,
-                  "cka": ref["cka"], "reference": ref["reference"]}
+                  "cka": ref["cka"], "reference": ref["reference"],
+                  "libraries": {method: {"version": metadata.version(library_rows[method][0]),
+                                         "max_abs_delta": library_deltas[method],
+                                         "cka": best[method]["cka"]}
+                                for method in library_deltas}}
         args.out.with_suffix(".json").write_text(json.dumps(record, indent=1))
 
 

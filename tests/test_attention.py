@@ -19,21 +19,9 @@ from seelike.attention import (
     mean_attention_distance,
     uniform_attention_distance,
 )
+from seelike.data import TensorProbe
 from seelike.hooks import capture
 from seelike.layers import block_layers
-
-
-class _Probe:
-    """The part of seelike.data.ProbeSet the analyses use, over a fixed tensor."""
-
-    def __init__(self, x: torch.Tensor) -> None:
-        self.x = x
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def tensor(self, i: int, j: int) -> torch.Tensor:
-        return self.x[i:j]
 
 
 def _map(rows: list[torch.Tensor]) -> torch.Tensor:
@@ -123,7 +111,7 @@ def test_uniform_attention_in_a_real_vit_gives_the_reference_line(vit) -> None:
         for block in model.net.blocks:
             block.attn.qkv.weight[: 2 * dim] = 0
             block.attn.qkv.bias[: 2 * dim] = 0
-    probe = _Probe(torch.rand(3, 3, 32, 32))
+    probe = TensorProbe(torch.rand(3, 3, 32, 32))
     ref = uniform_attention_distance((8, 8), 4)
     drop = attention_distances(model, probe, batch_size=2)
     renorm = attention_distances(model, probe, batch_size=2, cls="renormalise")
@@ -135,7 +123,7 @@ def test_uniform_attention_in_a_real_vit_gives_the_reference_line(vit) -> None:
 def test_streaming_weighs_every_image_once(vit) -> None:
     torch.manual_seed(1)
     x = torch.rand(5, 3, 32, 32)
-    streamed = attention_distances(vit, _Probe(x), batch_size=2)  # minibatches 2, 2, 1
+    streamed = attention_distances(vit, TensorProbe(x), batch_size=2)  # minibatches 2, 2, 1
     with capture(vit, block_layers(vit), attention=True) as cap:
         vit(x)
         direct = np.stack([mean_attention_distance(cap.attention[n], (8, 8), 4, 1).numpy()
@@ -193,7 +181,7 @@ def test_head_subset_cka_is_one_for_all_heads_against_their_concatenation(vit) -
     # attn.norm is the identity on the concatenated heads just before attn.proj, so "all
     # heads" is that layer exactly (CKA 1) and one head is only part of it (CKA < 1).
     torch.manual_seed(3)
-    probe = _Probe(torch.rand(12, 3, 32, 32))
+    probe = TensorProbe(torch.rand(12, 3, 32, 32))
     twin = models.build("vit_cifar")
     twin.load_state_dict(vit.state_dict())
     cka = head_subset_cka(vit, 0, [[0, 1, 2], [1]], twin, ["net.blocks.0.attn.norm"], probe,
@@ -213,7 +201,7 @@ def paper_vit() -> models.ImageClassifier:
 
 def test_paper_vit_runs_every_attention_analysis(paper_vit) -> None:
     x = torch.rand(2, 3, 224, 224)
-    d = attention_distances(paper_vit, _Probe(x), batch_size=2)
+    d = attention_distances(paper_vit, TensorProbe(x), batch_size=2)
     assert d.shape == (12, 12)
     assert np.isfinite(d).all() and (d > 0).all()
     assert (d < attention.distance_matrix((7, 7), 32).max().item()).all()

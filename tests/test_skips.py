@@ -11,6 +11,7 @@ from timm.models.vision_transformer import ResPostBlock, VisionTransformer
 from torch import nn
 
 from seelike import models
+from seelike.data import TensorProbe
 from seelike.skips import (
     Tap,
     branch_taps,
@@ -21,19 +22,6 @@ from seelike.skips import (
     streamed_norm_ratios,
     streamed_skip_statistics,
 )
-
-
-class _Probe:
-    """The part of seelike.data.ProbeSet the analyses use, over a fixed tensor."""
-
-    def __init__(self, x: torch.Tensor) -> None:
-        self.x = x
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def tensor(self, i: int, j: int) -> torch.Tensor:
-        return self.x[i:j]
 
 
 def _tiny_vit(**kwargs: object) -> models.ImageClassifier:
@@ -123,11 +111,11 @@ def test_streaming_weighs_every_image_once() -> None:
     model = models.build("vit_cifar")
     x = torch.rand(5, 3, 32, 32)
     whole = skip_statistics(model, x)
-    streamed = streamed_skip_statistics(model, _Probe(x), batch_size=2)  # 2, 2, 1
+    streamed = streamed_skip_statistics(model, TensorProbe(x), batch_size=2)  # 2, 2, 1
     for stat in ("ratio", "cosine"):
         for branch in ("attn", "mlp"):
             np.testing.assert_allclose(streamed[stat][branch], whole[stat][branch], rtol=1e-6)
-    ratios = streamed_norm_ratios(model, _Probe(x), batch_size=4)
+    ratios = streamed_norm_ratios(model, TensorProbe(x), batch_size=4)
     np.testing.assert_allclose(ratios["mlp"], whole["ratio"]["mlp"], rtol=1e-6)
     # One image's ratios differ from the mean over five: averaging really happens.
     assert not np.allclose(norm_ratios(model, x[:1])["attn"], whole["ratio"]["attn"])

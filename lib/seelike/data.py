@@ -372,6 +372,23 @@ class ProbeSet:
         return load_images(list(self.images[i:j]), self.image_size)
 
 
+class TensorProbe:
+    """Your own images, already a float (n, 3, H, W) tensor in [0, 1], where a ProbeSet goes.
+
+    The analyses only ask a probe set for ``len`` and ``tensor(i, j)``; this gives
+    both, so that any image batch (a test's, a reader's own) runs through them.
+    """
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def tensor(self, i: int, j: int) -> torch.Tensor:
+        return self.images[i:j]
+
+
 def _round_robin(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Every index of ``y``, one example per class per round, classes in a random order each round.
 

@@ -136,7 +136,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
           time_budget: float | None = None, batch_size: int | None = None,
           limit: int | None = None, transport: Path | None = None,
           eval_points: int = 20, checkpoint_every: float = 60.0,
-          progress: bool = True) -> dict[str, Any]:
+          progress: bool = True, compile_model: bool = False) -> dict[str, Any]:
     """Train zoo model ``name``; write ``<name>.safetensors`` and ``<name>.json`` to out_dir.
 
     ``limit`` keeps N images spread evenly over the (label-sorted) training and test sets, for
@@ -177,6 +177,9 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
     if spec.family == "resnet":
         model = model.to(memory_format=torch.channels_last)
     net = model.net
+    # Compiled for the training step only; evaluation and saving use the plain module,
+    # whose weights the compiled one shares.
+    step_model = torch.compile(model) if compile_model else model
     opt = make_optimizer(net, recipe, fused=dev.type == "cuda")
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
 
@@ -217,7 +220,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
         if spec.family == "resnet":
             imgs = imgs.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            logits = model(imgs)
+            logits = step_model(imgs)
             loss = criterion(logits.float(), y_gpu[batch])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -328,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder with train.npz/test.npz to use instead of the cache")
     parser.add_argument("--parallel", action="store_true", help="one process per model")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in models.ZOO or models.ZOO[n].recipe == ""]
     if unknown:
@@ -341,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names:
         m = train(name, out_dir=out_dir, device=args.device, seed=args.seed, steps=args.steps,
                   epochs=args.epochs, time_budget=args.time_budget, batch_size=args.batch_size,
-                  limit=args.limit, transport=args.transport, progress=not args.no_progress)
+                  limit=args.limit, transport=args.transport, progress=not args.no_progress,
+                  compile_model=args.compile)
         print(json.dumps({k: m[k] for k in ("name", "steps", "epochs", "wall_seconds",
                                              "test_accuracy_fp32", "test_accuracy_fp16")}))
     return 0
