@@ -667,5 +667,7 @@ def fig6_centre_patch(post: Sequence[float], pre: Sequence[float]) -> Claim:
 
 
 def styled(claims: Sequence[Claim]):  # -> pandas Styler
-    """:func:`table` ready for a chapter: values to 3 decimals, text HTML-escaped (``<``, ``>``)."""
-    return table(claims).style.format({"value": "{:.3f}"}, escape="html").hide(axis="index")
+    """:func:`table` ready for a chapter page: without the chapter column (the page says it),
+    values to 3 decimals, text HTML-escaped (thresholds hold ``<`` and ``>``)."""
+    return (table(claims).drop(columns="chapter").style
+            .format({"value": "{:.3f}"}, escape="html").hide(axis="index"))
