@@ -50,6 +50,7 @@ __all__ = [
     "Selectors",
     "TokenMode",
     "capture",
+    "eval_mode",
     "list_layers",
     "resolve_layers",
 ]
@@ -124,7 +125,8 @@ def _extract(output: Any, key: str | None = None) -> torch.Tensor | None:
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode for the block's duration; every submodule's own train/eval flag restored."""
     # model.train(mode) would flatten a deliberate mix (e.g. frozen BatchNorm in a training
     # model), so every submodule gets its own flag back.
     modes = [(module, module.training) for module in model.modules()]
@@ -157,7 +159,7 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
 
     modules = _named_modules(model)
     with contextlib.ExitStack() as stack, torch.no_grad():
-        stack.enter_context(_eval_mode(model))
+        stack.enter_context(eval_mode(model))
         for name, module in modules:
             handle = module.register_forward_hook(
                 lambda _module, _args, output, name=name: record(name, output)
@@ -299,7 +301,7 @@ class Capture:
             raise RuntimeError("this Capture is already open")
         self.clear()
         with contextlib.ExitStack() as stack:
-            stack.enter_context(_eval_mode(self.model))
+            stack.enter_context(eval_mode(self.model))
             stack.enter_context(torch.enable_grad() if self.grad else torch.no_grad())
             stack.callback(self.model.register_forward_pre_hook(self._on_root_forward).remove)
             for module in self.model.modules():

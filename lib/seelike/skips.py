@@ -27,7 +27,7 @@ shortcut (identity, a ``downsample`` projection or the parameter-free "option A"
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ import torch
 from timm.models.vision_transformer import ResPostBlock
 from torch import nn
 
+from seelike.hooks import eval_mode
 from seelike.layers import block_layers, family
 from seelike.models import NoSkipBlock
 
@@ -83,18 +84,6 @@ class _Stop(Exception):
     """Raised from a hook once every tap is recorded: the rest of the forward is wasted work."""
 
 
-@contextlib.contextmanager
-def _eval(model: nn.Module) -> Iterator[None]:
-    # Per-module flags rather than model.train(mode), which would flatten a deliberate mix.
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
-
-
 def run_taps(
     model: nn.Module, x: torch.Tensor, taps: Sequence[Tap], *, grad: bool = False,
     stop_early: bool = True,
@@ -124,7 +113,7 @@ def run_taps(
             raise _Stop
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_eval(model))
+        stack.enter_context(eval_mode(model))
         stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
         for tap in taps:
             module = model.get_submodule(tap.module)
