@@ -32,7 +32,8 @@ import torch
 
 Features = torch.Tensor | np.ndarray
 
-__all__ = ["Features", "MinibatchCKA", "gram_linear", "hsic", "linear_cka"]
+__all__ = ["Features", "MinibatchCKA", "gram_linear", "hsic", "linear_cka",
+           "transformed_grams"]
 
 
 @contextlib.contextmanager
@@ -167,6 +168,20 @@ def hsic(k_x: Features, k_y: Features, *, unbiased: bool = False) -> float:
     return inner.item() / _normaliser(n, unbiased)
 
 
+def transformed_grams(named: Mapping[str, Features], *, unbiased: bool) -> torch.Tensor:
+    """``(layers, n^2)`` float64 flattened T(K) of each layer's minibatch, on its device.
+
+    The per-layer half of :class:`MinibatchCKA`: compute it once per model and minibatch
+    and feed it to :meth:`MinibatchCKA.update_transformed` for every pair the model is in
+    (:func:`seelike.compare.cka_matrices`). Keys name the layers in error messages.
+    """
+    _check_same_n(dict(named))
+    _check_n(next(iter(named.values())).shape[0], unbiased)
+    with torch.no_grad():
+        grams = _grams({name: _as_matrix(f, name) for name, f in named.items()})
+        return _transform(grams, unbiased).flatten(1)
+
+
 def _check_same_n(named: dict[str, Features]) -> None:
     """Raise unless every array has the same number of examples (leading axis)."""
     (first, x), *rest = named.items()
@@ -251,11 +266,6 @@ class MinibatchCKA:
                              f"built for {expected}")
         return {f"feats_{side}[{i}]": f for i, f in enumerate(layers)}
 
-    def _stacked(self, named: dict[str, Features]) -> torch.Tensor:
-        """``(layers, n^2)`` float64 matrix of flattened transformed Grams."""
-        grams = _grams({name: _as_matrix(f, name) for name, f in named.items()})
-        return _transform(grams, self.unbiased).flatten(1)
-
     def update(self, feats_a: Sequence[Features] | Mapping[str, Features],
                feats_b: Sequence[Features] | Mapping[str, Features] | None = None) -> None:
         """Add one minibatch: per-layer features, each ``(b, ...)`` for the same ``b`` examples.
@@ -272,13 +282,26 @@ class MinibatchCKA:
         _check_same_n(named_a | (named_b or {}))
         n = next(iter(named_a.values())).shape[0]
         _check_n(n, self.unbiased)
+        a = transformed_grams(named_a, unbiased=self.unbiased)
+        b = None if named_b is None else transformed_grams(named_b, unbiased=self.unbiased)
+        self.update_transformed(a, b, n)
+
+    def update_transformed(self, a: torch.Tensor, b: torch.Tensor | None, n: int) -> None:
+        """Add one minibatch of ``n`` examples given as :func:`transformed_grams` outputs.
+
+        ``b=None`` compares model a with itself. For callers that share one model's
+        transformed Grams between several accumulators.
+        """
+        if a.shape[0] != self.num_a or (b if b is not None else a).shape[0] != self.num_b:
+            raise ValueError(f"transformed Grams for {a.shape[0]} x "
+                             f"{(b if b is not None else a).shape[0]} layers, but this "
+                             f"MinibatchCKA was built for {self.num_a} x {self.num_b}")
         with torch.no_grad():
-            a = self._stacked(named_a)
-            b = a if named_b is None else self._stacked(named_b).to(a.device)
+            b_ = a if b is None else b.to(a.device)
             scale = 1.0 / _normaliser(n, self.unbiased)
-            cross = (a @ b.T).cpu().numpy() * scale
+            cross = (a @ b_.T).cpu().numpy() * scale
             self_a = (a * a).sum(dim=1).cpu().numpy() * scale
-            self_b = self_a if named_b is None else (b * b).sum(dim=1).cpu().numpy() * scale
+            self_b = self_a if b is None else (b_ * b_).sum(dim=1).cpu().numpy() * scale
         self._cross += cross
         self._self_a += self_a
         self._self_b += self_b

@@ -9,9 +9,8 @@ O(layers × batch²) whatever the number of examples.
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from seelike.cka import MinibatchCKA, _as_matrix, _check_n, _grams, _normaliser, _transform
+from seelike.cka import MinibatchCKA, transformed_grams
 from seelike.hooks import TokenMode, capture
 
 
@@ -40,32 +39,14 @@ def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
     unbiased estimator needs at least 4 examples; equal sizes keep every
     minibatch's weight equal, as in the paper).
     """
-    device = device or default_device()
-    same = model_b is None
-    layers_b = list(layers_a if layers_b is None else layers_b)
-    acc = MinibatchCKA(len(layers_a), len(layers_b), unbiased=unbiased)
-    n = len(probe) - len(probe) % batch_size
-    if n == 0:
-        raise ValueError(f"the probe set has {len(probe)} examples, fewer than one minibatch "
-                         f"of {batch_size}")
-    model_a = model_a.to(device)
-    if not same:
-        model_b = model_b.to(device)
-    with (capture(model_a, list(layers_a), tokens=tokens) as cap_a,
-          nullcontext() if same else capture(model_b, layers_b, tokens=tokens) as cap_b):
-        for start in tqdm(range(0, n, batch_size), disable=not progress, desc="CKA"):
-            x = probe.tensor(start, start + batch_size).to(device)
-            model_a(x)
-            feats_a = [cap_a.outputs[name] for name in layers_a]
-            if same:
-                acc.update(feats_a)
-            else:
-                model_b(x)
-                acc.update(feats_a, [cap_b.outputs[name] for name in layers_b])
-                cap_b.clear()
-            cap_a.clear()
-    return acc.compute()
-
+    if model_b is None:
+        models, layers, pair = {"a": model_a}, {"a": list(layers_a)}, ("a", "a")
+    else:
+        layers_b = list(layers_a if layers_b is None else layers_b)
+        models, layers, pair = ({"a": model_a, "b": model_b},
+                                {"a": list(layers_a), "b": layers_b}, ("a", "b"))
+    return cka_matrices(models, layers, [pair], probe, batch_size=batch_size, unbiased=unbiased,
+                        tokens=tokens, device=device, progress=progress)[pair]
 
 
 # ---- several CKA matrices from one pass, and the on-disk cache ------------------------------
@@ -97,10 +78,8 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
     if n == 0:
         raise ValueError(f"the probe set has {len(probe)} examples, fewer than one minibatch "
                          f"of {batch_size}")
-    _check_n(batch_size, unbiased)
-    scale = 1.0 / _normaliser(batch_size, unbiased)
-    cross = {pair: np.zeros((len(layers[pair[0]]), len(layers[pair[1]]))) for pair in pairs}
-    self_sums = {name: np.zeros(len(layers[name])) for name in names}
+    accs = {(a, b): MinibatchCKA(len(layers[a]), len(layers[b]), unbiased=unbiased)
+            for a, b in pairs}
     for name in names:
         models[name].to(device)
     with ExitStack() as stack:
@@ -110,34 +89,17 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
             x = probe.tensor(start, start + batch_size).to(device)
             stacked = {}
             for name in names:
-                with torch.no_grad():
-                    models[name](x)
-                    feats = caps[name].outputs
-                    grams = _grams({f"{name}:{layer}": _as_matrix(feats[layer], layer)
-                                    for layer in layers[name]})
-                    caps[name].clear()
-                    stacked[name] = _transform(grams, unbiased).flatten(1)
-                    self_sums[name] += (stacked[name] ** 2).sum(dim=1).cpu().numpy() * scale
-            with torch.no_grad():
-                for a, b in pairs:
-                    sb = stacked[b].to(stacked[a].device)
-                    cross[(a, b)] += (stacked[a] @ sb.T).cpu().numpy() * scale
+                # Each model's Grams are formed once per minibatch, whatever its pairs.
+                models[name](x)
+                outputs = caps[name].outputs
+                stacked[name] = transformed_grams(
+                    {f"{name}:{layer}": outputs[layer] for layer in layers[name]},
+                    unbiased=unbiased)
+                caps[name].clear()
+            for (a, b), acc in accs.items():
+                acc.update_transformed(stacked[a], None if a == b else stacked[b], len(x))
             del stacked
-    out = {}
-    for a, b in pairs:
-        sa, sb = self_sums[a], self_sums[b]
-        bad_a, bad_b = sa <= 0, sb <= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            matrix = cross[(a, b)] / np.outer(np.sqrt(sa), np.sqrt(sb))
-        matrix[bad_a, :] = np.nan
-        matrix[:, bad_b] = np.nan
-        if bad_a.any() or bad_b.any():
-            warnings.warn(f"{a} x {b}: layers with zero variance ("
-                          f"{[layers[a][i] for i in np.flatnonzero(bad_a)]}, "
-                          f"{[layers[b][j] for j in np.flatnonzero(bad_b)]}) have undefined "
-                          f"CKA, reported as NaN", RuntimeWarning, stacklevel=2)
-        out[(a, b)] = matrix
-    return out
+    return {pair: acc.compute() for pair, acc in accs.items()}
 
 
 @functools.lru_cache(maxsize=64)
