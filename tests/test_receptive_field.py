@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from seelike import models
+from seelike.hooks import Tap
 from seelike.receptive_field import (
     effective_receptive_field,
     effective_receptive_fields,
     erf_spread,
     residual_tap,
 )
-from seelike.skips import Tap
 
 
 class _Wrapped(nn.Module):

@@ -12,12 +12,11 @@ from torch import nn
 
 from seelike import models
 from seelike.data import TensorProbe
+from seelike.hooks import Tap, run_taps
 from seelike.skips import (
-    Tap,
     branch_taps,
     cosine_similarity,
     norm_ratios,
-    run_taps,
     skip_statistics,
     streamed_norm_ratios,
     streamed_skip_statistics,

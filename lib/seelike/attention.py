@@ -19,20 +19,24 @@ sum to 1, i.e. the expected distance among spatial keys only.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from seelike.cka import MinibatchCKA
-from seelike.hooks import TokenMode, capture
+from seelike import passes
+from seelike.cka import MinibatchCKA, transformed_grams
+from seelike.hooks import Tap, TokenMode, run_taps
 from seelike.layers import block_layers
-from seelike.skips import Tap, run_taps
+from seelike.passes import Analysis, Batch, GramSpec, Needs
 
 __all__ = [
+    "AttentionDistances",
     "ClsMode",
+    "HeadSubsetCKA",
     "attention_distances",
     "distance_matrix",
     "head_outputs",
@@ -107,6 +111,51 @@ def _vit_geometry(model: nn.Module) -> tuple[tuple[int, int], int, int]:
     return tuple(embed.grid_size), int(ph), int(model.num_prefix_tokens)
 
 
+@dataclass(eq=False)
+class AttentionDistances(Analysis):
+    """(blocks, heads) mean attention distances of ViT ``model``, one array per CLS mode.
+
+    A :class:`seelike.passes.Analysis` (paper Figs 3-4; cache folder
+    ``attention_distance``): the softmax probabilities of every block, read in one pass
+    for all ``cls`` modes. Every image weighs the same (the last minibatch may be smaller).
+    """
+
+    name: ClassVar[str] = "attention_distance"
+    model: str
+    cls: tuple[ClsMode, ...] = ("drop", "renormalise")
+
+    def models(self) -> tuple[str, ...]:
+        return (self.model,)
+
+    def params(self) -> dict[str, Any]:
+        return {"model": self.model, "cls": list(self.cls),
+                "statistic": "mean attention distance in pixels, per block and head"}
+
+    def _taps(self, net: nn.Module) -> list[Tap]:
+        return [Tap(f"{block}.attn", "attention") for block in block_layers(net)]
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        return Needs(taps=self._taps(net))
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        net = nets[self.model]
+        self._geometry, self._tap_list = _vit_geometry(net), self._taps(net)
+        self._total: dict[str, torch.Tensor] = {}
+        self._n = 0
+
+    def update(self, batch: Batch) -> None:
+        grid, patch, prefix = self._geometry
+        for cls in self.cls:
+            sums = torch.stack([_per_image_distance(batch.tap(self.model, t), grid, patch,
+                                                    prefix, cls).sum(dim=0)
+                                for t in self._tap_list])
+            self._total[cls] = self._total[cls] + sums if cls in self._total else sums
+        self._n += len(batch)
+
+    def result(self) -> dict[str, np.ndarray]:
+        return {cls: (total / self._n).cpu().numpy() for cls, total in self._total.items()}
+
+
 def attention_distances(
     model: nn.Module, probe: Any, *, batch_size: int, device: torch.device | str | None = None,
     cls: ClsMode = "drop",
@@ -117,22 +166,10 @@ def attention_distances(
     :class:`seelike.data.ProbeSet`. Every image weighs the same (the last minibatch may be
     smaller). Heads are in the model's order; sort each row for the paper's plots.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model = model.to(device)
-    grid, patch, prefix = _vit_geometry(model)
-    layers = block_layers(model)
-    total: torch.Tensor | None = None
-    with capture(model, layers, attention=True) as cap:
-        for start in range(0, len(probe), batch_size):
-            model(probe.tensor(start, min(start + batch_size, len(probe))).to(device))
-            batch = torch.stack([
-                _per_image_distance(cap.attention[name], grid, patch, prefix, cls).sum(dim=0)
-                for name in layers])
-            total = batch if total is None else total + batch
-            cap.clear()
-    if total is None:
-        raise ValueError("the probe set is empty")
-    return (total / len(probe)).cpu().numpy()
+    device = device if device is not None else next(model.parameters()).device
+    (out,) = passes.run([AttentionDistances("model", (cls,))], {"model": model}, probe,
+                        batch_size=batch_size, device=device)
+    return out[cls]
 
 
 # ---- Fig 5: subsets of heads -----------------------------------------------------------------
@@ -188,6 +225,80 @@ def head_subset_features(
     return chosen.reshape(chosen.shape[0], -1)
 
 
+@dataclass(eq=False)
+class HeadSubsetCKA(Analysis):
+    """(subsets, cnn_layers) minibatch CKA between subsets of a ViT's heads and CNN layers.
+
+    A :class:`seelike.passes.Analysis` for paper Fig 5 (cache folder ``head_subset_cka``).
+    The heads of ``blocks`` are concatenated in block order (block-major), so subset
+    indices count heads of the first listed block first; subsets usually come from
+    :func:`head_subsets`. ``cnn_layers`` are the CNN's lower units. A last minibatch
+    smaller than the pass's batch size is dropped.
+    """
+
+    name: ClassVar[str] = "head_subset_cka"
+    vit: str
+    blocks: tuple[int, ...]
+    subsets: tuple[tuple[int, ...], ...]
+    cnn: str
+    cnn_layers: tuple[str, ...]
+    tokens: TokenMode = "all"
+    unbiased: bool = True
+
+    def __post_init__(self) -> None:
+        self.blocks = tuple(int(b) for b in self.blocks)
+        self.subsets = tuple(tuple(int(h) for h in s) for s in self.subsets)
+        self.cnn_layers = tuple(self.cnn_layers)
+
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.vit, self.cnn)))
+
+    def params(self) -> dict[str, Any]:
+        return {"vit": self.vit, "blocks": list(self.blocks),
+                "subsets": [list(s) for s in self.subsets], "cnn": self.cnn,
+                "cnn_layers": list(self.cnn_layers), "tokens": self.tokens,
+                "unbiased": self.unbiased, "estimator": "linear minibatch CKA"}
+
+    def _head_taps(self) -> list[Tap]:
+        return [Tap(f"net.blocks.{b}.attn.proj", "input") for b in self.blocks]
+
+    def _cnn_specs(self) -> list[GramSpec]:
+        return [GramSpec(Tap(layer), "all", self.unbiased) for layer in self.cnn_layers]
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        need = Needs()
+        if model == self.vit:
+            need.taps += self._head_taps()
+        if model == self.cnn:
+            need.grams += self._cnn_specs()
+        return need
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        vit = nets[self.vit]
+        self._shapes = [(vit.net.blocks[b].attn.num_heads, vit.net.blocks[b].attn.head_dim)
+                        for b in self.blocks]
+        self._prefix = int(vit.num_prefix_tokens)
+        self._acc = MinibatchCKA(len(self.subsets), len(self.cnn_layers),
+                                 unbiased=self.unbiased)
+
+    def update(self, batch: Batch) -> None:
+        if not batch.full:
+            return
+        heads = torch.cat([batch.tap(self.vit, t).reshape(*batch.tap(self.vit, t).shape[:2],
+                                                          h, d)
+                           for t, (h, d) in zip(self._head_taps(), self._shapes, strict=True)],
+                          dim=2)
+        feats = {f"heads {list(s)}": head_subset_features(heads, s, tokens=self.tokens,
+                                                          num_prefix_tokens=self._prefix)
+                 for s in self.subsets}
+        a = torch.stack([transformed_grams({k: f}, unbiased=self.unbiased)[0]
+                         for k, f in feats.items()])
+        self._acc.update_transformed(a, batch.grams(self.cnn, self._cnn_specs()), len(batch))
+
+    def result(self) -> dict[str, np.ndarray]:
+        return {"cka": self._acc.compute()}
+
+
 def head_subset_cka(
     vit: nn.Module, block_index: int, subsets: Sequence[Sequence[int] | np.ndarray],
     cnn: nn.Module, cnn_layers: Sequence[str], probe: Any, *, batch_size: int,
@@ -197,25 +308,15 @@ def head_subset_cka(
 
     Paper Fig 5: subsets from :func:`head_subsets`, ``cnn_layers`` the ResNet's lower units
     (e.g. ``layers.block_layers(resnet)[:5]``). As in :func:`seelike.compare.cka_matrix`, a
-    last minibatch smaller than ``batch_size`` is dropped.
+    last minibatch smaller than ``batch_size`` is dropped. See :class:`HeadSubsetCKA`.
     """
-    if cnn is vit:
-        # The capture on cnn would also see the pass that reads the heads.
-        raise ValueError("vit and cnn are the same module; pass a copy as cnn")
-    device = torch.device(device) if device is not None else next(vit.parameters()).device
-    vit, cnn = vit.to(device), cnn.to(device)
-    n = len(probe) - len(probe) % batch_size
-    if n == 0:
+    device = device if device is not None else next(vit.parameters()).device
+    analysis = HeadSubsetCKA("vit", (block_index,), tuple(tuple(np.asarray(s).tolist())
+                                                          for s in subsets),
+                             "cnn", tuple(cnn_layers), tokens, unbiased)
+    if len(probe) < batch_size:
         raise ValueError(f"the probe set has {len(probe)} examples, fewer than one minibatch "
                          f"of {batch_size}")
-    acc = MinibatchCKA(len(subsets), len(cnn_layers), unbiased=unbiased)
-    prefix = int(vit.num_prefix_tokens)
-    with capture(cnn, list(cnn_layers)) as cap:
-        for start in range(0, n, batch_size):
-            x = probe.tensor(start, start + batch_size).to(device)
-            heads = head_outputs(vit, block_index, x)
-            cnn(x)
-            acc.update([head_subset_features(heads, s, num_prefix_tokens=prefix, tokens=tokens)
-                        for s in subsets], [cap.outputs[name] for name in cnn_layers])
-            cap.clear()
-    return acc.compute()
+    (out,) = passes.run([analysis], {"vit": vit, "cnn": cnn}, probe, batch_size=batch_size,
+                        device=device)
+    return out["cka"]

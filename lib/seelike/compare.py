@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from seelike.cka import MinibatchCKA, transformed_grams
-from seelike.hooks import TokenMode, capture
+from seelike import passes
+from seelike.cka import MinibatchCKA
+from seelike.hooks import Tap, TokenMode
+from seelike.passes import Analysis, Batch, GramSpec, Needs
 
 
 def default_device() -> torch.device:
@@ -54,6 +55,65 @@ def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
 Pair = tuple[str, str]
 
 
+@dataclass(eq=False)
+class CKAAnalysis(Analysis):
+    """Minibatch CKA between ``layers_a`` of model ``model_a`` and ``layers_b`` of ``model_b``.
+
+    A :class:`seelike.passes.Analysis`: each layer's transformed Gram matrix comes from the
+    pass, formed once per minibatch however many matrices use it; this analysis adds one
+    ``(layers_a, b^2) @ (b^2, layers_b)`` product per full minibatch. ``model_b == model_a``
+    with the same layers is a within-model matrix (one set of Grams).
+    """
+
+    name: ClassVar[str] = "cka"
+    model_a: str
+    layers_a: tuple[str, ...]
+    model_b: str
+    layers_b: tuple[str, ...]
+    tokens: TokenMode = "all"
+    unbiased: bool = True
+
+    def __post_init__(self) -> None:
+        self.layers_a, self.layers_b = tuple(self.layers_a), tuple(self.layers_b)
+        if not self.layers_a or not self.layers_b:
+            raise ValueError(f"CKA of {self.model_a} vs {self.model_b} needs layers on both "
+                             "sides")
+
+    @property
+    def _self(self) -> bool:
+        return self.model_a == self.model_b and self.layers_a == self.layers_b
+
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.model_a, self.model_b)))
+
+    def params(self) -> dict[str, Any]:
+        return {"model_a": self.model_a, "layers_a": list(self.layers_a),
+                "model_b": self.model_b, "layers_b": list(self.layers_b),
+                "tokens": self.tokens, "unbiased": self.unbiased,
+                "estimator": "linear minibatch CKA"}
+
+    def _specs(self, layers: Sequence[str]) -> list[GramSpec]:
+        return [GramSpec(Tap(layer), self.tokens, self.unbiased) for layer in layers]
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        layers = [*(self.layers_a if model == self.model_a else ()),
+                  *(self.layers_b if model == self.model_b else ())]
+        return Needs(grams=self._specs(dict.fromkeys(layers)))
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        self._acc = MinibatchCKA(len(self.layers_a), len(self.layers_b), unbiased=self.unbiased)
+
+    def update(self, batch: Batch) -> None:
+        if not batch.full:
+            return
+        a = batch.grams(self.model_a, self._specs(self.layers_a))
+        b = None if self._self else batch.grams(self.model_b, self._specs(self.layers_b))
+        self._acc.update_transformed(a, b, len(batch))
+
+    def result(self) -> dict[str, np.ndarray]:
+        return {"cka": self._acc.compute()}
+
+
 def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[str]],
                  pairs: Sequence[Pair], probe, *, batch_size: int, unbiased: bool = True,
                  tokens: TokenMode = "all", device: torch.device | None = None,
@@ -63,43 +123,24 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
     ``models`` and ``layers`` are keyed by a name; ``pairs`` lists ``(a, b)`` names, ``(a, a)``
     for a within-model matrix. Each model runs once per minibatch and each of its layers' Gram
     matrices is formed and transformed once, however many pairs it takes part in; the pairs
-    then cost one small matrix product each. The result for ``(a, b)`` is what
-    ``cka_matrix(models[a], layers[a], probe, model_b=models[b], layers_b=layers[b], ...)``
-    gives (``model_b=None`` for ``a == b``), the same estimator and minibatching (paper Figs 1
-    and 2 come from one pass). A last minibatch smaller than ``batch_size`` is dropped.
+    then cost one small matrix product each (:func:`seelike.passes.run`). The result for
+    ``(a, b)`` is what ``cka_matrix(models[a], layers[a], probe, model_b=models[b],
+    layers_b=layers[b], ...)`` gives (``model_b=None`` for ``a == b``). A last minibatch smaller
+    than ``batch_size`` is dropped.
     """
-    device = device or default_device()
     pairs = [tuple(p) for p in pairs]
     names = list(dict.fromkeys(name for pair in pairs for name in pair))
     missing = [name for name in names if name not in models or name not in layers]
     if missing:
         raise KeyError(f"pairs name models {missing} that are missing from models or layers")
-    n = len(probe) - len(probe) % batch_size
-    if n == 0:
+    if len(probe) < batch_size:
         raise ValueError(f"the probe set has {len(probe)} examples, fewer than one minibatch "
                          f"of {batch_size}")
-    accs = {(a, b): MinibatchCKA(len(layers[a]), len(layers[b]), unbiased=unbiased)
-            for a, b in pairs}
-    for name in names:
-        models[name].to(device)
-    with ExitStack() as stack:
-        caps = {name: stack.enter_context(capture(models[name], list(layers[name]),
-                                                  tokens=tokens)) for name in names}
-        for start in tqdm(range(0, n, batch_size), disable=not progress, desc="CKA"):
-            x = probe.tensor(start, start + batch_size).to(device)
-            stacked = {}
-            for name in names:
-                # Each model's Grams are formed once per minibatch, whatever its pairs.
-                models[name](x)
-                outputs = caps[name].outputs
-                stacked[name] = transformed_grams(
-                    {f"{name}:{layer}": outputs[layer] for layer in layers[name]},
-                    unbiased=unbiased)
-                caps[name].clear()
-            for (a, b), acc in accs.items():
-                acc.update_transformed(stacked[a], None if a == b else stacked[b], len(x))
-            del stacked
-    return {pair: acc.compute() for pair, acc in accs.items()}
+    analyses = [CKAAnalysis(a, tuple(layers[a]), b, tuple(layers[b]), tokens, unbiased)
+                for a, b in pairs]
+    out = passes.run(analyses, models, probe, batch_size=batch_size, device=device or
+                     default_device(), progress=progress)
+    return {pair: r["cka"] for pair, r in zip(pairs, out, strict=True)}
 
 
 @functools.lru_cache(maxsize=64)
@@ -152,22 +193,23 @@ class CKARequest:
         return self.model_a, la, b, lb
 
 
+def analysis_of(request: CKARequest, *, tokens: TokenMode = "all",
+                unbiased: bool = True) -> CKAAnalysis:
+    """The :class:`CKAAnalysis` that computes ``request``."""
+    a, la, b, lb = request.resolved()
+    return CKAAnalysis(a, la, b, lb, tokens, unbiased)
+
+
 def cka_cache_key(preset, request: CKARequest, *, purpose: str = "cka", repeat: int = 0,
                   unbiased: bool = True, batch_size: int | None = None,
                   tokens: TokenMode = "all", probe=None) -> dict:
-    """The :func:`seelike.cache.cached` key of a CKA request (see :func:`cached_cka`)."""
-    from seelike import cache, config, data
+    """The :func:`seelike.cache.cached` key (folder ``"cka"``) of a request (:func:`cached_cka`)."""
+    from seelike import config, data
 
     p = config.get_preset(preset) if isinstance(preset, str) else preset
     probe = probe if probe is not None else data.probe_set(p, purpose, seed=repeat)
-    a, la, b, lb = request.resolved()
-    return {
-        "model_a": a, "weights_a": cache.model_fingerprint(a), "layers_a": list(la),
-        "model_b": b, "weights_b": cache.model_fingerprint(b), "layers_b": list(lb),
-        "probe": cache.probe_fingerprint(probe), "examples": len(probe),
-        "batch_size": batch_size or p.cka_batch, "unbiased": unbiased, "tokens": tokens,
-        "estimator": "linear minibatch CKA",
-    }
+    return passes.cache_key(analysis_of(request, tokens=tokens, unbiased=unbiased), probe,
+                            batch_size or p.cka_batch)
 
 
 def cached_cka_many(preset, requests: Sequence[CKARequest], *, purpose: str = "cka",
@@ -176,47 +218,16 @@ def cached_cka_many(preset, requests: Sequence[CKARequest], *, purpose: str = "c
     """CKA matrices for several requests on one probe set, from the cache where possible.
 
     The probe set is ``probe_set(preset, purpose, seed=repeat)``; the minibatch size is
-    ``batch_size`` or the preset's ``cka_batch``. Every request found in the cache
-    (:mod:`seelike.cache`; keyed by weights, probe IDs, layers, estimator and library
-    version) is read from disk; the others are computed together by :func:`cka_matrices`,
-    so that each model involved runs one forward pass per minibatch, with the union of the
-    layers its requests ask for, and are then cached one by one. Serves paper Figs 1 and 2
-    (Chapter 4) and every later CKA figure.
+    ``batch_size`` or the preset's ``cka_batch``. Cached requests (keyed by weights, probe
+    IDs, layers, estimator and library version) are read from disk; the others are computed
+    by :func:`seelike.passes.results` in one pass, together with everything else the book
+    asks of this probe set, so that each model runs once per minibatch. Serves paper Figs 1
+    and 2 (Chapter 4) and every later CKA figure.
     """
-    from seelike import cache, config, data, models
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    probe = data.probe_set(p, purpose, seed=repeat)
-    batch = batch_size or p.cka_batch
-    keys = [cka_cache_key(p, r, purpose=purpose, repeat=repeat, unbiased=unbiased,
-                          batch_size=batch, tokens=tokens, probe=probe) for r in requests]
-    results: list[np.ndarray | None] = [None] * len(requests)
-    todo = []
-    for i, key in enumerate(keys):
-        hit = cache.load("cka", key)
-        if hit is not None:
-            results[i] = hit["cka"]
-        else:
-            todo.append(i)
-    if todo:
-        union: dict[str, dict[str, None]] = {}
-        for i in todo:
-            a, la, b, lb = requests[i].resolved()
-            union.setdefault(a, {}).update(dict.fromkeys(la))
-            union.setdefault(b, {}).update(dict.fromkeys(lb))
-        nets = {name: models.load(name) for name in union}
-        order = {name: list(chosen) for name, chosen in union.items()}
-        pairs = list(dict.fromkeys((requests[i].resolved()[0], requests[i].resolved()[2])
-                                   for i in todo))
-        full = cka_matrices(nets, order, pairs, probe, batch_size=batch, unbiased=unbiased,
-                            tokens=tokens, progress=progress)
-        for i in todo:
-            a, la, b, lb = requests[i].resolved()
-            rows = [order[a].index(layer) for layer in la]
-            cols = [order[b].index(layer) for layer in lb]
-            matrix = np.ascontiguousarray(full[(a, b)][np.ix_(rows, cols)])
-            results[i] = cache.cached("cka", keys[i], lambda m=matrix: {"cka": m})["cka"]
-    return results  # type: ignore[return-value]
+    analyses = [analysis_of(r, tokens=tokens, unbiased=unbiased) for r in requests]
+    out = passes.results(preset, analyses, purpose=purpose, repeat=repeat,
+                         batch_size=batch_size, progress=progress)
+    return [r["cka"] for r in out]
 
 
 def cached_cka(preset, model_a_name: str, layers_a: Sequence[str] | None = None,

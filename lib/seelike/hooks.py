@@ -30,7 +30,8 @@ import fnmatch
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pandas as pd
@@ -48,11 +49,15 @@ __all__ = [
     "LayerNotFoundError",
     "Selector",
     "Selectors",
+    "Tap",
     "TokenMode",
     "capture",
     "eval_mode",
     "list_layers",
     "resolve_layers",
+    "run_taps",
+    "select_tokens",
+    "token_layout",
 ]
 
 _TOKEN_MODES = ("all", "cls", "spatial", "mean")
@@ -174,7 +179,7 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "type", "output_shape", "calls"])
 
 
-def _token_layout(model: nn.Module) -> tuple[bool, int, bool]:
+def token_layout(model: nn.Module) -> tuple[bool, int, bool]:
     """(has tokens, number of prefix tokens, has a class token) read from timm's attributes.
 
     A model has tokens iff it contains a timm patch embedding (ViT, hybrid ViT, MLP-Mixer), not
@@ -186,6 +191,27 @@ def _token_layout(model: nn.Module) -> tuple[bool, int, bool]:
     prefix = next((m.num_prefix_tokens for m in modules if hasattr(m, "num_prefix_tokens")), 0)
     has_class = next((m.has_class_token for m in modules if hasattr(m, "has_class_token")), False)
     return has_tokens, int(prefix), bool(has_class)
+
+
+def select_tokens(tensor: torch.Tensor, tokens: TokenMode, *, has_tokens: bool, prefix: int,
+                  has_class: bool = True, name: str = "layer") -> torch.Tensor:
+    """(b, tokens, dim) ``tensor`` reduced to all, the CLS, the spatial or the mean token.
+
+    Outputs that are not token sequences (a CNN's feature maps, ``has_tokens=False``, or any
+    tensor that is not 3-D) are returned unchanged, so one token mode serves a ViT and a
+    ResNet compared with each other (Chapter 4's Fig 2 with ``tokens="spatial"``).
+    """
+    if tokens not in _TOKEN_MODES:
+        raise ValueError(f"tokens must be one of {_TOKEN_MODES}, not {tokens!r}")
+    if tokens == "all" or not has_tokens or tensor.ndim != 3:
+        return tensor
+    if tokens == "cls":
+        if not has_class:
+            raise ValueError(f"tokens='cls' for {name!r}, but the model has no class token; "
+                             "use tokens='mean' or 'spatial'")
+        return tensor[:, 0]
+    spatial = tensor[:, prefix:]
+    return spatial if tokens == "spatial" else spatial.mean(dim=1)
 
 
 def _attention_modules(model: nn.Module, layers: list[str]) -> dict[str, Attention]:
@@ -269,7 +295,7 @@ class Capture:
         self.grad = grad
         self.repeated = repeated
         self.output_key = output_key
-        self._has_tokens, self._prefix, has_class = _token_layout(model)
+        self._has_tokens, self._prefix, has_class = token_layout(model)
         if tokens == "cls" and self._has_tokens and not has_class:
             raise ValueError(
                 f"tokens='cls' but {type(model).__name__} has no class token; "
@@ -360,19 +386,16 @@ class Capture:
         return hook
 
     def _select_tokens(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
-        if self.tokens == "all" or not self._has_tokens or tensor.ndim != 3:
-            return tensor
-        if self._n_tokens is None or tensor.shape[1] != self._n_tokens:
+        if self.tokens != "all" and self._has_tokens and tensor.ndim == 3 and (
+                self._n_tokens is None or tensor.shape[1] != self._n_tokens):
             expected = "" if self._n_tokens is None else f" ({self._n_tokens} here)"
             raise ValueError(
                 f"layer {name!r} output {tuple(tensor.shape)} is not (batch, tokens{expected}, "
                 "dim): the layer is inside or before the patch embedding, or works on transposed "
                 "tokens (a Mixer's token-mixing MLP); capture it with tokens='all'"
             )
-        if self.tokens == "cls":
-            return tensor[:, 0]
-        spatial = tensor[:, self._prefix :]
-        return spatial if self.tokens == "spatial" else spatial.mean(dim=1)
+        return select_tokens(tensor, self.tokens, has_tokens=self._has_tokens,
+                             prefix=self._prefix, name=name)
 
     def _store(
         self, store: dict[str, Any], name: str, module: nn.Module, tensor: torch.Tensor
@@ -392,6 +415,89 @@ class Capture:
             )
         else:
             store[name] = tensor
+
+
+# ---- taps: single tensors of a forward pass ------------------------------------------------
+
+
+Where = Literal["input", "output", "attention"]
+
+
+@dataclass(frozen=True)
+class Tap:
+    """One tensor of a forward pass: the first input or the output of module ``module``.
+
+    ``where="attention"``: ``module`` is a timm ``Attention`` and the tensor is its softmax
+    probabilities ``(b, heads, tokens, tokens)``, recorded with fused attention switched off
+    for the pass (as ``capture(..., attention=True)`` does; paper Figs 3-5).
+    ``transform`` is applied to the recorded tensor (the CIFAR ResNet-56's shortcut is a
+    method, not a module, so its output is the unit input passed through that method).
+    """
+
+    module: str
+    where: Where = "output"
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+class _Stop(Exception):
+    """Raised from a hook once every tap is recorded: the rest of the forward is wasted work."""
+
+
+def run_taps(
+    model: nn.Module, x: torch.Tensor, taps: Sequence[Tap], *, grad: bool = False,
+    stop_early: bool = True,
+) -> dict[Tap, torch.Tensor]:
+    """Run ``model(x)`` in eval mode and return the tensor of every tap.
+
+    With ``grad=True`` the tensors stay in the autograd graph (``x`` must require grad for
+    d tap / d x); otherwise the pass runs under ``no_grad``. With ``stop_early`` the pass is
+    abandoned once every tap is recorded, so taps in the first blocks cost only those blocks.
+    Recorded tensors are clones: timm ResNets add the shortcut in place (``x += shortcut``)
+    into the very tensor the branch's last module returned.
+    """
+    taps = list(dict.fromkeys(taps))
+    if not taps:
+        raise ValueError("no taps given")
+    found: dict[Tap, torch.Tensor] = {}
+
+    def record(tap: Tap, value: Any) -> None:
+        tensor = value[0] if isinstance(value, tuple | list) else value
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{tap.module!r} {tap.where} is {type(tensor).__name__}, not a tensor")
+        if tap in found:
+            raise RuntimeError(f"module {tap.module!r} ran twice in one forward pass")
+        tensor = tensor.clone() if grad else tensor.detach().clone()
+        found[tap] = tap.transform(tensor) if tap.transform is not None else tensor
+        if stop_early and len(found) == len(taps):
+            raise _Stop
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(eval_mode(model))
+        stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
+        for tap in taps:
+            module = model.get_submodule(tap.module)
+            if tap.where == "attention":
+                if not isinstance(module, Attention):
+                    raise TypeError(f"attention tap on {tap.module!r}, a "
+                                    f"{type(module).__name__}, not a timm Attention")
+                stack.callback(setattr, module, "fused_attn", module.fused_attn)
+                module.fused_attn = False
+                # The probabilities are the input of attn_drop, untouched by dropout.
+                handle = module.attn_drop.register_forward_pre_hook(
+                    lambda _m, args, tap=tap: record(tap, args))
+            elif tap.where == "input":
+                handle = module.register_forward_pre_hook(
+                    lambda _m, args, tap=tap: record(tap, args))
+            else:
+                handle = module.register_forward_hook(
+                    lambda _m, _args, out, tap=tap: record(tap, out))
+            stack.callback(handle.remove)
+        with contextlib.suppress(_Stop):
+            model(x)
+    missing = [t for t in taps if t not in found]
+    if missing:
+        raise RuntimeError(f"taps never reached in the forward pass: {missing}")
+    return found
 
 
 # Lower-case alias, read as a verb in ``with capture(model, layers) as cap:``.

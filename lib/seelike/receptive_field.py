@@ -29,20 +29,23 @@ are resolved by :func:`residual_tap` from the anatomy in :mod:`seelike.skips`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from timm.layers import PatchEmbed
 from torch import nn
 
-from seelike.skips import Tap, branch_taps, run_taps
+from seelike.hooks import Tap, run_taps
+from seelike.skips import branch_taps
 
 __all__ = [
     "Residual",
     "effective_receptive_field",
     "effective_receptive_fields",
     "erf_spread",
+    "receptive_field_maps",
+    "receptive_fields",
     "residual_tap",
 ]
 
@@ -102,37 +105,75 @@ def _centre(model: nn.Module, t: torch.Tensor, image_hw: tuple[int, int]) -> tor
     return t[:, prefix + (gh // 2) * gw + gw // 2]
 
 
-def effective_receptive_fields(
-    model: nn.Module, layers: Sequence[str], images: torch.Tensor, *,
-    residual: Residual = "post", batch_size: int | None = None,
-) -> dict[str, np.ndarray]:
-    """The ERF ``(H, W)`` of each of ``layers`` on ``images`` ``(b, 3, H, W)`` in [0, 1].
+def receptive_field_maps(
+    model: nn.Module, requests: Sequence[tuple[str, Residual]], images: torch.Tensor, *,
+    batch_size: int | None = None,
+) -> dict[tuple[str, Residual], np.ndarray]:
+    """The ERF ``(H, W)`` of each ``(layer, residual)`` on ``images`` ``(b, 3, H, W)`` in [0, 1].
 
-    One forward pass per minibatch serves all layers (it stops after the deepest one); each
-    layer costs one backward pass. See the module docstring for the definition; each map is
-    normalised to maximum 1 (an all-zero map is returned as zeros).
-    ``images`` must be on the model's device.
+    One forward pass per minibatch serves every request, before and after the residual
+    alike (it stops after the deepest tap); each request costs one backward pass. See the
+    module docstring for the definition; each map is normalised to maximum 1 (an all-zero
+    map is returned as zeros). ``images`` must be on the model's device.
     """
-    layers = list(layers)
-    taps = {layer: residual_tap(model, layer, residual) for layer in layers}
+    requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
+    taps = {r: residual_tap(model, *r) for r in requests}
     height, width = images.shape[-2:]
-    sums = {layer: torch.zeros(height, width, dtype=torch.float64, device=images.device)
-            for layer in layers}
+    sums = {r: torch.zeros(height, width, dtype=torch.float64, device=images.device)
+            for r in requests}
     step = batch_size or len(images)
     unique = list(dict.fromkeys(taps.values()))
     for start in range(0, len(images), step):
         x = images[start:start + step].detach().clone().requires_grad_(True)
         got = run_taps(model, x, unique, grad=True)
-        for i, layer in enumerate(layers):
-            y = _centre(model, got[taps[layer]], (height, width)).mean(dim=1).sum()
-            (g,) = torch.autograd.grad(y, x, retain_graph=i < len(layers) - 1)
-            sums[layer] += g.abs().sum(dim=1).sum(dim=0).double()
+        for i, r in enumerate(requests):
+            y = _centre(model, got[taps[r]], (height, width)).mean(dim=1).sum()
+            (g,) = torch.autograd.grad(y, x, retain_graph=i < len(requests) - 1)
+            sums[r] += g.abs().sum(dim=1).sum(dim=0).double()
     result = {}
-    for layer, total in sums.items():
+    for r, total in sums.items():
         erf = (total / len(images)).cpu().numpy()
         peak = erf.max()
-        result[layer] = erf / peak if peak > 0 else erf
+        result[r] = erf / peak if peak > 0 else erf
     return result
+
+
+def effective_receptive_fields(
+    model: nn.Module, layers: Sequence[str], images: torch.Tensor, *,
+    residual: Residual = "post", batch_size: int | None = None,
+) -> dict[str, np.ndarray]:
+    """The ERF ``(H, W)`` of each of ``layers`` (:func:`receptive_field_maps`, one mode)."""
+    maps = receptive_field_maps(model, [(layer, residual) for layer in layers], images,
+                                batch_size=batch_size)
+    return {layer: maps[(layer, residual)] for layer in layers}
+
+
+def receptive_fields(preset: Any, model_name: str,
+                     requests: Sequence[tuple[str, Residual]]) -> dict[tuple[str, Residual],
+                                                                        np.ndarray]:
+    """ERF maps of zoo/paper model ``model_name`` on the preset's receptive-field images.
+
+    Chapter 5's entry point (Fig 6, C.1-C.4): :func:`receptive_field_maps` over
+    ``probe_set(preset, "receptive_field")``, every request from one forward pass per
+    minibatch, cached on disk by weights, images and requests.
+    """
+    from seelike import cache, config, data, models
+
+    p = config.get_preset(preset) if isinstance(preset, str) else preset
+    probe = data.probe_set(p, "receptive_field")
+    requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
+    key = {"model": model_name, "weights": cache.model_fingerprint(model_name),
+           "requests": [list(r) for r in requests], "probe": cache.probe_fingerprint(probe),
+           "examples": len(probe), "definition": "mean over channels, |grad| summed over "
+           "colours, mean over images, max = 1"}
+
+    def compute() -> dict[str, np.ndarray]:
+        net = models.load(model_name)
+        images = probe.tensor(0, len(probe)).to(next(net.parameters()).device)
+        maps = receptive_field_maps(net, requests, images, batch_size=p.cka_batch)
+        return {"erf": np.stack([maps[r] for r in requests])}
+
+    return dict(zip(requests, cache.cached("erf", key, compute)["erf"], strict=True))
 
 
 def effective_receptive_field(

@@ -7,9 +7,8 @@ Fig E.2. Here z is what the skip connection carries (the residual stream enterin
 branch, or a ResNet unit's shortcut) and f(z) is what the branch adds to it.
 
 It also holds the residual-block anatomy that Chapter 5's receptive fields need (paper
-Figs 6, C.1–C.4: "after" and "before" the residual connection): :class:`Tap` names one
-tensor inside a forward pass — a module's input or output — and :func:`run_taps` records
-any set of them in one pass, stopping as soon as the last one is seen.
+Figs 6, C.1–C.4: "after" and "before" the residual connection): :class:`BranchTaps` names the
+skip, branch and sum of each residual addition as :class:`seelike.hooks.Tap` s.
 
 timm's pre-norm ViT ``Block`` computes::
 
@@ -26,47 +25,32 @@ shortcut (identity, a ``downsample`` projection or the parameter-free "option A"
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from timm.models.vision_transformer import ResPostBlock
 from torch import nn
 
-from seelike.hooks import eval_mode
+from seelike import passes
+from seelike.hooks import Tap, run_taps
 from seelike.layers import block_layers, family
 from seelike.models import NoSkipBlock
+from seelike.passes import Analysis, Batch, Needs
 
 __all__ = [
     "BranchTaps",
-    "Tap",
+    "SkipStatistics",
     "branch_taps",
     "cosine_similarity",
     "norm_ratios",
-    "run_taps",
     "skip_statistics",
     "streamed_norm_ratios",
     "streamed_skip_statistics",
+    "unflatten",
 ]
-
-Where = Literal["input", "output"]
-
-
-@dataclass(frozen=True)
-class Tap:
-    """One tensor of a forward pass: the first input or the output of module ``module``.
-
-    ``transform`` is applied to the recorded tensor (the CIFAR ResNet-56's shortcut is a
-    method, not a module, so its output is the unit input passed through that method).
-    """
-
-    module: str
-    where: Where = "output"
-    transform: Callable[[torch.Tensor], torch.Tensor] | None = None
-
 
 @dataclass(frozen=True)
 class BranchTaps:
@@ -79,57 +63,6 @@ class BranchTaps:
     branch: Tap
     post: Tap
 
-
-class _Stop(Exception):
-    """Raised from a hook once every tap is recorded: the rest of the forward is wasted work."""
-
-
-def run_taps(
-    model: nn.Module, x: torch.Tensor, taps: Sequence[Tap], *, grad: bool = False,
-    stop_early: bool = True,
-) -> dict[Tap, torch.Tensor]:
-    """Run ``model(x)`` in eval mode and return the tensor of every tap.
-
-    With ``grad=True`` the tensors stay in the autograd graph (``x`` must require grad for
-    d tap / d x); otherwise the pass runs under ``no_grad``. With ``stop_early`` the pass is
-    abandoned once every tap is recorded, so taps in the first blocks cost only those blocks.
-    Recorded tensors are clones: timm ResNets add the shortcut in place (``x += shortcut``)
-    into the very tensor the branch's last module returned.
-    """
-    taps = list(dict.fromkeys(taps))
-    if not taps:
-        raise ValueError("no taps given")
-    found: dict[Tap, torch.Tensor] = {}
-
-    def record(tap: Tap, value: Any) -> None:
-        tensor = value[0] if isinstance(value, tuple | list) else value
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{tap.module!r} {tap.where} is {type(tensor).__name__}, not a tensor")
-        if tap in found:
-            raise RuntimeError(f"module {tap.module!r} ran twice in one forward pass")
-        tensor = tensor.clone() if grad else tensor.detach().clone()
-        found[tap] = tap.transform(tensor) if tap.transform is not None else tensor
-        if stop_early and len(found) == len(taps):
-            raise _Stop
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(eval_mode(model))
-        stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
-        for tap in taps:
-            module = model.get_submodule(tap.module)
-            if tap.where == "input":
-                handle = module.register_forward_pre_hook(
-                    lambda _m, args, tap=tap: record(tap, args))
-            else:
-                handle = module.register_forward_hook(
-                    lambda _m, _args, out, tap=tap: record(tap, out))
-            stack.callback(handle.remove)
-        with contextlib.suppress(_Stop):
-            model(x)
-    missing = [t for t in taps if t not in found]
-    if missing:
-        raise RuntimeError(f"taps never reached in the forward pass: {missing}")
-    return found
 
 
 # ---- residual anatomy ------------------------------------------------------------------------
@@ -195,16 +128,18 @@ def _per_position(skip: torch.Tensor, branch: torch.Tensor) -> tuple[torch.Tenso
     return ratio, cosine
 
 
-def _batch_sums(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
-    """Per-branch sums over the images of ``x`` of the per-position statistics.
+def _taps_of(anatomy: dict[str, dict[str, BranchTaps]]) -> list[Tap]:
+    return list(dict.fromkeys(t for branches in anatomy.values() for bt in branches.values()
+                              for t in (bt.skip, bt.branch) if t is not None))
+
+
+def _sums(anatomy: dict[str, dict[str, BranchTaps]],
+          got: Mapping[Tap, torch.Tensor]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-branch sums over the images of one batch of the per-position statistics.
 
     ViT: arrays (blocks, tokens). ResNet: (units,), already averaged over positions, so that
     units of every resolution weigh the same.
     """
-    anatomy = branch_taps(model)
-    taps = [t for branches in anatomy.values() for bt in branches.values()
-            for t in (bt.skip, bt.branch) if t is not None]
-    got = run_taps(model, x, taps)
     out: dict[str, dict[str, list[np.ndarray]]] = {"ratio": {}, "cosine": {}}
     for branches in anatomy.values():
         for key, bt in branches.items():
@@ -219,6 +154,61 @@ def _batch_sums(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.nda
             out["cosine"].setdefault(key, []).append(cosine_sum)
     return {stat: {key: np.stack(rows) for key, rows in by_key.items()}
             for stat, by_key in out.items()}
+
+
+def _batch_sums(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
+    anatomy = branch_taps(model)
+    return _sums(anatomy, run_taps(model, x, _taps_of(anatomy)))
+
+
+@dataclass(eq=False)
+class SkipStatistics(Analysis):
+    """Norm ratios and skip/branch cosines of ``model`` over a probe set (Figs 7, E.1, E.2).
+
+    A :class:`seelike.passes.Analysis` (cache folder ``skip_statistics``); every image
+    weighs the same. The result's arrays are named ``"<statistic>__<branch>"``
+    (``ratio__attn``, ``cosine__unit``, ...); :func:`unflatten` nests them as
+    :func:`skip_statistics` returns them.
+    """
+
+    name: ClassVar[str] = "skip_statistics"
+    model: str
+
+    def models(self) -> tuple[str, ...]:
+        return (self.model,)
+
+    def params(self) -> dict[str, Any]:
+        return {"model": self.model, "statistics": ["ratio", "cosine"],
+                "average": "per image, then over images"}
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        return Needs(taps=_taps_of(branch_taps(net)))
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        self._anatomy = branch_taps(nets[self.model])
+        self._total: dict[str, dict[str, np.ndarray]] | None = None
+        self._n = 0
+
+    def update(self, batch: Batch) -> None:
+        got = {t: batch.tap(self.model, t) for t in _taps_of(self._anatomy)}
+        sums = _sums(self._anatomy, got)
+        self._total = sums if self._total is None else {
+            stat: {k: self._total[stat][k] + v for k, v in d.items()} for stat, d in sums.items()}
+        self._n += len(batch)
+
+    def result(self) -> dict[str, np.ndarray]:
+        assert self._total is not None
+        return {f"{stat}__{part}": v / self._n for stat, d in self._total.items()
+                for part, v in d.items()}
+
+
+def unflatten(result: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """:class:`SkipStatistics`' flat result as ``{"ratio": {...}, "cosine": {...}}``."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for flat, value in result.items():
+        stat, part = flat.split("__")
+        out.setdefault(stat, {})[part] = value
+    return out
 
 
 def skip_statistics(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
@@ -259,18 +249,10 @@ def streamed_skip_statistics(
 
     Every image counts once (the last minibatch may be smaller), whatever ``batch_size``.
     """
-    if len(probe) == 0:
-        raise ValueError("the probe set is empty")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model = model.to(device)
-    total: dict[str, dict[str, np.ndarray]] | None = None
-    for start in range(0, len(probe), batch_size):
-        sums = _batch_sums(model, probe.tensor(start, min(start + batch_size, len(probe)))
-                           .to(device))
-        total = sums if total is None else {
-            stat: {k: total[stat][k] + v for k, v in d.items()} for stat, d in sums.items()}
-    assert total is not None
-    return {stat: {k: v / len(probe) for k, v in d.items()} for stat, d in total.items()}
+    device = device if device is not None else next(model.parameters()).device
+    (out,) = passes.run([SkipStatistics("model")], {"model": model}, probe,
+                        batch_size=batch_size, device=device)
+    return unflatten(out)
 
 
 def streamed_norm_ratios(

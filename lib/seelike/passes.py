@@ -1,0 +1,221 @@
+"""Shared forward passes: every model runs once per minibatch of a probe set, for all analyses.
+
+The one place that runs models over probe sets for the experiment chapters (4-10). An
+:class:`Analysis` says what it needs from each model it looks at (raw tensors as
+:class:`~seelike.hooks.Tap` s, or the transformed Gram matrices of layers for CKA) and
+accumulates its result minibatch by minibatch. :func:`run` feeds any number of analyses
+from one pass: each model runs once per minibatch with the union of what its analyses
+ask for, each layer's Gram matrix is formed and transformed once however many CKA
+matrices it enters, and only what some analysis asked for is held.
+
+:func:`results` adds the on-disk cache (:mod:`seelike.cache`) and the book's plan
+(:mod:`seelike.plan`): when any analysis of a probe set is missing from the cache, every
+analysis the book will ask of that probe set that is not yet cached joins the same pass.
+So each model's forward pass over a probe set runs once per build, whichever chapter
+asks first and however many chapters use it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seelike.cka import transformed_grams
+from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
+
+
+@dataclass(frozen=True)
+class GramSpec:
+    """One layer's transformed Gram matrix: the output of ``tap``, tokens selected, T(K)."""
+
+    tap: Tap
+    tokens: TokenMode = "all"
+    unbiased: bool = True
+
+
+@dataclass
+class Needs:
+    """What an analysis needs from one model in every minibatch."""
+
+    taps: list[Tap] = field(default_factory=list)
+    grams: list[GramSpec] = field(default_factory=list)
+
+
+class Batch:
+    """One minibatch of a pass: its input and what every model recorded on it."""
+
+    def __init__(self, x: torch.Tensor, start: int, full: bool) -> None:
+        self.x = x
+        self.start = start
+        #: whether the minibatch has the pass's full batch size (CKA skips a short last one)
+        self.full = full
+        self._taps: dict[str, dict[Tap, torch.Tensor]] = {}
+        self._grams: dict[str, dict[GramSpec, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def tap(self, model: str, tap: Tap) -> torch.Tensor:
+        """The tensor ``tap`` recorded in ``model`` on this minibatch."""
+        return self._taps[model][tap]
+
+    def grams(self, model: str, specs: Sequence[GramSpec]) -> torch.Tensor:
+        """``(len(specs), b^2)`` transformed Grams of ``model`` (full minibatches only)."""
+        if not self.full:
+            raise RuntimeError("Gram matrices are formed for full minibatches only")
+        return torch.stack([self._grams[model][s] for s in specs])
+
+
+class Analysis(ABC):
+    """A result accumulated over the minibatches of one probe set (see the module docstring).
+
+    Subclasses set ``name`` (the cache folder) and define the models they look at, the
+    parameters that key their result, what they need from each model, and the
+    accumulation. :meth:`begin` is called before the first minibatch of a pass.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def models(self) -> tuple[str, ...]:
+        """The names of the models (zoo or paper) this analysis looks at."""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """JSON-like parameters that, with weights and probe set, determine the result."""
+
+    @abstractmethod
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        """What this analysis needs from ``model`` (built as ``net``) per minibatch."""
+
+    @abstractmethod
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        """Start from nothing (``nets``: the loaded models by name)."""
+
+    @abstractmethod
+    def update(self, batch: Batch) -> None:
+        """Add one minibatch."""
+
+    @abstractmethod
+    def result(self) -> dict[str, np.ndarray]:
+        """The accumulated result, as named arrays (what the cache stores)."""
+
+
+def _device(device: torch.device | str | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any, *,
+        batch_size: int, device: torch.device | str | None = None,
+        progress: bool = False) -> list[dict[str, np.ndarray]]:
+    """Every analysis's result from one pass over ``probe`` in minibatches of ``batch_size``.
+
+    ``nets`` maps each model name the analyses use to its module; ``probe`` is a
+    :class:`seelike.data.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``). Every
+    example is seen once; the last minibatch may be smaller, and Gram matrices are formed
+    only for full ones (minibatch CKA weighs equal minibatches equally, as in the paper).
+    """
+    if not analyses:
+        return []
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if len(probe) == 0:
+        raise ValueError("the probe set is empty")
+    names = list(dict.fromkeys(m for a in analyses for m in a.models()))
+    missing = [m for m in names if m not in nets]
+    if missing:
+        raise KeyError(f"analyses look at models {missing} that are not in nets")
+    device = _device(device)
+    taps: dict[str, list[Tap]] = {m: [] for m in names}
+    grams: dict[str, list[GramSpec]] = {m: [] for m in names}
+    for a in analyses:
+        for m in a.models():
+            need = a.needs(m, nets[m])
+            taps[m] += need.taps
+            grams[m] += need.grams
+    layout = {m: token_layout(nets[m]) for m in names}
+    for m in names:
+        nets[m].to(device)
+    for a in analyses:
+        a.begin(nets)
+    for start in tqdm(range(0, len(probe), batch_size), disable=not progress, desc="pass"):
+        x = probe.tensor(start, min(start + batch_size, len(probe))).to(device)
+        batch = Batch(x, start, full=len(x) == batch_size)
+        for m in names:
+            specs = list(dict.fromkeys(grams[m])) if batch.full else []
+            wanted = list(dict.fromkeys([*taps[m], *(s.tap for s in specs)]))
+            if not wanted:
+                continue
+            got = run_taps(nets[m], x, wanted)
+            batch._taps[m] = {t: got[t] for t in taps[m]}
+            batch._grams[m] = {}
+            for spec in specs:
+                has_tokens, prefix, has_class = layout[m]
+                feats = select_tokens(got[spec.tap], spec.tokens, has_tokens=has_tokens,
+                                      prefix=prefix, has_class=has_class, name=spec.tap.module)
+                batch._grams[m][spec] = transformed_grams({spec.tap.module: feats},
+                                                          unbiased=spec.unbiased)[0]
+            del got  # only the requested raw taps and the Grams outlive the model's pass
+        for a in analyses:
+            a.update(batch)
+        del batch
+    return [a.result() for a in analyses]
+
+
+def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]:
+    """The :func:`seelike.cache.cached` key of ``analysis`` over ``probe``."""
+    from seelike import cache
+
+    return {"params": analysis.params(),
+            "weights": {m: cache.model_fingerprint(m) for m in analysis.models()},
+            "probe": cache.probe_fingerprint(probe), "examples": len(probe),
+            "batch_size": batch_size}
+
+
+def results(preset: Any, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
+            batch_size: int | None = None, progress: bool = False,
+            plan: bool = True) -> list[dict[str, np.ndarray]]:
+    """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
+
+    Cached results are read from disk. If any is missing, one :func:`run` computes it
+    together with (``plan=True``) every analysis :func:`seelike.plan.analyses` lists for
+    this probe set that is not cached yet, and caches each. ``batch_size`` defaults to the
+    preset's ``cka_batch``; the plan joins only at that batch size.
+    """
+    from seelike import cache, config, data, models
+    from seelike import plan as book_plan
+
+    p = config.get_preset(preset) if isinstance(preset, str) else preset
+    probe = data.probe_set(p, purpose, seed=repeat)
+    batch = batch_size or p.cka_batch
+    keys = [cache_key(a, probe, batch) for a in analyses]
+    out: list[dict[str, np.ndarray] | None] = [cache.load(a.name, k)
+                                               for a, k in zip(analyses, keys, strict=True)]
+    todo = {cache.cache_path(a.name, k): (a, k)
+            for a, k, r in zip(analyses, keys, out, strict=True) if r is None}
+    if todo:
+        if plan and batch == p.cka_batch:
+            for a in book_plan.analyses(p, purpose, repeat):
+                k = cache_key(a, probe, batch)
+                path = cache.cache_path(a.name, k)
+                if path not in todo and not cache.is_cached(a.name, k):
+                    todo[path] = (a, k)
+        pending = list(todo.values())
+        names = dict.fromkeys(m for a, _ in pending for m in a.models())
+        nets = {m: models.load(m) for m in names}
+        computed = run([a for a, _ in pending], nets, probe, batch_size=batch,
+                       progress=progress)
+        for (a, k), result in zip(pending, computed, strict=True):
+            cache.cached(a.name, k, lambda r=result: r)
+        out = [r if r is not None else cache.load(a.name, k)
+               for a, k, r in zip(analyses, keys, out, strict=True)]
+    return out  # type: ignore[return-value]

@@ -1,0 +1,132 @@
+"""The book's plan: every analysis each chapter runs over each probe set, in one place.
+
+Chapters ask for their analyses through these functions and read the results with
+:func:`seelike.passes.results`, which uses :func:`analyses` to run everything the book
+asks of a probe set in the same pass: whichever chapter comes first computes (and
+caches) what the later ones need, so each model runs once over each probe set per build.
+A chapter that computes something over a shared probe set must list it here, or it
+would cost a second pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seelike import claims, compare, models
+from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
+from seelike.compare import CKARequest
+from seelike.config import Preset
+from seelike.passes import Analysis
+from seelike.skips import SkipStatistics
+
+# ---- which models a chapter uses ------------------------------------------------------------
+
+
+def resnets(p: Preset) -> list[str]:
+    """Chapter 4's CNNs: the preset's ResNet, then a second, independently trained one.
+
+    On CIFAR the external ResNet-56 (much deeper); on the paper preset its extra models.
+    """
+    return [p.resnet, *(["resnet56_akamaster"] if p.dataset == "cifar10" else p.extra_models)]
+
+
+def less_data(p: Preset) -> list[str]:
+    """ViTs like ``p.vit`` trained on less data, most data first (Figs 4, 12, 13).
+
+    CIFAR zoo: ``<vit>_data30`` and ``_data10``. Paper preset: the ImageNet-1k-only
+    twin of its ImageNet-21k ViT (the paper's JFT-300M versus ImageNet comparison).
+    """
+    if p.name == "paper":
+        twin = p.vit.replace(".augreg_in21k", ".augreg_in1k")
+        return [twin] if twin != p.vit and twin in models.PAPER_MODELS else []
+    names = [n for n in models.available(p.name) if n.startswith(p.vit + "_data")]
+    return sorted(names, key=lambda n: -models.spec_of(n).data_fraction)
+
+
+def no_skip(p: Preset) -> list[str]:
+    """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
+    return [n for n in models.available(p.name) if n.startswith(p.vit + "_noskip")]
+
+
+# ---- Chapter 4: representation structure (Figs 1, 2) ----------------------------------------
+
+
+def representation_structure(p: Preset) -> list[CKARequest]:
+    """Within-model CKA of the ViT and each ResNet (Fig 1), then ViT versus each (Fig 2)."""
+    return ([CKARequest(name) for name in [p.vit, *resnets(p)]]
+            + [CKARequest(p.vit, None, cnn) for cnn in resnets(p)])
+
+
+# ---- Chapter 5: local and global information (Figs 3-5) -------------------------------------
+
+
+def attention_distances(p: Preset) -> list[AttentionDistances]:
+    """Mean attention distances of the ViT and its less-data twins (Figs 3, 4)."""
+    return [AttentionDistances(name) for name in [p.vit, *less_data(p)]]
+
+
+def head_subsets_vs_resnet(p: Preset, distances: np.ndarray) -> HeadSubsetCKA:
+    """Fig 5: sliding subsets of the lowest heads, local to global, against ResNet's lower third.
+
+    ``distances`` is the ViT's (blocks, heads) array from :func:`attention_distances`. The
+    lowest blocks are pooled until they hold at least six heads (one CIFAR block has
+    three; the paper's ViT-B first block has twelve); subsets are windows of a third of the
+    pooled heads, sorted by distance. The ResNet's lower layers are its units in the lowest
+    third of its depth.
+    """
+    heads_per_block = distances.shape[1]
+    pool = list(range(min(len(distances), -(-6 // heads_per_block))))
+    pooled = distances[pool].ravel()
+    subsets = head_subsets(pooled, max(1, len(pooled) // 3))
+    blocks = compare.layer_names(p.resnet, "blocks")
+    lower = [n for n, f in zip(blocks, claims.depth_fraction(len(blocks)), strict=True)
+             if f < 1 / 3]
+    return HeadSubsetCKA(p.vit, tuple(pool), tuple(tuple(s.tolist()) for s in subsets),
+                         p.resnet, tuple(lower))
+
+
+def _vit_distances(p: Preset) -> np.ndarray:
+    from seelike import passes
+
+    (out,) = passes.results(p, [AttentionDistances(p.vit)], purpose="attention")
+    return out["drop"]
+
+
+# ---- Chapter 6: skip connections (Figs 7, 8) ------------------------------------------------
+
+
+def skip_statistics(p: Preset) -> list[SkipStatistics]:
+    """Norm ratios and cosines of the ViT and the ResNet (Figs 7, E.1, E.2)."""
+    return [SkipStatistics(p.vit), SkipStatistics(p.resnet)]
+
+
+def skip_removed(p: Preset) -> list[CKARequest]:
+    """Within-model CKA of the intact ViT and of each skip-removed one (Fig 8)."""
+    return [CKARequest(name) for name in [p.vit, *no_skip(p)]]
+
+
+# ---- every analysis of a probe set ----------------------------------------------------------
+
+
+def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
+    """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``.
+
+    Repeats other than 0 serve only Chapter 4's spread over probe sets.
+    """
+    out: list[Analysis] = []
+    if purpose == "cka":
+        requests = representation_structure(p)
+        if repeat == 0:
+            requests += skip_removed(p)
+        out += [compare.analysis_of(r) for r in requests]
+        if repeat == 0:
+            out += skip_statistics(p)
+            out.append(head_subsets_vs_resnet(p, _vit_distances(p)))
+    elif purpose == "attention" and repeat == 0:
+        out += attention_distances(p)
+    # Identical requests of two chapters are one analysis.
+    unique: dict[str, Analysis] = {}
+    for a in out:
+        unique.setdefault(repr((a.name, a.params())), a)
+    return list(unique.values())
+

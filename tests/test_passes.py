@@ -1,0 +1,130 @@
+"""Shared forward passes (seelike.passes): one forward per model and minibatch, the plan joins."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from seelike import cache, config, data, models, passes, plan
+from seelike.cka import MinibatchCKA
+from seelike.compare import CKAAnalysis
+from seelike.data import ProbeSet, TensorProbe
+
+
+def tiny_net(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2),
+                         nn.ReLU(), nn.Flatten(), nn.Linear(4 * 7 * 7, 5))
+
+
+def count_forwards(nets: dict[str, nn.Module]) -> Counter:
+    calls: Counter = Counter()
+    for name, net in nets.items():
+        net.register_forward_pre_hook(lambda _m, _a, name=name: calls.update([name]))
+    return calls
+
+
+def test_every_analysis_is_fed_from_one_forward_per_model_and_minibatch() -> None:
+    nets = {"a": tiny_net(0), "b": tiny_net(1)}
+    calls = count_forwards(nets)
+    probe = TensorProbe(torch.rand(22, 3, 16, 16))
+    analyses = [CKAAnalysis("a", ("1", "3"), "a", ("1", "3")),
+                CKAAnalysis("a", ("1", "3"), "b", ("3", "5")),
+                CKAAnalysis("b", ("5",), "b", ("5",), unbiased=False)]
+    out = passes.run(analyses, nets, probe, batch_size=8, device="cpu")
+    # Minibatches of 8, 8 and 6: CKA skips the short one, so nothing runs the models on it.
+    assert calls == {"a": 2, "b": 2}
+    # Each matrix equals a MinibatchCKA fed the same full minibatches by hand.
+    for analysis, result in zip(analyses, out, strict=True):
+        acc = MinibatchCKA(len(analysis.layers_a), len(analysis.layers_b),
+                           unbiased=analysis.unbiased)
+        for start in (0, 8):  # the short last minibatch is dropped
+            x = probe.tensor(start, start + 8)
+            feats = {}
+            for name, net in nets.items():
+                feats[name] = {}
+                h = x
+                for i, module in enumerate(net):
+                    h = module(h)
+                    feats[name][str(i)] = h.detach()
+            acc.update([feats[analysis.model_a][layer] for layer in analysis.layers_a],
+                       [feats[analysis.model_b][layer] for layer in analysis.layers_b])
+        np.testing.assert_allclose(result["cka"], acc.compute(), atol=1e-9)
+
+
+def test_a_layer_gram_is_formed_once_per_minibatch_however_many_matrices_use_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    formed: Counter = Counter()
+    real = passes.transformed_grams
+
+    def counting(named, *, unbiased):
+        formed.update(list(named))
+        return real(named, unbiased=unbiased)
+
+    monkeypatch.setattr(passes, "transformed_grams", counting)
+    nets = {"a": tiny_net(0), "b": tiny_net(1)}
+    analyses = [CKAAnalysis("a", ("1",), "a", ("1",)), CKAAnalysis("a", ("1",), "b", ("3",)),
+                CKAAnalysis("b", ("3",), "a", ("1",))]
+    passes.run(analyses, nets, TensorProbe(torch.rand(16, 3, 16, 16)), batch_size=8,
+               device="cpu")
+    # Two minibatches: a's "1" and b's "3" formed twice each, not once per matrix.
+    assert formed == {"1": 2, "3": 2}
+
+
+@pytest.fixture
+def fake_zoo(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """Two tiny models behind models.load, a fixed probe set, a fresh cache, forward counts."""
+    nets = {"m1": tiny_net(0), "m2": tiny_net(1)}
+    calls = count_forwards(nets)
+    rng = np.random.default_rng(0)
+    probe = ProbeSet(images=rng.integers(0, 256, (16, 16, 16, 3), dtype=np.uint8),
+                     labels=np.arange(16) % 4, ids=np.array([f"x{i}" for i in range(16)]),
+                     purpose="cka", seed=0, image_size=16)
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(models, "load", lambda name: nets[name])
+    monkeypatch.setattr(cache, "model_fingerprint", lambda name: f"weights of {name}")
+    monkeypatch.setattr(data, "probe_set", lambda preset, purpose, seed=0: probe)
+    return calls
+
+
+def test_results_runs_what_the_book_plans_for_the_probe_set_in_the_same_pass(
+        fake_zoo: Counter, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = config.get_preset("smoke", cka_batch=8)
+    first = CKAAnalysis("m1", ("1",), "m1", ("1",))
+    later = [CKAAnalysis("m1", ("3",), "m2", ("3",)), CKAAnalysis("m2", ("1",), "m2", ("1",))]
+    monkeypatch.setattr(plan, "analyses", lambda preset, purpose, repeat=0: [first, *later])
+    (got,) = passes.results(p, [first], purpose="cka")
+    assert got["cka"].shape == (1, 1)
+    assert fake_zoo == {"m1": 2, "m2": 2}  # the planned analyses joined the first pass
+    # Another chapter asks for the planned ones: served from the cache, no forward pass.
+    again = passes.results(p, later, purpose="cka")
+    assert fake_zoo == {"m1": 2, "m2": 2}
+    assert [r["cka"].shape for r in again] == [(1, 1), (1, 1)]
+    # What is outside the plan costs its own pass, of the models it needs only.
+    passes.results(p, [CKAAnalysis("m2", ("5",), "m2", ("5",))], purpose="cka")
+    assert fake_zoo == {"m1": 2, "m2": 4}
+
+
+def test_a_batch_size_other_than_the_presets_does_not_pull_in_the_plan(
+        fake_zoo: Counter, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = config.get_preset("smoke", cka_batch=8)
+    planned = CKAAnalysis("m2", ("1",), "m2", ("1",))
+    monkeypatch.setattr(plan, "analyses", lambda preset, purpose, repeat=0: [planned])
+    passes.results(p, [CKAAnalysis("m1", ("1",), "m1", ("1",))], purpose="cka", batch_size=4)
+    assert fake_zoo == {"m1": 4}
+
+
+def test_bad_input_is_named() -> None:
+    nets = {"a": tiny_net(0)}
+    probe = TensorProbe(torch.rand(4, 3, 16, 16))
+    with pytest.raises(KeyError, match="not in nets"):
+        passes.run([CKAAnalysis("z", ("1",), "z", ("1",))], nets, probe, batch_size=4)
+    with pytest.raises(ValueError, match="empty"):
+        passes.run([CKAAnalysis("a", ("1",), "a", ("1",))], nets,
+                   TensorProbe(torch.rand(0, 3, 16, 16)), batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        passes.run([CKAAnalysis("a", ("1",), "a", ("1",))], nets, probe, batch_size=0)
