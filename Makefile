@@ -31,8 +31,9 @@ lint:
 unit:
 	$(PY) -m pytest -q
 
-chapters:                ## every chapter under papermill (smoke), then the book with -W
+chapters:                ## every chapter under papermill (smoke), the book with -W, a browser
 	$(PY) -m seelike.run --preset smoke --build
+	$(PY) scripts/check_browser.py _build/smoke/_build/html --screenshots _build/screenshots
 
 bench: install
 	$(PY) benchmarks/bench_cka.py

@@ -50,6 +50,16 @@ def test_chapters_follow_the_toc_and_each_has_one_parameters_cell():
         assert 'preset = "cifar"' in tagged[0].source, chapter.name
 
 
+def test_plain_pages_are_staged_as_they_are_and_notebooks_executed(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                       "  - file: chapters/01_nb\n  - file: chapters/02_page\n")
+    _chapter(tmp_path / "chapters", "", "01_nb.md")
+    (tmp_path / "chapters" / "02_page.md").write_text("# A page\n\nNo code here.\n")
+    assert [p.name for p in run.chapters(tmp_path)] == ["01_nb.md"]
+    assert [p.name for p in run.pages(tmp_path)] == ["02_page.md"]
+
+
 def test_no_ipynb_is_committed_next_to_the_chapters():
     assert not list((repo_root() / "chapters").glob("*.ipynb"))
 

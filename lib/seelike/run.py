@@ -31,9 +31,8 @@ from seelike.config import PRESETS, repo_root
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "intro.md", "references.md")
 
 
-def chapters(root: Path | None = None) -> list[Path]:
-    """The chapter sources in the order of ``_toc.yml`` (the one list of chapters)."""
-    root = root or repo_root()
+def _toc_files(root: Path) -> list[Path]:
+    """Every page under ``chapters/`` in the order of ``_toc.yml``."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     found: list[Path] = []
 
@@ -49,6 +48,25 @@ def chapters(root: Path | None = None) -> list[Path]:
 
     walk(toc)
     return found
+
+
+def is_notebook(page: Path) -> bool:
+    """Whether a page is a MyST notebook (a ``kernelspec`` in its front matter) to execute."""
+    text = page.read_text()
+    if not text.startswith("---"):
+        return False
+    front = text.split("---", 2)[1]
+    return "kernelspec" in (yaml.safe_load(front) or {})
+
+
+def chapters(root: Path | None = None) -> list[Path]:
+    """The chapter notebooks in the order of ``_toc.yml`` (the one list of chapters)."""
+    return [p for p in _toc_files(root or repo_root()) if is_notebook(p)]
+
+
+def pages(root: Path | None = None) -> list[Path]:
+    """The plain pages under ``chapters/`` (no code to execute), staged into the book as is."""
+    return [p for p in _toc_files(root or repo_root()) if not is_notebook(p)]
 
 
 def _stamp(chapter: Path, preset: str, root: Path) -> str:
@@ -112,6 +130,8 @@ def build(preset: str, executed: Path, root: Path) -> Path:
             shutil.copytree(root / extra, stage / extra)
     for nb in sorted((executed / "chapters").glob("*.ipynb")):
         shutil.copy(nb, stage / "chapters" / nb.name)
+    for page in pages(root):
+        shutil.copy(page, stage / "chapters" / page.name)
     config = yaml.safe_load((stage / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"  # executed above, by papermill
     (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
