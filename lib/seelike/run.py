@@ -28,6 +28,8 @@ import yaml
 
 from seelike.config import PRESETS, repo_root
 
+# Chapters that collect the others' results tables (the scorecard): re-run whenever they change.
+READS_RESULTS = {"11_scorecard"}
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "intro.md", "references.md")
 
 
@@ -70,10 +72,19 @@ def pages(root: Path | None = None) -> list[Path]:
 
 
 def _stamp(chapter: Path, preset: str, root: Path) -> str:
-    """What a chapter's output depends on: its source, the library, the weights, the preset."""
+    """What a chapter's output depends on: its source, the library, the weights, the preset.
+
+    A chapter in :data:`READS_RESULTS` also depends on the other chapters' results tables.
+    """
+    from seelike.claims import results_dir
+
     digest = hashlib.sha256(preset.encode())
     sources = [chapter, *sorted((root / "lib" / "seelike").rglob("*.py")),
                *sorted((root / "data" / "weights").glob("*.json"))]
+    if chapter.stem in READS_RESULTS:
+        sources += [p for p in sorted(results_dir(preset).glob("*.csv")) if p.stem not in
+                    READS_RESULTS]
+        sources += sorted((root / "data" / "results").rglob("*.*"))
     for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -1,0 +1,132 @@
+"""The scorecard (Chapter 11): counts, not-run presets, README rendering, the update round trip.
+
+``test_readme_is_current`` is the staleness check: it fails when README.md's scorecard
+block is not what the committed ``data/results`` render.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from seelike import claims, scorecard
+from seelike.config import repo_root
+
+README = f"# Title\n\n## Scorecard\n\n{scorecard.START}\nSTALE BLOCK\n{scorecard.END}\n\n## After\n"
+
+
+def _claim(chapter: str, verdict: str, figure: str = "Fig 1",
+           statement: str = "ViTs are uniform.") -> claims.Claim:
+    return claims.Claim(chapter=chapter, figure=figure, statement=statement,
+                        statistic="a statistic", value=0.5, threshold="> 0 | < 1",
+                        verdict=verdict)
+
+
+@pytest.fixture
+def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake ``_build/results``: chapter 4 with three verdicts, chapter 6 with one."""
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path / "build"))
+    claims.write([_claim("04_a", "reproduced"), _claim("04_a", "partly", "Fig 2"),
+                  _claim("04_a", "reproduced", "Fig 2")], "cifar", "04_a")
+    claims.write([_claim("06_b", "not reproduced", "Fig 8",
+                         "Removing a middle block's skip connections costs about four "
+                         "per cent accuracy at ImageNet scale, a long sentence.")],
+                 "cifar", "06_b")
+    return tmp_path / "build"
+
+
+def test_counts_per_verdict_and_not_run(build: Path, tmp_path: Path) -> None:
+    results = [scorecard.load("cifar", tmp_path / "data"),
+               scorecard.load("paper", tmp_path / "data")]
+    assert [r.source for r in results] == ["this build", scorecard.NOT_RUN]
+    table = scorecard.counts(results).set_index("preset")
+    assert table.loc["cifar", ["reproduced", "partly", "not reproduced", "total"]].tolist() \
+        == [2, 1, 1, 4]
+    assert table.loc["paper", list(claims.VERDICTS)].isna().all()
+    assert table.loc["paper", "source"] == scorecard.NOT_RUN
+
+
+def test_scorecard_frame_has_preset_and_link(build: Path, tmp_path: Path) -> None:
+    card = scorecard.scorecard([scorecard.load("cifar", tmp_path / "data"),
+                                scorecard.load("paper", tmp_path / "data")])
+    assert len(card) == 4 and set(card.preset) == {"cifar"}
+    assert card.link.iloc[0] == "04_a.html"  # no chapter source: a link to the page
+    html = scorecard.styled(card).to_html()
+    assert '<a href="04_a.html">Fig 1</a>' in html and "&gt; 0 | &lt; 1" in html
+
+
+def test_figure_link_finds_the_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chapter = tmp_path / "chapters" / "07_x.md"
+    chapter.parent.mkdir()
+    chapter.write_text("# Seven\n\n```{code-cell} ipython3\n# (Fig 1) in a comment\n```\n\n"
+                       "### Block 1 alone (Fig C.1)\n\n### Heads (paper Fig 10)\n\n"
+                       "### Maps (paper Fig 1, C.1–C.4)\n\n### Mixer (paper H.1)\n")
+    monkeypatch.setattr(scorecard, "repo_root", lambda: tmp_path)
+    assert scorecard.chapter_title("07_x") == "Seven"
+    assert scorecard.figure_link("07_x", "Fig 1") == "07_x.html#maps-paper-fig-1-c-1c-4"
+    assert scorecard.figure_link("07_x", "Fig 10") == "07_x.html#heads-paper-fig-10"
+    assert scorecard.figure_link("07_x", "Fig C.1") == "07_x.html#block-1-alone-fig-c-1"
+    assert scorecard.figure_link("07_x", "Fig H.1") == "07_x.html#mixer-paper-h-1"
+    assert scorecard.figure_link("07_x", "Fig 9") == "07_x.html"
+
+
+def test_figure_link_on_chapter_4() -> None:
+    """A real chapter: its Fig 2 section (whatever its title) is found."""
+    page, anchor = scorecard.figure_link("04_representation_structure", "Fig 2").split("#")
+    assert page == "04_representation_structure.html" and anchor.endswith("fig-2")
+
+
+def test_update_round_trip(build: Path, tmp_path: Path) -> None:
+    data, readme = tmp_path / "data", tmp_path / "README.md"
+    readme.write_text(README)
+    (data / "cifar").mkdir(parents=True)
+    (data / "cifar" / "05_gone.csv").write_text("left from an older build\n")
+    target = scorecard.update("cifar", data, readme, machine_text="test box")
+    assert sorted(p.name for p in target.iterdir()) == ["04_a.csv", "06_b.csv",
+                                                        scorecard.PROVENANCE]
+    provenance = json.loads((target / scorecard.PROVENANCE).read_text())
+    assert provenance["preset"] == "cifar" and provenance["machine"] == "test box"
+    assert set(provenance["files"]) == {"04_a.csv", "06_b.csv"}
+    committed = scorecard.read_committed("cifar", data)
+    pd.testing.assert_frame_equal(committed.frame, claims.read_all("cifar"))
+
+    text = readme.read_text()
+    assert text.startswith("# Title\n") and text.endswith("## After\n") and "STALE" not in text
+    assert "| `cifar` | 2 | 1 | 1 | 4 | committed: " in text and "test box" in text
+    assert f"| `paper` | | | | | {scorecard.NOT_RUN} |" in text
+    assert "| [6](chapters/06_b.md) | Fig 8 | Removing a middle block's" in text
+    assert " …" in text  # the long statement is shortened
+    assert scorecard.problems(readme, data) == []
+
+    (target / "04_a.csv").write_text((target / "04_a.csv").read_text().replace(
+        "partly", "reproduced"))
+    assert any("differ from" in p for p in scorecard.problems(readme, data))
+    scorecard.update("cifar", data, readme)
+    readme.write_text(readme.read_text().replace("| 2 | 1 | 1 | 4 |", "| 3 | 0 | 1 | 4 |"))
+    assert any("stale" in p for p in scorecard.problems(readme, data))
+    assert scorecard.write_readme(readme, data) and scorecard.problems(readme, data) == []
+
+
+def test_update_refuses_smoke_and_missing_results(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match="code path"):
+        scorecard.update("smoke", tmp_path, tmp_path / "README.md")
+    with pytest.raises(FileNotFoundError, match=r"seelike\.run --preset cifar"):
+        scorecard.update("cifar", tmp_path, tmp_path / "README.md")
+
+
+def test_readme_without_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# no block\n")
+    with pytest.raises(ValueError, match="scorecard:start"):
+        scorecard.readme_block(readme)
+
+
+def test_readme_is_current() -> None:
+    """README.md's block is what data/results render, and data/results match their provenance."""
+    found = scorecard.problems(repo_root() / "README.md")
+    assert not found, "\n".join(found)
