@@ -156,14 +156,51 @@ def build(preset: str, executed: Path, root: Path) -> Path:
 
 
 def export_ipynb(directory: Path) -> list[Path]:
-    """Every chapter as a plain .ipynb without outputs (for Colab)."""
-    import jupytext
+    """Every chapter as a plain .ipynb without outputs, launchable on Colab and Binder.
 
+    Each notebook starts with a setup cell (id ``seelike-setup``) that does nothing where
+    ``seelike`` is importable (a checkout, Binder, papermill). Anywhere else (Colab) it
+    clones the repository and branch of ``_config.yml``'s ``repository`` (the branch the
+    launch buttons open, which the book workflow publishes with these notebooks) and
+    installs it editable with the ``book`` extra: the library finds the trained weights in
+    ``data/weights`` of its checkout (``config.repo_root``), so a non-editable install from
+    git would not find them. The clone goes to ``seelike-repo/``, a name that cannot shadow
+    the package; ``lib/`` joins ``sys.path`` at once, as the editable install's ``.pth``
+    counts only from the next kernel start.
+    """
+    import jupytext
+    import nbformat
+
+    root = repo_root()
+    repository = yaml.safe_load((root / "_config.yml").read_text())["repository"]
+    setup = "\n".join([
+        "# Setup for Colab and other hosted notebooks; does nothing where seelike is installed",
+        "# (a checkout of the book, Binder). The library reads its trained weights from",
+        "# data/weights of its checkout, so the repository is cloned and installed editable.",
+        "import importlib.util",
+        "",
+        'if importlib.util.find_spec("seelike") is None:',
+        "    import subprocess",
+        "    import sys",
+        "    from pathlib import Path",
+        "",
+        '    checkout = Path("seelike-repo").resolve()',
+        "    if not checkout.exists():",
+        f'        subprocess.run(["git", "clone", "--depth", "1", "--branch", '
+        f'{json.dumps(repository["branch"])},',
+        f'                        {json.dumps(repository["url"])}, str(checkout)], check=True)',
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e",',
+        '                    f"{checkout}[book]"], check=True)',
+        '    sys.path.insert(0, str(checkout / "lib"))',
+        "    importlib.invalidate_caches()",
+    ])
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for chapter in chapters():
+    for chapter in chapters(root):
         target = directory / f"{chapter.stem}.ipynb"
-        jupytext.write(jupytext.read(chapter), target)
+        notebook = jupytext.read(chapter)
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(setup, id="seelike-setup"))
+        jupytext.write(notebook, target)
         written.append(target)
     return written
 
