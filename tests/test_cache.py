@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import seelike
-from seelike import cache, compare, data, io, models
+from seelike import cache, compare, data, io, models, passes, plan
 
 
 @pytest.fixture(autouse=True)
@@ -179,6 +179,8 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
     loads: list[str] = []
     real_load = models.load
     monkeypatch.setattr(models, "load", lambda name: loads.append(name) or real_load(name))
+    # The book's plan would join the pass (tests/test_passes.py covers that); here: the cache.
+    monkeypatch.setattr(plan, "analyses", lambda *args, **kwargs: [])
     within, crossed = compare.cached_cka_many("smoke", [
         compare.CKARequest("vit_cifar", VIT_LAYERS),
         compare.CKARequest("vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS)])
@@ -194,7 +196,7 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
     def no_compute(*args: object, **kwargs: object) -> None:
         raise AssertionError("should have been served from the cache")
 
-    monkeypatch.setattr(compare, "cka_matrices", no_compute)
+    monkeypatch.setattr(passes, "run", no_compute)
     np.testing.assert_array_equal(
         compare.cached_cka("smoke", "vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS),
         crossed)
@@ -207,10 +209,10 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
 def test_cka_cache_key_parts(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     request = compare.CKARequest("vit_cifar", VIT_LAYERS)
     key = compare.cka_cache_key("smoke", request)
-    assert key["model_b"] == "vit_cifar" and key["layers_b"] == VIT_LAYERS
-    assert key["weights_a"] == cache.model_fingerprint("vit_cifar")
+    assert key["params"]["model_b"] == "vit_cifar" and key["params"]["layers_b"] == VIT_LAYERS
+    assert key["weights"] == {"vit_cifar": cache.model_fingerprint("vit_cifar")}
     assert key["batch_size"] == 32 and key["examples"] == 64
     monkeypatch.setattr(cache, "model_fingerprint", lambda name: "retrained")
-    assert compare.cka_cache_key("smoke", request)["weights_a"] == "retrained"
+    assert compare.cka_cache_key("smoke", request)["weights"] == {"vit_cifar": "retrained"}
     assert compare.CKARequest("vit_cifar").resolved()[1] == tuple(
         compare.layer_names("vit_cifar"))

@@ -666,8 +666,346 @@ def fig6_centre_patch(post: Sequence[float], pre: Sequence[float]) -> Claim:
         verdict=verdict(bool((diff > 0).all()), value > 0))
 
 
+# ---- Chapter 8: data and model scale (Figs 12, 13) -------------------------------------------
+
+CHAPTER8 = "08_scale"
+
+
+def diagonal_by_third(cross: np.ndarray) -> tuple[float, float]:
+    """Mean CKA of corresponding blocks in the lowest and in the highest third of depth.
+
+    ``cross`` is a square (blocks, blocks) CKA matrix between two models of the same
+    architecture; its diagonal pairs block i with block i (Fig 12).
+    """
+    diag = np.diag(_square(cross, "cross"))
+    pos = depth_fraction(len(diag))
+    return _nanmean(diag[pos < 1 / 3]), _nanmean(diag[pos > 2 / 3])
+
+
+def fig12_lower_similar(cross: np.ndarray, model: str) -> Claim:
+    """Fig 12: with less data, lower blocks stay similar to the full-data ViT, higher ones diverge.
+
+    Statistic: :func:`diagonal_by_third`, lowest third minus highest third, for the
+    ViT trained on the least data against the full-data one. Reproduced above 0.1, the
+    "clear" margin of Fig 1 (:data:`CLEAR_STAGE_MARGIN`: the paper's curves fall from
+    near 1 to well below as depth grows); partly above 0.
+    """
+    low, high = diagonal_by_third(cross)
+    value = low - high
+    return Claim(
+        chapter=CHAPTER8, figure="Fig 12",
+        statement="ViTs trained on less data have lower blocks similar to the full-data "
+                  "ViT's, and diverge in higher blocks.",
+        statistic=f"{model} vs full-data ViT: mean CKA of corresponding blocks, lowest third "
+                  "minus highest third",
+        value=value, threshold=f"> {CLEAR_STAGE_MARGIN} (partly: > 0)",
+        verdict=verdict(bool(value > CLEAR_STAGE_MARGIN), bool(value > 0)))
+
+
+PROBE_MARGIN = 0.02
+
+
+def fig13_more_data_better(middle_accuracy: Sequence[float], models: Sequence[str]) -> Claim:
+    """Fig 13: more training data gives better intermediate representations.
+
+    ``middle_accuracy`` is the linear-probe accuracy (fraction correct) of the middle third
+    of the blocks for ViTs trained on decreasing amounts of data, most data first.
+    Statistic: most data minus least data. Reproduced if above 0.02 *and* the accuracy
+    falls at every step to less data: the paper reports about 30 points between JFT-300M
+    and ImageNet; our fractions span far less data, so only the direction is asked of
+    them, with 2 points as the smallest gap that a probe test set of a few thousand
+    images resolves (its standard error is about one point). Partly if above 0.
+    """
+    acc = np.asarray(middle_accuracy, dtype=float)
+    if len(acc) < 2 or len(acc) != len(models):
+        raise ValueError(f"need one accuracy per model and at least two, got {len(acc)} "
+                         f"accuracies for {len(models)} models")
+    value = float(acc[0] - acc[-1])
+    monotone = bool(np.all(np.diff(acc) < 0))
+    return Claim(
+        chapter=CHAPTER8, figure="Fig 13",
+        statement="ViTs trained on more data have better intermediate representations "
+                  "(higher linear-probe accuracy in the middle blocks).",
+        statistic=f"middle-third probe accuracy, {models[0]} minus {models[-1]}",
+        value=value, threshold=f"> {PROBE_MARGIN} and falling with every cut in data "
+                               "(partly: > 0)",
+        verdict=verdict(value > PROBE_MARGIN and monotone, value > 0))
+
+
+# ---- Chapter 9: MLP-Mixer (Figs H.1, H.2) ----------------------------------------------------
+
+CHAPTER9 = "09_mixer"
+
+
+def two_block_split(matrix: np.ndarray) -> tuple[int, float]:
+    """The cut ``k`` into layers ``[0, k)`` and ``[k, n)`` with the largest :func:`stage_contrast`.
+
+    Returns ``(k, contrast)``: the two-block structure that best describes a within-model
+    CKA matrix (paper H.1 describes the Mixer's as "a small then a large block").
+    """
+    m = _square(matrix, "matrix")
+    if len(m) < 4:
+        raise ValueError(f"need at least 4 layers to split into two blocks, got {len(m)}")
+    contrasts = [stage_contrast(m, [0] * k + [1] * (len(m) - k)) for k in range(2, len(m) - 1)]
+    best = int(np.nanargmax(contrasts))
+    return best + 2, float(contrasts[best])
+
+
+def h1_mixer_blocks(mixer_cka: np.ndarray) -> Claim:
+    """H.1: the Mixer's representations form a small block of layers, then a large one.
+
+    Statistic: the contrast of the best two-block split (:func:`two_block_split`).
+    Reproduced if it clears the bar of "clear stages" of Fig 1 (> 0.1,
+    :data:`CLEAR_STAGE_MARGIN`, for the same reason: a tenth of the colour scale is the
+    smallest difference that reads as a block) *and* the cut lies in the lower half, so
+    the first block is the smaller one; partly if only the contrast clears the bar.
+    """
+    k, value = two_block_split(mixer_cka)
+    small_first = k / len(mixer_cka) < 0.5
+    return Claim(
+        chapter=CHAPTER9, figure="Fig H.1",
+        statement="The Mixer's layers form a small block of similar representations, then a "
+                  "large one.",
+        statistic=f"Mixer: best two-block CKA contrast (cut after layer {k} of "
+                  f"{len(mixer_cka)})",
+        value=value, threshold=f"> {CLEAR_STAGE_MARGIN} with the cut in the lower half "
+                               "(partly: contrast only)",
+        verdict=verdict(bool(value > CLEAR_STAGE_MARGIN) and small_first,
+                        bool(value > CLEAR_STAGE_MARGIN)))
+
+
+def mean_best_match(cross: np.ndarray) -> float:
+    """Mean over the rows of a cross-model CKA matrix of each row's highest CKA."""
+    c = np.asarray(cross, dtype=float)
+    if c.ndim != 2:
+        raise ValueError(f"cross must be a 2-D CKA matrix, got {c.shape}")
+    return _nanmean(np.nanmax(np.where(np.isfinite(c), c, -np.inf), axis=1))
+
+
+def h2_mixer_vit_like(mixer_vs_vit: np.ndarray, mixer_vs_resnet: np.ndarray) -> Claim:
+    """H.2: the Mixer is more similar to the ViT than to the ResNet.
+
+    Statistic: :func:`mean_best_match` of Mixer × ViT minus that of Mixer × ResNet:
+    how well the average Mixer layer is matched by some ViT layer, compared with some
+    ResNet layer. Reproduced if above 0.05, half the "clear" margin of Fig 1 (the
+    paper's H.2 shows the difference as plainly visible, not as a new block
+    structure); partly if above 0.
+    """
+    value = mean_best_match(mixer_vs_vit) - mean_best_match(mixer_vs_resnet)
+    margin = CLEAR_STAGE_MARGIN / 2
+    return Claim(
+        chapter=CHAPTER9, figure="Fig H.2",
+        statement="MLP-Mixer representations are more similar to ViT's than to ResNet's.",
+        statistic="mean best-match CKA of Mixer layers: with ViT minus with ResNet",
+        value=value, threshold=f"> {margin} (partly: > 0)",
+        verdict=verdict(bool(value > margin), bool(value > 0)))
+
+
 def styled(claims: Sequence[Claim]):  # -> pandas Styler
     """:func:`table` ready for a chapter page: without the chapter column (the page says it),
     values to 3 decimals, text HTML-escaped (thresholds hold ``<`` and ``>``)."""
     return (table(claims).drop(columns="chapter").style
             .format({"value": "{:.3f}"}, escape="html").hide(axis="index"))
+
+
+# ---- Chapter 10: minibatch CKA estimators ----
+#
+# Beyond the paper: do Chapter 4's verdicts survive smaller minibatches, and what would the
+# biased HSIC_0 have done? Both conditions were fixed before any of Chapter 10's numbers were
+# computed; the docstrings give the reasons.
+
+CHAPTER10 = "10_estimators"
+PAPER_SMALLEST_BATCH = 128  # the paper: minibatches down to 128 had "no noticeable effect"
+
+
+def estimators_verdicts_hold(by_batch: Mapping[int, Sequence[Claim]],
+                             reference: Sequence[Claim], *,
+                             down_to: int = PAPER_SMALLEST_BATCH) -> Claim:
+    """Chapter 10: the unbiased estimator keeps Chapter 4's verdicts down to minibatches of 128.
+
+    ``by_batch`` maps a minibatch size to :func:`chapter4_claims` on CKA matrices (HSIC_1)
+    computed in minibatches of that size; ``reference`` is the same on the largest size (the
+    full batch where the probe set is one minibatch). Statistic: the fraction of (claim,
+    size >= ``down_to``) pairs whose verdict equals the reference's. Reproduced if 1: the
+    paper says smaller minibatches had "no noticeable effect", and a changed verdict is a
+    noticeable effect. Partly if every change is a single step (to or from "partly"): a
+    statistic near one of its bars crossed it, but no claim turned from reproduced to not
+    reproduced or back.
+    """
+    ref = {c.statistic: c.verdict for c in reference}
+    pairs = [(c.verdict, ref[c.statistic]) for b, cs in by_batch.items() if b >= down_to
+             for c in cs]
+    if not pairs:
+        raise ValueError(f"no minibatch size >= {down_to} among {sorted(by_batch)}")
+    value = float(np.mean([got == want for got, want in pairs]))
+    one_step = all(abs(VERDICTS.index(got) - VERDICTS.index(want)) <= 1 for got, want in pairs)
+    return Claim(
+        chapter=CHAPTER10, figure="Figs 1, 2",
+        statement=f"With the unbiased HSIC estimator, minibatches down to {down_to} examples "
+                  "leave the representation-structure claims' verdicts unchanged.",
+        statistic=f"fraction of Chapter 4 verdicts at minibatch sizes >= {down_to} equal to "
+                  "the largest size's",
+        value=value, threshold="== 1 (partly: every change is one step, to or from partly)",
+        verdict=verdict(value == 1, one_step))
+
+
+def _off_diagonal_mean(matrix: np.ndarray) -> float:
+    m = _square(matrix, "CKA")
+    return _nanmean(m[~np.eye(len(m), dtype=bool)])
+
+
+def estimators_biased_inflation(biased_small: np.ndarray, biased_ref: np.ndarray,
+                                unbiased_small: np.ndarray, unbiased_ref: np.ndarray,
+                                batch: int) -> Claim:
+    """Chapter 10: the biased HSIC_0 inflates minibatch CKA at small minibatches; HSIC_1 less so.
+
+    The four matrices are CKA over the same layers and examples (square; the diagonal is
+    left out), in minibatches of ``batch`` (``*_small``) and of the largest size
+    (``*_ref``). Statistic: the mean CKA over distinct layer pairs with HSIC_0 at ``batch``
+    minus at the largest size. Reproduced if ``>= 0.1`` and larger than the absolute shift
+    of HSIC_1 between the same sizes: a tenth of the [0, 1] colour scale is the smallest
+    change that reads on a heatmap (Chapter 4's "clear stages" bar,
+    ``CLEAR_STAGE_MARGIN``), and the comparison with HSIC_1 puts the inflation on the
+    estimator rather than on the minibatching. Partly if positive and larger than HSIC_1's
+    shift but below 0.1 (present, not visible).
+    """
+    value = _off_diagonal_mean(biased_small) - _off_diagonal_mean(biased_ref)
+    unbiased_shift = abs(_off_diagonal_mean(unbiased_small) - _off_diagonal_mean(unbiased_ref))
+    beats = bool(value > unbiased_shift)
+    return Claim(
+        chapter=CHAPTER10, figure="beyond the paper",
+        statement="The biased HSIC estimator inflates minibatch CKA at small minibatches, "
+                  "which the unbiased one avoids.",
+        statistic=f"mean CKA of distinct layer pairs, biased HSIC, minibatch {batch} minus "
+                  "the largest",
+        value=value,
+        threshold=f">= {CLEAR_STAGE_MARGIN} and > the unbiased shift (partly: > the unbiased "
+                  "shift)",
+        verdict=verdict(bool(value >= CLEAR_STAGE_MARGIN) and beats, beats))
+
+
+# ---- Chapter 7: spatial information (Figs 9-11) ----
+
+CHAPTER7 = "07_localization"
+#: Fig 9: interior tokens "most similar to the corresponding input patch"
+LOCALIZED_TOP1 = 0.75
+#: Fig 9, partly: the own patch among the most similar tenth of patches on average
+LOCALIZED_RANK = 0.1
+#: Fig 10: "noticeably less localized", in normalised own-patch rank
+NOTICEABLY_LESS = 0.05
+#: Fig 11: "poor" versus "good" per-token probes, in accuracy
+PROBE_GAP = 0.1
+#: Fig 11: "about as good", in accuracy
+ABOUT_EQUAL = 0.05
+
+
+def _localization(cka: np.ndarray, positions: np.ndarray | None = None) -> dict[str, float]:
+    from seelike.localization import localization_summary
+
+    return localization_summary(cka, positions)
+
+
+def fig9_vit_localized(cka: np.ndarray, grid: tuple[int, int], model: str) -> Claim:
+    """Fig 9: interior tokens of the CLS ViT's final block are most similar to their own patch.
+
+    ``cka`` is the final block's (tokens, patches) token-to-patch CKA. Statistic: the
+    fraction of interior tokens (off the grid's border) whose own input patch is strictly
+    the most similar (:func:`seelike.localization.localization_summary`). The paper says
+    interior tokens are "most similar to the corresponding input patch" and every interior
+    example it draws shows it; reproduced if ``>= 0.75``, three in four, allowing a few
+    tokens whose neighbour wins on a noisy estimate. Partly if the own patch is at least
+    among the most similar tenth of patches on average (normalised rank ``<= 0.1``):
+    localized, but not sharply enough to be first.
+    """
+    from seelike.localization import interior
+
+    s = _localization(cka, interior(grid))
+    return Claim(
+        chapter=CHAPTER7, figure="Fig 9",
+        statement="Interior tokens of a CLS ViT's final block are most similar to their own "
+                  "input patch: ViT tokens stay localized.",
+        statistic=f"{model}, final block: fraction of interior tokens whose own patch is the "
+                  "most similar",
+        value=s["top1"],
+        threshold=f">= {LOCALIZED_TOP1} (partly: normalised own-patch rank <= "
+                  f"{LOCALIZED_RANK})",
+        verdict=verdict(s["top1"] >= LOCALIZED_TOP1, s["normalised_rank"] <= LOCALIZED_RANK))
+
+
+def fig10_gap_less_localized(cls_cka: np.ndarray, gap_cka: np.ndarray) -> Claim:
+    """Fig 10: the GAP ViT's final-block tokens are less localized than the CLS ViT's.
+
+    Statistic: normalised mean own-patch rank (0: every token finds its own patch first,
+    about 0.5: chance) of the GAP model minus that of the CLS model, over all tokens of the
+    final block; both ViTs have the same grid. Reproduced if ``> 0.05``: "noticeably less
+    localized" asks for a visible shift, and a twentieth of the grid is the smallest we
+    call visible; partly if ``> 0`` (the direction holds).
+    """
+    value = (_localization(gap_cka)["normalised_rank"]
+             - _localization(cls_cka)["normalised_rank"])
+    return Claim(
+        chapter=CHAPTER7, figure="Fig 10",
+        statement="A GAP ViT's tokens are noticeably less localized than a CLS ViT's.",
+        statistic="normalised own-patch rank, final block: GAP ViT minus CLS ViT",
+        value=value, threshold=f"> {NOTICEABLY_LESS} (partly: > 0)",
+        verdict=verdict(value > NOTICEABLY_LESS, value > 0))
+
+
+def fig9_resnet_least_localized(resnet_cka: np.ndarray, cls_cka: np.ndarray,
+                                gap_cka: np.ndarray) -> Claim:
+    """Fig 9: ResNet's final-layer positions are the least spatially discriminative.
+
+    Statistic: the ResNet final unit's normalised own-patch rank minus the larger of the
+    two ViTs' (their final blocks); normalising by the grid lets a 4 x 4 map compare with
+    an 8 x 8 one. Reproduced if ``> 0``: the ResNet is less localized than both ViTs, the
+    ordering the paper's Figs 9 and 10 show together; any margin would be ours. Partly if
+    it is less localized than the CLS ViT only (the comparison Fig 9 itself draws).
+    """
+    res = _localization(resnet_cka)["normalised_rank"]
+    cls = _localization(cls_cka)["normalised_rank"]
+    gap = _localization(gap_cka)["normalised_rank"]
+    value = res - max(cls, gap)
+    return Claim(
+        chapter=CHAPTER7, figure="Fig 9",
+        statement="ResNet's final-layer positions are much less spatially discriminative than "
+                  "ViT tokens.",
+        statistic="normalised own-patch rank: ResNet final unit minus the less localized ViT",
+        value=value, threshold="> 0 (partly: ResNet above the CLS ViT only)",
+        verdict=verdict(value > 0, res > cls))
+
+
+def fig11_token_probes(cls_token: float, other_token: float, other: str) -> Claim:
+    """Fig 11a: per-token probes are poor in the CLS ViT's last block, good in ``other``'s.
+
+    ``cls_token`` and ``other_token`` are the mean per-token probe accuracies (10-shot, as
+    in the paper) at the last block of the CLS ViT and of ``other`` (the GAP ViT or the
+    ResNet). Statistic: ``other`` minus CLS. Reproduced if ``> 0.1``: "poor" against
+    "good" is a gap of tens of points in the paper's figure, and ten points is the least
+    that reads as such on our accuracy scale; partly if ``> 0``.
+    """
+    value = float(other_token - cls_token)
+    return Claim(
+        chapter=CHAPTER7, figure="Fig 11",
+        statement=f"Per-token linear probes at the last block are poor for the CLS ViT and "
+                  f"good for the {other}.",
+        statistic=f"mean per-token probe accuracy, last block: {other} minus CLS ViT",
+        value=value, threshold=f"> {PROBE_GAP} (partly: > 0)",
+        verdict=verdict(value > PROBE_GAP, value > 0))
+
+
+def fig11_cls_matches_gap(cls_probe: float, gap_probe: float) -> Claim:
+    """Fig 11b: the CLS model's CLS-token probe is about as good as the GAP model's GAP probe.
+
+    Both are last-block probe accuracies. Statistic: their absolute difference. Reproduced
+    if ``<= 0.05``: "about as good" allows the few points by which two 10-shot probes on
+    different models differ by chance (the test set's own sampling error is about a
+    point); partly if ``<= 0.1``.
+    """
+    value = float(abs(cls_probe - gap_probe))
+    return Claim(
+        chapter=CHAPTER7, figure="Fig 11",
+        statement="The CLS ViT's CLS-token probe is about as accurate as the GAP ViT's pooled "
+                  "probe.",
+        statistic="|CLS-token probe (CLS ViT) - GAP probe (GAP ViT)|, last block",
+        value=value, threshold=f"<= {ABOUT_EQUAL} (partly: <= {2 * ABOUT_EQUAL})",
+        verdict=verdict(value <= ABOUT_EQUAL, value <= 2 * ABOUT_EQUAL))

@@ -43,6 +43,12 @@ class Preset:
     distances (Figs 3-4; paper: 5,000 images), effective receptive fields (Fig 6;
     paper: 32 images) and the linear probes (Figs 11, 13; paper: 10-shot
     training sets, evaluated on the validation split).
+
+    ``estimator_*`` size Chapter 10's study of minibatch CKA estimators
+    (:mod:`seelike.estimators`): each of ``estimator_repeats`` probe sets of
+    ``estimator_examples`` runs through each model in minibatches of the largest
+    of ``estimator_batches``, and the smaller sizes are chunks of those; when the
+    examples are exactly one such minibatch, the largest size is full-batch CKA.
     """
 
     name: str
@@ -50,6 +56,7 @@ class Preset:
     vit: str
     vit_gap: str
     resnet: str
+    mixer: str
     dataset: str
     cka_examples: int
     cka_batch: int
@@ -60,6 +67,9 @@ class Preset:
     receptive_field_examples: int = 32
     probe_train_per_class: int = 500
     probe_test_examples: int = 2000
+    estimator_batches: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
+    estimator_examples: int = 1024
+    estimator_repeats: int = 4
 
     def with_overrides(self, **overrides: object) -> Preset:
         """A copy with some fields changed (a chapter's allowed overrides)."""
@@ -74,24 +84,27 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke",
         description="CI: the cifar zoo's trained models on a handful of images, seconds a chapter",
-        vit="vit_cifar", vit_gap="vit_cifar_gap", resnet="resnet_cifar", dataset="cifar10",
-        cka_examples=64, cka_batch=32, cka_repeats=1, image_size=32,
+        vit="vit_cifar", vit_gap="vit_cifar_gap", resnet="resnet_cifar", mixer="mixer_cifar",
+        dataset="cifar10", cka_examples=64, cka_batch=32, cka_repeats=1, image_size=32,
         attention_examples=32, probe_train_per_class=10, probe_test_examples=200,
+        estimator_batches=(8, 16, 32), estimator_examples=32, estimator_repeats=2,
     ),
     "cifar": Preset(
         name="cifar",
         description="default: models trained by this project on CIFAR-10, weights in data/",
-        vit="vit_cifar", vit_gap="vit_cifar_gap", resnet="resnet_cifar", dataset="cifar10",
-        cka_examples=2048, cka_batch=256, cka_repeats=3, image_size=32,
+        vit="vit_cifar", vit_gap="vit_cifar_gap", resnet="resnet_cifar", mixer="mixer_cifar",
+        dataset="cifar10", cka_examples=2048, cka_batch=256, cka_repeats=3, image_size=32,
     ),
     "paper": Preset(
         name="paper",
         description="timm's pretrained ImageNet-scale ViTs, BiT ResNets and Mixers; "
                     "needs internet and ideally a GPU",
         vit="vit_base_patch32_224.augreg_in21k", vit_gap="vit_base_patch16_rpn_224.sw_in1k",
-        resnet="resnetv2_50x1_bit.goog_in21k", dataset="imagenette",
+        resnet="resnetv2_50x1_bit.goog_in21k", mixer="mixer_b16_224.goog_in21k",
+        dataset="imagenette",
         cka_examples=10240, cka_batch=1024, cka_repeats=1, image_size=224,
         attention_examples=5000, probe_train_per_class=10, probe_test_examples=10000,
+        estimator_examples=10240, estimator_repeats=20,
     ),
 }
 

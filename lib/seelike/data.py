@@ -60,7 +60,7 @@ DEFAULT_INTERPOLATION = "bicubic"
 
 # The analyses a probe set serves, in a fixed order: a purpose's position seeds its draw, so
 # new purposes go at the end.
-PURPOSES = ("cka", "attention", "receptive_field", "probe_train", "probe_test")
+PURPOSES = ("cka", "attention", "receptive_field", "probe_train", "probe_test", "estimators")
 
 
 class DataError(RuntimeError):
@@ -413,8 +413,9 @@ def probe_set(preset: str | Preset, purpose: str, *, seed: int = 0) -> ProbeSet:
     ``purpose`` is one of ``cka`` (``preset.cka_examples``; Figs 1, 2, 5, 8-10,
     12), ``attention`` (``attention_examples``; Figs 3-4), ``receptive_field``
     (``receptive_field_examples``; Fig 6), ``probe_train``
-    (``probe_train_per_class`` per class) and ``probe_test``
-    (``probe_test_examples``; Figs 11, 13). CIFAR presets draw the training
+    (``probe_train_per_class`` per class), ``probe_test``
+    (``probe_test_examples``; Figs 11, 13) and ``estimators``
+    (``estimator_examples``; Chapter 10). CIFAR presets draw the training
     probes from the train split and everything else from the test split; the
     paper preset uses Imagenette's train and val splits the same way (the
     mirror's ``imagenette-mini`` has only val).
@@ -439,7 +440,8 @@ def probe_set(preset: str | Preset, purpose: str, *, seed: int = 0) -> ProbeSet:
     n = {"cka": preset.cka_examples, "attention": preset.attention_examples,
          "receptive_field": preset.receptive_field_examples,
          "probe_train": preset.probe_train_per_class * len(np.unique(labels)),
-         "probe_test": preset.probe_test_examples}[purpose]
+         "probe_test": preset.probe_test_examples,
+         "estimators": preset.estimator_examples}[purpose]
     if n > len(labels):
         warnings.warn(f"preset {preset.name!r} asks for {n} {purpose} examples; "
                       f"{preset.dataset} has {len(labels)}, all of which are used",

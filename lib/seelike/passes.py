@@ -189,21 +189,21 @@ def results(preset: Any, analyses: Sequence[Analysis], *, purpose: str, repeat: 
     Cached results are read from disk. If any is missing, one :func:`run` computes it
     together with (``plan=True``) every analysis :func:`seelike.plan.analyses` lists for
     this probe set that is not cached yet, and caches each. ``batch_size`` defaults to the
-    preset's ``cka_batch``; the plan joins only at that batch size.
+    plan's for this purpose (:func:`seelike.plan.batch_size`); the plan joins only at it.
     """
     from seelike import cache, config, data, models
     from seelike import plan as book_plan
 
     p = config.get_preset(preset) if isinstance(preset, str) else preset
     probe = data.probe_set(p, purpose, seed=repeat)
-    batch = batch_size or p.cka_batch
+    batch = batch_size or book_plan.batch_size(p, purpose)
     keys = [cache_key(a, probe, batch) for a in analyses]
     out: list[dict[str, np.ndarray] | None] = [cache.load(a.name, k)
                                                for a, k in zip(analyses, keys, strict=True)]
     todo = {cache.cache_path(a.name, k): (a, k)
             for a, k, r in zip(analyses, keys, out, strict=True) if r is None}
     if todo:
-        if plan and batch == p.cka_batch:
+        if plan and batch == book_plan.batch_size(p, purpose):
             for a in book_plan.analyses(p, purpose, repeat):
                 k = cache_key(a, probe, batch)
                 path = cache.cache_path(a.name, k)

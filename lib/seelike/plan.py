@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from seelike import claims, compare, models
+from seelike import claims, compare, models, probes
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.compare import CKARequest
 from seelike.config import Preset
+from seelike.estimators import EstimatorCKA
+from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
 from seelike.skips import SkipStatistics
 
@@ -105,25 +107,120 @@ def skip_removed(p: Preset) -> list[CKARequest]:
     return [CKARequest(name) for name in [p.vit, *no_skip(p)]]
 
 
+# ---- Chapter 10: minibatch CKA estimators (beyond the paper) ---------------------------------
+
+
+def estimator_study(p: Preset) -> EstimatorCKA:
+    """Biased and unbiased CKA of the ViT's and the ResNet's block outputs at every size.
+
+    Block outputs only: the full-batch Grams are ``estimator_examples`` squared per layer,
+    and Chapter 4's claims need only one layer per block. Run in minibatches of
+    ``max(p.estimator_batches)``, the smaller sizes being chunks of those.
+    """
+    return EstimatorCKA({name: tuple(compare.layer_names(name, "blocks"))
+                         for name in (p.vit, p.resnet)}, p.estimator_batches)
+
+
+# ---- Chapter 8: data and model scale (Figs 12, 13) ------------------------------------------
+
+
+def data_scale(p: Preset) -> list[CKARequest]:
+    """Each less-data ViT's blocks against the full-data ViT's blocks (Fig 12)."""
+    blocks = compare.layer_names(p.vit, "blocks")
+    return [CKARequest(name, compare.layer_names(name, "blocks"), p.vit, blocks)
+            for name in less_data(p)]
+
+
+# ---- Chapter 9: MLP-Mixer (Figs H.1, H.2) ---------------------------------------------------
+
+
+def mixer_comparison(p: Preset) -> list[CKARequest]:
+    """The Mixer with itself (H.1), then against the ViT and the ResNet (H.2)."""
+    return [CKARequest(p.mixer), CKARequest(p.mixer, None, p.vit),
+            CKARequest(p.mixer, None, p.resnet)]
+
+
+# ---- Chapter 7: spatial information (Figs 9-11, D.1-D.4) -----------------------------------
+
+
+def spatial_models(p: Preset) -> list[str]:
+    """Chapter 7's models: the CLS ViT, the GAP ViT and the ResNet (Figs 9-11)."""
+    return [p.vit, p.vit_gap, p.resnet]
+
+
+def localization(p: Preset) -> list[TokenPatchCKA]:
+    """Token-to-patch CKA (Figs 9, 10, D.1-D.3): every ViT block; the ResNet's last two stages.
+
+    The ResNet's earlier stages have too many positions for all-pairs CKA (a 32 x 32 map
+    has a million pairs) and their tokens see little of the image anyway; the last two
+    stages give the final map of Fig 9 and the middle units of D.3.
+    """
+    out = [TokenPatchCKA(name, tuple(compare.layer_names(name, "blocks")))
+           for name in (p.vit, p.vit_gap)]
+    units = compare.layer_names(p.resnet, "blocks")
+    last_two = sorted({claims.stage_of(u) for u in units})[-2:]
+    out.append(TokenPatchCKA(p.resnet, tuple(u for u in units
+                                             if claims.stage_of(u) in last_two)))
+    return out
+
+
+def probe_shots(p: Preset) -> list[int]:
+    """Shots per class of Chapter 7's probes: the paper's 10.
+
+    ``probes.probe_accuracies(p, name)`` (no ``shots``) fits on the preset's full
+    ``probe_train`` set instead; the book leaves it out because on the cifar preset that
+    is 5,000 images per model, more than the chapters' CPU budget.
+    """
+    return [10]
+
+
+def probe_fits(p: Preset) -> list[probes.ProbeFit]:
+    """Probes of Chapter 7's models on ``p``'s ``probe_train`` set (Fig 11, D.4)."""
+    return [probes.fit_analysis(p, name) for name in spatial_models(p)]
+
+
+def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:
+    """Every shots setting's probes evaluated on ``p``'s ``probe_test`` set (fits first)."""
+    return [probes.evaluation_analysis(p, name, shots)
+            for shots in probe_shots(p) for name in spatial_models(p)]
+
+
 # ---- every analysis of a probe set ----------------------------------------------------------
+
+
+def batch_size(p: Preset, purpose: str) -> int:
+    """The minibatch size of the book's pass over ``purpose``'s probe set.
+
+    Chapter 10's study runs at its largest size (the smaller ones are chunks of it);
+    every other pass at the preset's ``cka_batch``.
+    """
+    return max(p.estimator_batches) if purpose == "estimators" else p.cka_batch
 
 
 def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
     """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``.
 
-    Repeats other than 0 serve only Chapter 4's spread over probe sets.
+    Repeats other than 0 serve only Chapter 4's spread over probe sets (purpose ``cka``) and
+    Chapter 10's (``estimators``).
     """
     out: list[Analysis] = []
     if purpose == "cka":
         requests = representation_structure(p)
         if repeat == 0:
-            requests += skip_removed(p)
+            requests += skip_removed(p) + data_scale(p) + mixer_comparison(p)
         out += [compare.analysis_of(r) for r in requests]
         if repeat == 0:
             out += skip_statistics(p)
             out.append(head_subsets_vs_resnet(p, _vit_distances(p)))
+            out += localization(p)
     elif purpose == "attention" and repeat == 0:
         out += attention_distances(p)
+    elif purpose == "probe_train" and repeat == 0:
+        out += probe_fits(p)
+    elif purpose == "probe_test" and repeat == 0:
+        out += probe_evaluations(p)
+    elif purpose == "estimators":
+        out.append(estimator_study(p))
     # Identical requests of two chapters are one analysis.
     unique: dict[str, Analysis] = {}
     for a in out:

@@ -1,0 +1,220 @@
+"""Token-to-patch CKA: how much each token still knows about where it sits in the image.
+
+Serves Chapter 7 — Spatial information and localization: paper Fig 9 (CKA between one
+final-block token of a CLS ViT and the input patch at every position), Fig 10 (the same
+for a GAP ViT), D.1–D.3 (penultimate blocks; ResNet middle units), and the summary the
+paper lacks: for each model and block, the fraction of token positions whose most
+similar input patch is their own, and the mean rank of their own patch.
+
+A *token* at grid position p is the representation of one spatial position of a layer's
+output: a ViT's spatial token p (CLS excluded), or all channels at one spatial position
+of a ResNet feature map, positions in row-major order as timm's patch embedding orders
+them. Its *input patch* at position q is the block of pixels of the same grid cell, the
+image split into non-overlapping patches of ``image size / grid size`` pixels (a ViT's
+own patch size; 8 px for ``resnet_cifar``'s 4 × 4 final map on 32-px images), flattened
+after the model's own input normalisation (the pixels the network sees). CKA is taken
+across images, for every (p, q) pair, with the minibatch estimator of the other CKA
+figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from seelike.cka import MinibatchCKA, transformed_grams
+from seelike.hooks import Tap, token_layout
+from seelike.passes import Analysis, Batch, Needs
+
+__all__ = [
+    "TokenPatchCKA",
+    "example_tokens",
+    "image_patches",
+    "interior",
+    "layer_matrix",
+    "localization_summary",
+    "own_patch_rank",
+    "spatial_tokens",
+]
+
+
+def spatial_tokens(output: torch.Tensor, prefix: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``(b, positions, dim)`` spatial tokens of a layer's output, and their grid.
+
+    A ViT block's ``(b, prefix + h·w, dim)`` output loses its ``prefix`` (CLS) tokens and
+    must hold a square grid; a CNN's ``(b, c, h, w)`` map becomes ``(b, h·w, c)`` in
+    row-major order, the order of timm's patch embedding.
+    """
+    if output.ndim == 4:
+        h, w = output.shape[-2:]
+        return output.flatten(2).transpose(1, 2), (int(h), int(w))
+    if output.ndim != 3:
+        raise ValueError(f"expected (b, tokens, dim) or (b, c, h, w), got {tuple(output.shape)}")
+    spatial = output[:, prefix:]
+    side = math.isqrt(spatial.shape[1])
+    if side * side != spatial.shape[1]:
+        raise ValueError(f"{spatial.shape[1]} spatial tokens do not form a square grid")
+    return spatial, (side, side)
+
+
+def image_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """``(b, gh·gw, c·ph·pw)`` non-overlapping patches of images ``x`` on a ``grid``, row-major."""
+    b, c, h, w = x.shape
+    gh, gw = grid
+    if h % gh or w % gw:
+        raise ValueError(f"a {h}x{w} image does not split into a {gh}x{gw} grid of patches")
+    ph, pw = h // gh, w // gw
+    patches = x.reshape(b, c, gh, ph, gw, pw).permute(0, 2, 4, 1, 3, 5)
+    return patches.reshape(b, gh * gw, c * ph * pw)
+
+
+@dataclass(eq=False)
+class TokenPatchCKA(Analysis):
+    """(layers, positions, positions) CKA between each token and each input patch.
+
+    A :class:`seelike.passes.Analysis` (cache folder ``token_patch_cka``) for paper Figs
+    9, 10 and D.1–D.3. Row p, column q of a layer's matrix is the minibatch CKA between
+    token p of that layer and input patch q (module docstring). Every token's and every
+    patch's transformed Gram matrix is formed once per minibatch; all pairs then come from
+    one ``(positions, b^2) @ (b^2, positions)`` product. Layers with different grids (a
+    ResNet's stages) are padded with NaN to the largest grid; ``grid`` gives each layer's.
+    A last minibatch smaller than the pass's batch size is dropped, as for every CKA.
+    """
+
+    name: ClassVar[str] = "token_patch_cka"
+    model: str
+    layers: tuple[str, ...]
+    unbiased: bool = True
+
+    def __post_init__(self) -> None:
+        self.layers = tuple(self.layers)
+        if not self.layers:
+            raise ValueError(f"token-to-patch CKA of {self.model} needs at least one layer")
+
+    def models(self) -> tuple[str, ...]:
+        return (self.model,)
+
+    def params(self) -> dict[str, Any]:
+        return {"model": self.model, "layers": list(self.layers), "unbiased": self.unbiased,
+                "patches": "normalised input, non-overlapping, grid of the layer",
+                "estimator": "linear minibatch CKA"}
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        return Needs(taps=[Tap(layer) for layer in self.layers])
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        net = nets[self.model]
+        self._normalize: nn.Module = getattr(net, "normalize", nn.Identity())
+        self._prefix = token_layout(net)[1]
+        self._acc: dict[str, MinibatchCKA] = {}
+        self._grid: dict[str, tuple[int, int]] = {}
+
+    def update(self, batch: Batch) -> None:
+        if not batch.full:
+            return
+        with torch.no_grad():
+            pixels = self._normalize(batch.x)
+            patch_grams: dict[tuple[int, int], torch.Tensor] = {}
+            for layer in self.layers:
+                tokens, grid = spatial_tokens(batch.tap(self.model, Tap(layer)), self._prefix)
+                if grid not in patch_grams:  # layers of one stage share their patches
+                    patches = image_patches(pixels, grid)
+                    patch_grams[grid] = transformed_grams(
+                        {f"patch {q}": patches[:, q] for q in range(patches.shape[1])},
+                        unbiased=self.unbiased)
+                token_grams = transformed_grams(
+                    {f"{layer} token {p}": tokens[:, p] for p in range(tokens.shape[1])},
+                    unbiased=self.unbiased)
+                n = grid[0] * grid[1]
+                acc = self._acc.setdefault(layer, MinibatchCKA(n, n, unbiased=self.unbiased))
+                self._grid[layer] = grid
+                acc.update_transformed(token_grams, patch_grams[grid], len(batch))
+
+    def result(self) -> dict[str, np.ndarray]:
+        if not self._acc:
+            raise RuntimeError("no full minibatch reached TokenPatchCKA: the probe set is "
+                               "smaller than one minibatch")
+        size = max(g[0] * g[1] for g in self._grid.values())
+        cka = np.full((len(self.layers), size, size), np.nan)
+        for i, layer in enumerate(self.layers):
+            m = self._acc[layer].compute()
+            cka[i, :len(m), :len(m)] = m
+        return {"cka": cka, "grid": np.array([self._grid[layer] for layer in self.layers])}
+
+
+def layer_matrix(result: Mapping[str, np.ndarray], index: int) -> np.ndarray:
+    """The ``(positions, positions)`` matrix of layer ``index`` of a TokenPatchCKA result."""
+    gh, gw = (int(v) for v in result["grid"][index])
+    return np.asarray(result["cka"][index, :gh * gw, :gh * gw])
+
+
+# ---- the localization summary ------------------------------------------------------------------
+
+
+def own_patch_rank(cka: np.ndarray) -> np.ndarray:
+    """``(positions,)`` rank of each token's own patch among all patches, 1 = most similar.
+
+    ``cka[p, q]`` is the similarity of token p to patch q. Ties share the mean of the
+    ranks they span, so a token equally similar to every patch ranks its own patch in
+    the middle, ``(positions + 1) / 2``, not first. Tokens whose own entry is NaN get NaN;
+    NaN similarities to other patches never outrank the own patch.
+    """
+    c = np.asarray(cka, dtype=float)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"need a square (tokens, patches) matrix, got shape {c.shape}")
+    own = np.diag(c)[:, None]
+    others = ~np.eye(len(c), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        above = ((c > own) & others).sum(axis=1)
+        tied = ((c == own) & others).sum(axis=1)
+    rank = 1 + above + tied / 2
+    return np.where(np.isfinite(np.diag(c)), rank, np.nan)
+
+
+def localization_summary(cka: np.ndarray, positions: np.ndarray | None = None
+                         ) -> dict[str, float]:
+    """How localized a layer's tokens are, from its ``(positions, positions)`` CKA matrix.
+
+    ``top1``: the fraction of tokens whose own patch is strictly the most similar one;
+    ``mean_rank``: the mean rank of the own patch (1 best; :func:`own_patch_rank`);
+    ``normalised_rank``: ``(mean_rank - 1) / (positions - 1)``, 0 when every token finds
+    its own patch first and about 0.5 at chance, so grids of different sizes compare;
+    ``chance_top1`` and ``chance_rank``: the values for a token unrelated to position.
+    ``positions`` (boolean mask or indices) restricts the average to some tokens, e.g.
+    the interior ones, while every patch still competes.
+    """
+    rank = own_patch_rank(cka)
+    n = len(rank)
+    chosen = rank if positions is None else rank[np.asarray(positions)]
+    chosen = chosen[np.isfinite(chosen)]
+    if not chosen.size:
+        raise ValueError("no token with a finite own-patch similarity")
+    mean_rank = float(chosen.mean())
+    return {"top1": float((chosen == 1).mean()), "mean_rank": mean_rank,
+            "normalised_rank": (mean_rank - 1) / (n - 1) if n > 1 else 0.0,
+            "chance_top1": 1 / n, "chance_rank": (n + 1) / 2}
+
+
+def interior(grid: tuple[int, int]) -> np.ndarray:
+    """Boolean mask over a row-major grid: True for positions off the border."""
+    gh, gw = grid
+    mask = np.zeros((gh, gw), dtype=bool)
+    mask[1:-1, 1:-1] = True
+    return mask.ravel()
+
+
+def example_tokens(grid: tuple[int, int]) -> dict[str, tuple[int, int]]:
+    """The tokens drawn one grid each, as in the paper's Fig 9: corner, edge, interior.
+
+    The interior token sits just above and left of the centre (the paper's ViT-B/32
+    examples include (2, 1) and (4, 2) of a 7 × 7 grid).
+    """
+    gh, gw = grid
+    return {"corner": (0, 0), "edge": (gh // 2, 0),
+            "interior": (max(1, gh // 2 - 1), max(1, gw // 2 - 1))}

@@ -1,0 +1,521 @@
+"""Linear probes on every block's tokens: closed-form ridge regression, streamed.
+
+Serves Chapter 7 — Spatial information and localization: paper Fig 11 (per-token probes
+averaged over positions; CLS-token and pooled probes, at every block output) and D.4
+(per-position accuracy heatmaps); Chapter 8 reads pooled-probe accuracies through
+:func:`probe_accuracies` for Fig 13.
+
+The probe follows the paper's text: regularised least squares onto {-1, 1} one-hot
+targets, closed form, with an intercept (features centred on the training set); the
+predicted class is the largest output. What the paper leaves open we fix here:
+
+* **Streaming.** Nothing is stored per example. A fit over the ``probe_train`` set
+  accumulates, per fold, the sufficient statistics n, Σx, ΣxxT, ΣxyT, Σy and Σ‖y‖² of
+  every probe (one per token position, CLS or pooled representation, per block), so
+  memory is folds × probes × d², whatever the number of examples (about 115 MB per fold
+  for the 768 per-token probes of a width-192, 12-block ViT). A second pass over
+  ``probe_test`` applies the fitted weights (:class:`ProbeEval`).
+* **Regularisation** is chosen on the training set only, by :data:`FOLDS`-fold
+  cross-validation: each fold's held-out squared error follows from the fold's own
+  statistics (no stored features), for every λ of :data:`LAMBDAS`, each a multiple of
+  trace(XcᵀXc)/d of the centred training features (so one grid serves every layer's
+  scale). Folds are consecutive rounds of the class-balanced probe draw, so each fold
+  holds the same number of examples per class. One λ per block and probe family: the
+  per-token probes of a block share the λ with the smallest summed held-out error over
+  an evenly spaced subset of at most :data:`SELECTION_POSITIONS` positions (neighbouring
+  tokens of one block have alike statistics, and the d × d solves per λ and fold are
+  the cost of the fit).
+* **Positions.** A layer with more than :data:`MAX_POSITIONS` positions (a ResNet's
+  early stages) is probed on a regular sub-grid of at most that many, so the per-token
+  average is over a uniform sample of the map.
+* **Shots.** The paper's probes are 10-shot. The ``probe_train`` draw is class-balanced
+  round-robin, so its first ``shots × classes`` examples are a ``shots``-shot set:
+  ``shots`` below the preset's ``probe_train_per_class`` gives that prefix.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from seelike.hooks import Tap, token_layout
+from seelike.localization import spatial_tokens
+from seelike.passes import Analysis, Batch, Needs
+
+__all__ = [
+    "FOLDS",
+    "KINDS",
+    "LAMBDAS",
+    "MAX_POSITIONS",
+    "ProbeEval",
+    "ProbeFit",
+    "Stats",
+    "cross_validate",
+    "evaluation_analysis",
+    "fit_analysis",
+    "probe_accuracies",
+    "probe_kinds",
+    "ridge",
+    "squared_error",
+    "statistics",
+    "targets",
+    "token_positions",
+    "with_shots",
+]
+
+#: ridge penalties, as multiples of trace(XcᵀXc)/d: from nearly unregularised to strong
+LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+FOLDS = 3
+SELECTION_POSITIONS = 4
+MAX_POSITIONS = 64
+#: probe families: every position separately, the CLS token, the mean of the spatial
+#: tokens (a ResNet's global average pool), the mean of all tokens with CLS (Fig 11b)
+KINDS = ("token", "cls", "gap", "gap_all")
+
+
+def targets(labels: np.ndarray, classes: int) -> np.ndarray:
+    """``(n, classes)`` float64 targets: +1 for the label, -1 elsewhere (the paper's {-1, 1})."""
+    labels = np.asarray(labels)
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= classes:
+        raise ValueError(f"labels must lie in 0..{classes - 1}")
+    y = -np.ones((len(labels), classes))
+    y[np.arange(len(labels)), labels] = 1.0
+    return y
+
+
+class Stats(NamedTuple):
+    """Sufficient statistics of ``G`` ridge problems sharing their targets.
+
+    Shapes, after optional leading axes (e.g. folds): ``n`` (), ``sx`` (G, d), ``sxx``
+    (G, d, d), ``sxy`` (G, d, C), ``sy`` (C,), ``syy`` ().
+    """
+
+    n: np.ndarray
+    sx: np.ndarray
+    sxx: np.ndarray
+    sxy: np.ndarray
+    sy: np.ndarray
+    syy: np.ndarray
+
+    def total(self) -> Stats:
+        """The statistics of all folds together (the sum over the leading axis)."""
+        return Stats(*(a.sum(axis=0) for a in self))
+
+    def without(self, fold: int) -> Stats:
+        """The statistics of every fold but ``fold``."""
+        return Stats(*(a.sum(axis=0) - a[fold] for a in self))
+
+    def fold(self, fold: int) -> Stats:
+        return Stats(*(a[fold] for a in self))
+
+
+def statistics(x: np.ndarray, y: np.ndarray) -> Stats:
+    """The :class:`Stats` of features ``x`` (n, G, d) and targets ``y`` (n, C), in float64."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return Stats(np.array(float(len(x))), x.sum(0), np.einsum("ngd,nge->gde", x, x),
+                 np.einsum("ngd,nc->gdc", x, y), y.sum(0), np.array((y * y).sum()))
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a⁻¹ b`` for a batch of systems, in float64.
+
+    torch's batched LU: on the many small systems of a cross-validated fit it is several
+    times faster than numpy's per-matrix solve or torch's batched Cholesky on a CPU.
+    """
+    return torch.linalg.solve(torch.from_numpy(np.array(a)), torch.from_numpy(np.array(b))).numpy()
+
+
+def ridge(s: Stats, lam: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(..., G, d, C)`` and intercepts ``(..., G, C)`` of ridge regression.
+
+    Minimises ‖Y − XW − 1bᵀ‖² + λ‖W‖² with λ = ``lam`` × trace(XcᵀXc)/d, Xc the centred
+    features: W = (XcᵀXc + λI)⁻¹ XcᵀYc and b = ȳ − Wᵀx̄. ``lam`` broadcasts against the
+    ``(..., G)`` problems, so several penalties can be solved at once (a leading λ axis
+    of size 1 in ``s``). A problem whose features are constant gets W = 0.
+    """
+    n = np.asarray(s.n, dtype=float)
+    if (n < 1).any():
+        raise ValueError("ridge needs at least one example")
+    mean_x = s.sx / n[..., None, None]
+    mean_y = s.sy / n[..., None]
+    cov = s.sxx - n[..., None, None, None] * mean_x[..., :, None] * mean_x[..., None, :]
+    cross = s.sxy - n[..., None, None, None] * mean_x[..., :, None] * mean_y[..., None, None, :]
+    d = cov.shape[-1]
+    scale = np.trace(cov, axis1=-2, axis2=-1) / d
+    penalty = np.asarray(lam, dtype=float) * scale
+    # A constant feature block has zero scale: any positive penalty gives its W = 0.
+    penalty = np.where(scale > 0, penalty, 1.0)
+    system = cov + penalty[..., None, None] * np.eye(d)
+    w = _solve(system, np.broadcast_to(cross, system.shape[:-1] + cross.shape[-1:]))
+    b = mean_y[..., None, :] - np.einsum("...gd,...gdc->...gc", mean_x, w)
+    return w, b
+
+
+def squared_error(w: np.ndarray, b: np.ndarray, s: Stats) -> np.ndarray:
+    """``(..., G)`` summed squared error ‖Y − XW − 1bᵀ‖² of each probe on the examples of ``s``.
+
+    Expanded so that it needs only the statistics of those examples.
+    """
+    xw_y = np.einsum("...gdc,...gdc->...g", w, s.sxy)
+    wxxw = np.einsum("...gdc,...gdc->...g", w, s.sxx @ w)
+    xw = np.einsum("...gd,...gdc->...gc", s.sx, w)
+    return (s.syy[..., None] - 2 * xw_y - 2 * np.einsum("...gc,...c->...g", b, s.sy) + wxxw
+            + 2 * (b * xw).sum(-1) + np.asarray(s.n, dtype=float)[..., None] * (b * b).sum(-1))
+
+
+def cross_validate(folds: Stats, lambdas: Sequence[float] = LAMBDAS,
+                   groups: np.ndarray | None = None) -> np.ndarray:
+    """``(len(lambdas), G')`` held-out squared error per λ, summed over folds.
+
+    ``folds`` has a leading fold axis; each fold is held out once and the probe is fitted
+    on the others, all penalties of one fold in one batched solve. ``groups`` (indices)
+    restricts the work to some of the problems.
+    """
+    if groups is not None:
+        folds = folds._replace(sx=folds.sx[:, groups], sxx=folds.sxx[:, groups],
+                               sxy=folds.sxy[:, groups])
+    k = len(folds.n)
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
+    lam = np.asarray(lambdas, dtype=float)[:, None]
+    errors = np.zeros((len(lam), folds.sx.shape[1]))
+    for f in range(k):
+        train, held = folds.without(f), folds.fold(f)
+        if float(held.n) == 0 or float(train.n) == 0:
+            continue
+        w, b = ridge(Stats(*(a[None] for a in train)), lam)
+        errors += squared_error(w, b, Stats(*(a[None] for a in held)))
+    return errors
+
+
+def token_positions(grid: tuple[int, int], max_positions: int | None = MAX_POSITIONS
+                    ) -> tuple[np.ndarray, tuple[int, int]]:
+    """Row-major indices of the probed positions of a ``grid``, and the sub-grid they form.
+
+    All positions if there are at most ``max_positions``; otherwise every s-th row and
+    column, starting s // 2 in so the sample is centred, with the smallest s that fits.
+    """
+    gh, gw = grid
+    stride = 1
+    if max_positions is not None:
+        while math.ceil(gh / stride) * math.ceil(gw / stride) > max_positions:
+            stride += 1
+    start = stride // 2 if stride > 1 else 0
+    rows, cols = np.arange(start, gh, stride), np.arange(start, gw, stride)
+    return (rows[:, None] * gw + cols[None, :]).ravel(), (len(rows), len(cols))
+
+
+def _features(output: torch.Tensor, kind: str, prefix: int,
+              max_positions: int | None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``(b, probes, d)`` features of one probe family, and the probed grid for ``token``."""
+    if kind == "cls":
+        if output.ndim != 3 or prefix < 1:
+            raise ValueError("a CLS-token probe needs a ViT with a class token")
+        return output[:, :1], (1, 1)
+    if kind == "gap_all":
+        if output.ndim != 3:
+            raise ValueError("'gap_all' pools a ViT's tokens; use 'gap' for a CNN")
+        return output.mean(dim=1, keepdim=True), (1, 1)
+    tokens, grid = spatial_tokens(output, prefix)
+    if kind == "gap":
+        return tokens.mean(dim=1, keepdim=True), (1, 1)
+    if kind != "token":
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    index, sub = token_positions(grid, max_positions)
+    return tokens[:, torch.as_tensor(index, device=tokens.device)], sub
+
+
+class _FoldAccumulator:
+    """Per-fold :class:`Stats` of ``(b, G, d)`` features, summed on the features' device.
+
+    float32 sums of features less a fixed offset (the mean of the first examples): the
+    probe is translation invariant, and without the offset a large mean activation would
+    cancel catastrophically in ΣxxT - n x̄x̄ᵀ. Halving the memory of float64 is what keeps
+    the per-token statistics of every block of two ViTs in a few hundred MB.
+    """
+
+    def __init__(self, folds: int) -> None:
+        self.folds = folds
+        self.offset: torch.Tensor | None = None
+
+    def update(self, x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor) -> None:
+        x = x.float()
+        if self.offset is None:
+            _, g, d = x.shape
+            c, k = y.shape[1], self.folds
+            self.offset = x[:16].mean(dim=0)
+            zeros = functools.partial(torch.zeros, device=x.device)
+            self.n = zeros(k, dtype=torch.float64)
+            self.sx, self.sxx = zeros(k, g, d), zeros(k, g, d, d)
+            self.sxy, self.sy, self.syy = zeros(k, g, d, c), zeros(k, c), zeros(k)
+        x = x - self.offset
+        y = y.to(x)
+        for f in fold.unique().tolist():
+            rows = fold == f
+            xf, yf = x[rows].transpose(0, 1), y[rows]  # (G, n_f, d)
+            self.n[f] += int(rows.sum())
+            self.sx[f] += xf.sum(dim=1)
+            self.sxx[f] += xf.transpose(1, 2) @ xf
+            self.sxy[f] += xf.transpose(1, 2) @ yf
+            self.sy[f] += yf.sum(dim=0)
+            self.syy[f] += (yf * yf).sum()
+
+    def stats(self) -> Stats:
+        return Stats(*(t.double().cpu().numpy() for t in (self.n, self.sx, self.sxx, self.sxy,
+                                                         self.sy, self.syy)))
+
+
+def _digest(labels: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes()).hexdigest()
+
+
+@dataclass(eq=False)
+class _Probes(Analysis):
+    """What fitting and evaluating share: the model, its layers and the probe families."""
+
+    model: str
+    labels: np.ndarray = field(repr=False)
+    layers: tuple[str, ...]
+    kinds: tuple[str, ...]
+    classes: int = 10
+    max_positions: int | None = MAX_POSITIONS
+
+    def __post_init__(self) -> None:
+        self.layers, self.kinds = tuple(self.layers), tuple(self.kinds)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown or not self.kinds or not self.layers:
+            raise ValueError(f"need layers and kinds among {KINDS}, got {self.kinds}")
+
+    def models(self) -> tuple[str, ...]:
+        return (self.model,)
+
+    def _params(self) -> dict[str, Any]:
+        return {"model": self.model, "layers": list(self.layers), "kinds": list(self.kinds),
+                "classes": self.classes, "max_positions": self.max_positions,
+                "labels": _digest(self.labels)}
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        return Needs(taps=[Tap(layer) for layer in self.layers])
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        self._prefix = token_layout(nets[self.model])[1]
+        self._grid: dict[str, tuple[int, int]] = {}
+
+    def _each(self, batch: Batch):
+        """(layer index, kind, features) of every probe input in ``batch``."""
+        if batch.start + len(batch) > len(self.labels):
+            raise ValueError(f"{len(self.labels)} labels for a probe set of at least "
+                             f"{batch.start + len(batch)} examples")
+        for i, layer in enumerate(self.layers):
+            out = batch.tap(self.model, Tap(layer))
+            for kind in self.kinds:
+                feats, grid = _features(out, kind, self._prefix, self.max_positions)
+                if kind == "token":
+                    self._grid[layer] = grid
+                yield i, kind, feats
+
+    def _grids(self) -> np.ndarray:
+        return np.array([self._grid.get(layer, (0, 0)) for layer in self.layers])
+
+
+@dataclass(eq=False)
+class ProbeFit(_Probes):
+    """Ridge probes of every block and probe family of ``model``, fitted on one probe set.
+
+    A :class:`seelike.passes.Analysis` (cache folder ``probe_fit``) for the ``probe_train``
+    set; ``labels`` are that set's labels in order. The result holds, per kind and layer
+    index i, ``{kind}_w{i}`` (probes, d, classes) and ``{kind}_b{i}`` (probes, classes) for
+    raw features, ``{kind}_lambda`` (layers,) the chosen multiple of trace/d,
+    ``{kind}_cv`` (layers, lambdas) the held-out mean squared error per target entry,
+    and ``token_grid`` (layers, 2) the probed sub-grid. See the module docstring.
+    """
+
+    name: ClassVar[str] = "probe_fit"
+    folds: int = FOLDS
+    lambdas: tuple[float, ...] = LAMBDAS
+
+    def params(self) -> dict[str, Any]:
+        return {**self._params(), "folds": self.folds, "lambdas": list(self.lambdas),
+                "selection_positions": SELECTION_POSITIONS,
+                "probe": "ridge onto {-1,1} one-hot, intercept, lambda by k-fold CV"}
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        super().begin(nets)
+        self._acc: dict[tuple[int, str], _FoldAccumulator] = {}
+
+    def update(self, batch: Batch) -> None:
+        rows = np.arange(batch.start, batch.start + len(batch))
+        y, fold = None, None
+        for i, kind, feats in self._each(batch):
+            if y is None:
+                y = torch.from_numpy(targets(self.labels[rows], self.classes))
+                # Consecutive rounds of the class-balanced draw: equal classes per fold.
+                fold = torch.from_numpy((rows // self.classes) % self.folds).to(feats.device)
+            acc = self._acc.setdefault((i, kind), _FoldAccumulator(self.folds))
+            with torch.no_grad():
+                acc.update(feats, y.to(feats.device), fold)
+
+    def result(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {"token_grid": self._grids()}
+        for kind in self.kinds:
+            chosen, cv = [], []
+            for i in range(len(self.layers)):
+                acc = self._acc[(i, kind)]
+                folds = acc.stats()
+                probes = folds.sx.shape[1]
+                pick = np.unique(np.linspace(0, probes - 1, min(probes, SELECTION_POSITIONS))
+                                 .round().astype(int))
+                errors = cross_validate(folds, self.lambdas, pick).sum(axis=1)
+                best = int(np.argmin(errors))
+                w, b = ridge(folds.total(), self.lambdas[best])
+                offset = acc.offset.double().cpu().numpy()
+                out[f"{kind}_w{i}"] = w.astype(np.float32)
+                out[f"{kind}_b{i}"] = (b - np.einsum("gd,gdc->gc", offset, w)).astype(np.float32)
+                chosen.append(self.lambdas[best])
+                cv.append(errors / (float(folds.total().n) * len(pick) * self.classes))
+            out[f"{kind}_lambda"], out[f"{kind}_cv"] = np.array(chosen), np.array(cv)
+        return out
+
+
+@dataclass(eq=False)
+class ProbeEval(_Probes):
+    """Test accuracy of fitted probes (:class:`ProbeFit`'s result ``fit``) on a probe set.
+
+    A :class:`seelike.passes.Analysis` (cache folder ``probe_eval``) for ``probe_test``;
+    ``fit_id`` names the fit (the digest of its cache key) so that the cache key changes
+    with the weights. Result: ``token`` (layers, positions) per-position accuracy, NaN
+    beyond a layer's probed grid ``token_grid``; ``token_mean`` (layers,); and one
+    (layers,) array per pooled kind (``cls``, ``gap``, ``gap_all``).
+    """
+
+    name: ClassVar[str] = "probe_eval"
+    fit: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    fit_id: str = ""
+
+    def params(self) -> dict[str, Any]:
+        return {**self._params(), "fit": self.fit_id, "statistic": "top-1 accuracy"}
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        super().begin(nets)
+        self._correct: dict[tuple[int, str], np.ndarray] = {}
+        self._n = 0
+
+    def update(self, batch: Batch) -> None:
+        labels = torch.from_numpy(self.labels[batch.start:batch.start + len(batch)])
+        for i, kind, feats in self._each(batch):
+            w = torch.from_numpy(self.fit[f"{kind}_w{i}"]).double().to(feats.device)
+            b = torch.from_numpy(self.fit[f"{kind}_b{i}"]).double().to(feats.device)
+            with torch.no_grad():
+                scores = torch.einsum("ngd,gdc->ngc", feats.double(), w) + b
+                hits = (scores.argmax(dim=-1).cpu() == labels[:, None]).sum(dim=0).numpy()
+            self._correct[(i, kind)] = self._correct.get((i, kind), 0) + hits
+        self._n += len(batch)
+
+    def result(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {"token_grid": self._grids()}
+        for kind in self.kinds:
+            acc = [self._correct[(i, kind)] / self._n for i in range(len(self.layers))]
+            if kind == "token":
+                table = np.full((len(acc), max(len(a) for a in acc)), np.nan)
+                for i, a in enumerate(acc):
+                    table[i, :len(a)] = a
+                out["token"], out["token_mean"] = table, np.nanmean(table, axis=1)
+            else:
+                out[kind] = np.array([a[0] for a in acc])
+        return out
+
+
+# ---- the book's entry points -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def probe_kinds(model_name: str) -> tuple[str, ...]:
+    """The probe families that apply to zoo or paper model ``model_name``.
+
+    Every model: ``token`` and ``gap``; a ViT with a class token adds ``cls`` and
+    ``gap_all``. Read from the architecture built on the meta device (no weights).
+    """
+    from seelike import models
+
+    with torch.device("meta"):
+        net = (models.build_paper(model_name) if model_name in models.PAPER_MODELS
+               else models.build(model_name))
+    has_class = token_layout(net)[2]
+    return ("token", "cls", "gap", "gap_all") if has_class else ("token", "gap")
+
+
+def with_shots(preset: Any, shots: int | None) -> Any:
+    """``preset`` whose ``probe_train`` set is ``shots`` per class (None: unchanged)."""
+    from seelike import config
+
+    p = config.get_preset(preset) if isinstance(preset, str) else preset
+    if shots is None or shots == p.probe_train_per_class:
+        return p
+    if shots < 1:
+        raise ValueError(f"shots must be positive, got {shots}")
+    return p.with_overrides(probe_train_per_class=shots)
+
+
+def fit_analysis(preset: Any, model_name: str) -> ProbeFit:
+    """The :class:`ProbeFit` of ``model_name`` over ``preset``'s ``probe_train`` set.
+
+    Every block output (:func:`seelike.layers.block_layers`), every applicable kind.
+    """
+    from seelike import compare, config, data
+
+    p = config.get_preset(preset) if isinstance(preset, str) else preset
+    labels = data.probe_set(p, "probe_train").labels
+    return ProbeFit(model_name, labels, tuple(compare.layer_names(model_name, "blocks")),
+                    probe_kinds(model_name), classes=len(np.unique(labels)))
+
+
+def evaluation_analysis(preset: Any, model_name: str, shots: int | None = None) -> ProbeEval:
+    """The :class:`ProbeEval` of ``model_name``'s ``shots``-shot probes on ``probe_test``.
+
+    Fits the probes first if they are not cached (one pass over the ``shots``-shot
+    ``probe_train`` set, shared with every other analysis the book plans for it).
+    """
+    from seelike import cache, config, data, passes
+
+    p = config.get_preset(preset) if isinstance(preset, str) else preset
+    train = with_shots(p, shots)
+    fit = fit_analysis(train, model_name)
+    (fitted,) = passes.results(train, [fit], purpose="probe_train")
+    key = passes.cache_key(fit, data.probe_set(train, "probe_train"), train.cka_batch)
+    labels = data.probe_set(p, "probe_test").labels
+    return ProbeEval(model_name, labels, fit.layers, fit.kinds, fit.classes, fit.max_positions,
+                     fit=fitted, fit_id=cache.cache_path(fit.name, key).stem)
+
+
+def probe_accuracies(preset: Any, model_name: str, *, shots: int | None = None,
+                     progress: bool = False) -> dict[str, np.ndarray]:
+    """Test accuracy of ``model_name``'s linear probes at every block output, cached.
+
+    Probes are fitted on ``shots`` examples per class of ``preset``'s ``probe_train`` set
+    (default: the preset's ``probe_train_per_class``; the paper's protocol is 10) and
+    evaluated on its ``probe_test`` set; both passes go through
+    :func:`seelike.passes.results`, so they are cached (keyed by weights, probe IDs,
+    shots and parameters) and shared with the rest of the book's plan. Returns:
+
+    * ``layers``: the block names; ``token``: (layers, positions) per-position accuracy
+      (NaN beyond a layer's probed grid, ``token_grid`` (layers, 2)); ``token_mean``;
+    * ``gap`` (layers,): the mean of the spatial tokens (ResNet: global average pool);
+    * for CLS ViTs, ``cls`` (layers,) and ``gap_all`` (mean of all tokens with CLS);
+    * ``{kind}_lambda`` (layers,): the chosen ridge penalty (multiple of trace/d).
+    """
+    from seelike import config, passes
+
+    p = config.get_preset(preset) if isinstance(preset, str) else preset
+    evaluation = evaluation_analysis(p, model_name, shots)
+    (out,) = passes.results(p, [evaluation], purpose="probe_test", progress=progress)
+    lambdas = {f"{k}_lambda": evaluation.fit[f"{k}_lambda"] for k in evaluation.kinds}
+    return {"layers": np.array(evaluation.layers), **out, **lambdas}

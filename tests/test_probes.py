@@ -1,0 +1,140 @@
+"""Tests for seelike.probes: closed-form ridge probes from streamed statistics (Figs 11,
+D.4, 13), against numpy on tiny problems, on separable data, and on random-init models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seelike import models, passes
+from seelike.data import TensorProbe
+from seelike.probes import (
+    ProbeEval,
+    ProbeFit,
+    Stats,
+    cross_validate,
+    ridge,
+    squared_error,
+    statistics,
+    targets,
+    token_positions,
+)
+
+
+def test_targets_are_plus_minus_one() -> None:
+    np.testing.assert_array_equal(targets(np.array([2, 0]), 3), [[-1, -1, 1], [1, -1, -1]])
+    with pytest.raises(ValueError):
+        targets(np.array([3]), 3)
+
+
+def test_ridge_matches_numpy_closed_form() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2, 3)) + 5.0, targets(rng.integers(0, 2, 20), 2)
+    w, b = ridge(statistics(x, y), 0.1)
+    for g in range(2):
+        xc, yc = x[:, g] - x[:, g].mean(0), y - y.mean(0)
+        lam = 0.1 * np.trace(xc.T @ xc) / 3
+        w_ref = np.linalg.solve(xc.T @ xc + lam * np.eye(3), xc.T @ yc)
+        np.testing.assert_allclose(w[g], w_ref, rtol=1e-9)
+        np.testing.assert_allclose(b[g], y.mean(0) - x[:, g].mean(0) @ w_ref, rtol=1e-9)
+
+
+def test_squared_error_from_statistics_matches_the_direct_sum() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(15, 2, 4)), targets(rng.integers(0, 3, 15), 3)
+    w, b = rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 3))
+    direct = [((y - x[:, g] @ w[g] - b[g]) ** 2).sum() for g in range(2)]
+    np.testing.assert_allclose(squared_error(w, b, statistics(x, y)), direct, rtol=1e-10)
+
+
+def _folds(x: np.ndarray, y: np.ndarray, k: int) -> Stats:
+    parts = [statistics(x[f::k], y[f::k]) for f in range(k)]
+    return Stats(*(np.stack(a) for a in zip(*parts, strict=True)))
+
+
+def test_cross_validation_picks_small_penalties_for_clean_data_and_large_for_noise() -> None:
+    rng = np.random.default_rng(2)
+    lambdas = (1e-3, 1e-1, 10.0, 1000.0)
+    x = rng.normal(size=(200, 1, 8))
+    clean = x[:, 0] @ rng.normal(size=(8, 2))
+    noise = rng.normal(size=(200, 2))
+    picked = []
+    for y in (clean, noise):
+        errors = cross_validate(_folds(x, y, 5), lambdas)
+        assert errors.shape == (len(lambdas), 1)
+        picked.append(int(np.argmin(errors[:, 0])))
+    # Noise: any penalty that shrinks the fit to the intercept is as good as the largest.
+    assert picked[0] == 0 and picked[1] >= 2
+
+
+def test_separable_classes_are_classified_perfectly() -> None:
+    rng = np.random.default_rng(3)
+    labels = np.arange(100) % 10
+    means = rng.normal(size=(10, 12)) * 5
+    x = (means[labels] + 0.1 * rng.normal(size=(100, 12)))[:, None]
+    folds = _folds(x, targets(labels, 10), 5)
+    lam = (1e-3, 1.0)[int(np.argmin(cross_validate(folds, (1e-3, 1.0))[:, 0]))]
+    w, b = ridge(folds.total(), lam)
+    test = np.arange(50) % 10
+    x_test = means[test] + 0.1 * rng.normal(size=(50, 12))
+    assert ((x_test @ w[0] + b[0]).argmax(1) == test).all()
+
+
+def test_token_positions_subsample_a_centred_regular_grid() -> None:
+    index, sub = token_positions((8, 8), 64)
+    assert sub == (8, 8) and (index == np.arange(64)).all()
+    index, sub = token_positions((32, 32), 64)
+    assert sub == (8, 8) and index[0] == 2 * 32 + 2 and index[1] == 2 * 32 + 6
+
+
+def _fit_and_evaluate(name: str, net: torch.nn.Module, layers: tuple[str, ...],
+                      kinds: tuple[str, ...], images: torch.Tensor, labels: np.ndarray, *,
+                      classes: int, folds: int, lambdas: tuple[float, ...],
+                      max_positions: int) -> dict[str, np.ndarray]:
+    probe = TensorProbe(images)
+    fit = ProbeFit(name, labels, layers, kinds, classes=classes, max_positions=max_positions,
+                   folds=folds, lambdas=lambdas)
+    (fitted,) = passes.run([fit], {name: net}, probe, batch_size=len(images) // 2)
+    evaluation = ProbeEval(name, labels, layers, kinds, classes=classes,
+                           max_positions=max_positions, fit=fitted, fit_id="test")
+    (out,) = passes.run([evaluation], {name: net}, probe, batch_size=len(images))
+    return out
+
+
+def test_fit_and_evaluation_on_a_random_init_zoo_vit_learn_their_training_set() -> None:
+    torch.manual_seed(0)
+    labels = np.arange(40) % 4
+    # Brightness encodes the class, so pooled features separate the training set.
+    images = torch.rand(40, 3, 32, 32) * 0.2 + torch.from_numpy(labels).float()[:, None, None,
+                                                                                 None] * 0.2
+    out = _fit_and_evaluate("vit_cifar", models.build("vit_cifar"),
+                            ("net.blocks.0", "net.blocks.11"), ("token", "cls", "gap", "gap_all"),
+                            images, labels, classes=4, folds=2, lambdas=(1e-3, 1.0),
+                            max_positions=4)
+    assert out["token"].shape == (2, 4) and out["token_grid"].tolist() == [[2, 2], [2, 2]]
+    for kind in ("cls", "gap", "gap_all", "token_mean"):
+        assert out[kind].shape == (2,) and ((out[kind] >= 0) & (out[kind] <= 1)).all()
+    assert out["gap"][0] == 1.0
+
+
+def test_paper_vit_probes_run_at_random_init() -> None:
+    torch.manual_seed(0)
+    name = "vit_base_patch32_224.augreg_in21k"
+    out = _fit_and_evaluate(name, models.build_paper(name), ("net.blocks.11",),
+                            ("token", "cls", "gap"), torch.rand(4, 3, 224, 224),
+                            np.array([0, 1, 0, 1]), classes=2, folds=2, lambdas=(1.0,),
+                            max_positions=4)
+    assert out["token_grid"].tolist() == [[2, 2]] and out["token"].shape == (1, 4)
+    assert np.isfinite(out["cls"]).all() and np.isfinite(out["gap"]).all()
+
+
+def test_paper_resnet_probes_run_at_random_init() -> None:
+    torch.manual_seed(0)
+    name = "resnetv2_50x1_bit.goog_in21k"
+    out = _fit_and_evaluate(name, models.build_paper(name), ("net.stages.0.blocks.0",),
+                            ("token", "gap"), torch.rand(4, 3, 224, 224),
+                            np.array([0, 1, 0, 1]), classes=2, folds=2, lambdas=(1.0,),
+                            max_positions=4)
+    assert out["token_grid"].tolist() == [[2, 2]]
+    assert np.isfinite(out["token"]).all() and np.isfinite(out["gap"]).all()
