@@ -7,9 +7,10 @@ layer4.1), both at random init, on 2,048 images in minibatches of 256.
 Rows:
 
 * ``floor``: forward passes of both models with output hooks, plus one float32 Gram matrix per
-  captured layer and nothing else: any minibatch-CKA engine has to pay at least this.
-* ``seelike MinibatchCKA``: the same forward passes feeding :class:`seelike.cka.MinibatchCKA`
-  (unbiased HSIC, the paper's choice).
+  captured layer, formed without copying the layer, and nothing else: any minibatch-CKA engine
+  has to pay at least this.
+* ``seelike MinibatchCKA``: the same forward passes and hooks feeding
+  :class:`seelike.cka.MinibatchCKA` (unbiased HSIC, the paper's choice).
 * ``pytorch-cka`` (PyPI ``pytorch-cka``, imported as ``cka``) and ``torch-cka`` (PyPI
   ``torch-cka``, imported as ``torch_cka``): the same models, layers, images and batch size run
   through each library's own entry point as its README shows (``cka.compute_cka`` and
@@ -18,11 +19,28 @@ Rows:
   summed or averaged over minibatches, then normalised), so they are compared with the same
   float64 reference. Listed as skipped when not importable.
 
+How features are held: every row keeps the captured outputs of all 20 layers of both models
+until the minibatch's Grams are formed and drops them before the next forward pass. ``floor``
+and ``seelike`` share this script's hooks, which keep each block's output tensor as the forward
+pass made it; pytorch-cka's hooks keep ``output.flatten(1)``, torch-cka's the output itself.
+The images are decoded as ``(h, w, c)``, so the ResNet runs channels-last and its feature maps
+are not C-contiguous: flattening one in C order (pytorch-cka's hook, or a plain ``reshape``)
+copies it. The library rows' imports happen before the baseline is taken, so that their
+module memory is not counted.
+
 Each timed method runs in a fresh child process so that its peak memory is its own; they run
 in turn ``--repeat`` times and the fastest run of each is reported, because a shared machine's
 load comes and goes. Memory is the
 rise of the process's peak RSS (``ru_maxrss``) over its value after the models, the images and a
 warm-up forward pass are in place; on CUDA, the rise of ``torch.cuda.max_memory_allocated``.
+Peak RSS also counts freed memory that glibc's allocator keeps: it raises its mmap threshold
+as blocks are freed, after which blocks of up to 32 MiB come from a heap that fragments in ways
+that depend on the order of allocations, so the same code's peak varies by tens of MiB from run
+to run. The table therefore gives two memory columns on CPU: the median and range over the
+timed runs, with glibc as it comes; and one further, untimed run of each method with
+``MALLOC_MMAP_THRESHOLD_=131072`` (glibc's initial threshold, held fixed), which returns every
+block over 128 KiB to the system when it is freed, so that the peak is, to within a few MiB,
+the most memory the method held at once.
 max |delta| compares each method's CKA with a float64 numpy reference (Song et al.'s HSIC_1
 written out, per minibatch, summed, then normalised) computed from the very same captured
 features in a separate, untimed, process.
@@ -69,7 +87,8 @@ TORCH_CKA_NO_GRAD = "torch-cka-no-grad"
 LIBRARY_NOTES = {
     "pytorch-cka": (
         "pytorch-cka (`cka.compute_cka(vit, resnet, loader, layers=..., model2_layers=...)`): "
-        "its forward hooks keep each listed module's output, detached and flattened per example; "
+        "its forward hooks keep each listed module's output, detached and flattened per example "
+        "(a C-order copy of each channels-last ResNet map, made as its block finishes); "
         "under `torch.inference_mode`, each minibatch's float32 Grams of the uncentred features "
         "are stacked per model and Song et al.'s unbiased HSIC_1 (diagonal removed "
         "algebraically) is evaluated for all layer pairs in float32 and summed over minibatches; "
@@ -108,8 +127,13 @@ def load_images(n: int) -> tuple[torch.Tensor, str]:
     if path.is_file():
         x = torch.from_numpy(np.load(path)["x"][:n]).permute(0, 3, 1, 2).float() / 255
         mean, std = torch.tensor(CIFAR_MEAN)[:, None, None], torch.tensor(CIFAR_STD)[:, None, None]
-        return (x - mean) / std, f"CIFAR-10 test ({path})"
-    return torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(0)), "random"
+        x, source = (x - mean) / std, f"CIFAR-10 test ({path})"
+    else:
+        x = torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+        source = "random"
+    # Images decoded as (h, w, c) come out channels-last; say so, so that random images take
+    # the same path through the convolutions (which keep the layout) as real ones.
+    return x.contiguous(memory_format=torch.channels_last), source
 
 
 class Outputs:
@@ -142,10 +166,23 @@ def batches(vit: nn.Module, resnet: nn.Module, images: torch.Tensor, batch: int,
             yield out_vit.take(), out_resnet.take()
 
 
+def memory_order_matrix(f: torch.Tensor) -> torch.Tensor:
+    """``(n, d)`` view of ``(n, ...)`` features, each example's features in memory order.
+
+    A Gram matrix does not depend on the order of the features; C order would copy a
+    channels-last map, which is not a cost the floor should carry.
+    """
+    order = sorted(range(1, f.ndim), key=lambda axis: -f.stride(axis))
+    return f.permute(0, *order).reshape(len(f), -1)
+
+
 def floor_grams(feats_vit: list[torch.Tensor], feats_resnet: list[torch.Tensor],
                 ) -> list[torch.Tensor]:
-    flat = [f.flatten(1).float() for f in feats_vit + feats_resnet]
-    return [f @ f.T for f in flat]
+    grams = []
+    for f in feats_vit + feats_resnet:
+        flat = memory_order_matrix(f).float()
+        grams.append(flat @ flat.T)
+    return grams
 
 
 def numpy_hsic1_sums(feats_a: list[np.ndarray], feats_b: list[np.ndarray],
@@ -181,6 +218,12 @@ def peak_memory_mib(device: str) -> float:
 
 
 def child(method: str, args: argparse.Namespace) -> dict[str, object]:
+    # Optional libraries are imported here, before the baseline: pytorch-cka's import alone
+    # (tqdm, matplotlib for its plots) raises peak RSS by about 25 MiB that no CKA needs.
+    if method == "pytorch-cka":
+        importlib.import_module("cka")
+    elif method in ("torch-cka", TORCH_CKA_NO_GRAD):
+        importlib.import_module("torch_cka")
     vit, resnet = build_models(args.device)
     images, source = load_images(args.n)
     with torch.no_grad():
@@ -217,7 +260,7 @@ def child(method: str, args: argparse.Namespace) -> dict[str, object]:
         result["cka"] = acc.compute().tolist()
         result["reference"] = (cross / np.sqrt(np.outer(self_a, self_b))).tolist()
     elif method == "pytorch-cka":
-        import cka  # optional: only in its own child
+        import cka  # optional: only in its own child, imported before the baseline
 
         # compute_cka registers its own hooks (flattened, detached outputs), runs under
         # inference_mode, stacks float32 Grams per model and accumulates HSIC_1 over minibatches.
@@ -227,7 +270,7 @@ def child(method: str, args: argparse.Namespace) -> dict[str, object]:
                                     progress=False)
         result["cka"] = matrix.double().cpu().tolist()
     elif method in ("torch-cka", TORCH_CKA_NO_GRAD):
-        import torch_cka  # optional: only in its own child
+        import torch_cka  # optional: only in its own child, imported before the baseline
 
         # CKA.compare as its README shows it. It has no no_grad of its own, so autograd records
         # both forward passes unless the caller wraps it (the second variant); float32 Grams,
@@ -246,10 +289,36 @@ def child(method: str, args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-def run_child(method: str, args: argparse.Namespace) -> dict[str, object]:
+def memory_cell(results: list[dict[str, object]]) -> str:
+    """Median peak-memory rise over a method's runs, with the range when runs differ."""
+    values = sorted(float(r["memory_mib"]) for r in results)
+    spread = f" ({values[0]:.0f}-{values[-1]:.0f})" if round(values[-1]) > round(values[0]) else ""
+    return f"{np.median(values):.0f}{spread}"
+
+
+# Fixing the threshold switches off glibc's dynamic raise of it (see the module docstring).
+HELD_MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+MEMORY_NOTE = (
+    "Memory on CPU: the first memory column is the peak RSS rise as glibc leaves it, median "
+    "and range over the timed runs; glibc raises its mmap threshold as large blocks are freed, "
+    "after which freed blocks of up to 32 MiB stay in a heap that fragments differently from "
+    "run to run, so this column moves by tens of MiB between identical runs. The second is one "
+    "untimed run per method with `MALLOC_MMAP_THRESHOLD_=131072`, which hands every freed "
+    "block over 128 KiB straight back: its peak is, to within a few MiB, the most memory the "
+    "method held at once. Every row keeps the captured outputs of all 20 layers of both "
+    "models until the minibatch's Grams are formed and drops them before the next forward "
+    "pass; floor and seelike keep each block's output as the forward pass made it "
+    "(channels-last for the ResNet, because the images are decoded as (h, w, c)), while "
+    "pytorch-cka's hooks keep a C-order flattened copy of each. Library imports come before "
+    "the baseline.")
+
+
+def run_child(method: str, args: argparse.Namespace,
+              env: dict[str, str] | None = None) -> dict[str, object]:
     command = [sys.executable, __file__, "--child", method, "--device", args.device,
                "--n", str(args.n), "--batch", str(args.batch)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    done = subprocess.run(command, check=True, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -280,20 +349,31 @@ def main() -> None:
     best = {method: min(results, key=lambda r: r["seconds"]) for method, results in runs.items()}
     floor, ours = best["floor"], best["seelike"]
     load_after = os.getloadavg()[0]
+    held = ({method: run_child(method, args, HELD_MEMORY_ENV) for method in runs}
+            if args.device == "cpu" else {})
     ref = run_child("reference", args)
     reference = np.array(ref["reference"])
     delta = float(np.abs(np.array(ref["cka"]) - reference).max())
     # The timed run saw features from a separate but identical forward pass; say if they differ.
     rerun_delta = float(np.abs(np.array(ours["cka"]) - np.array(ref["cka"])).max())
 
-    mem = "peak CUDA alloc rise (MiB)" if args.device == "cuda" else "peak RSS rise (MiB)"
+    def memory(method: str) -> str:
+        cells = [memory_cell(runs[method])]
+        if method in held:
+            cells.append(f"{held[method]['memory_mib']:.0f}")
+        return " | ".join(cells)
+
+    mem = ("peak CUDA alloc rise (MiB)" if args.device == "cuda"
+           else "peak RSS rise (MiB), glibc as it comes: median (range) | peak RSS rise (MiB), "
+                "128 KiB mmap threshold (held memory)")
+    columns = "| ---: " * (3 + bool(held))
     lines = [
         f"| method | seconds | x floor | {mem} | max abs delta vs float64 |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"| --- {columns}| ---: |",
         f"| floor (forward + float32 Grams) | {floor['seconds']:.2f} | 1.00 | "
-        f"{floor['memory_mib']:.0f} | n/a |",
+        f"{memory('floor')} | n/a |",
         f"| seelike MinibatchCKA | {ours['seconds']:.2f} | "
-        f"{ours['seconds'] / floor['seconds']:.3f} | {ours['memory_mib']:.0f} | {delta:.1e} |",
+        f"{ours['seconds'] / floor['seconds']:.3f} | {memory('seelike')} | {delta:.1e} |",
     ]
     library_rows = {"pytorch-cka": ("pytorch-cka", "cka.compute_cka"),
                     "torch-cka": ("torch-cka", "torch_cka.CKA.compare"),
@@ -302,7 +382,7 @@ def main() -> None:
     for method, (package, how) in library_rows.items():
         if method not in best:
             if method in OPTIONAL_LIBRARIES:
-                lines.append(f"| {package} | skipped: not installed | | | |")
+                lines.append(f"| {package} | skipped: not installed |" + " |" * (3 + bool(held)))
             continue
         lib = best[method]
         library_deltas[method] = float(np.abs(np.array(lib["cka"]) - reference).max())
@@ -311,7 +391,7 @@ def main() -> None:
                      for r in runs[method])
         differ = f" (runs differ by up to {spread:.1e})" if spread else ""
         lines.append(f"| {package} {metadata.version(package)}: {how} | {lib['seconds']:.2f} | "
-                     f"{lib['seconds'] / floor['seconds']:.3f} | {lib['memory_mib']:.0f} | "
+                     f"{lib['seconds'] / floor['seconds']:.3f} | {memory(method)} | "
                      f"{library_deltas[method]:.1e}{differ} |")
     device_name = (torch.cuda.get_device_name() if args.device == "cuda"
                    else f"{platform.processor() or platform.machine()}, "
@@ -319,13 +399,23 @@ def main() -> None:
     summary = (f"ViT (12 blocks) x ResNet-18 (8 blocks), unbiased minibatch CKA, n={args.n}, "
                f"batch={args.batch}, images: {ref['source']}, device: {args.device} "
                f"({device_name}), torch {torch.__version__}; fastest of {args.repeat} "
-               f"alternating runs; 1-minute load average {load_before:.1f} before and "
+               f"alternating runs; memory: median (range) over those runs"
+               f"{', and one untimed run each with a fixed 128 KiB mmap threshold' if held else ''}"
+               f"; 1-minute load average {load_before:.1f} before and "
                f"{load_after:.1f} after the timed runs, on {os.cpu_count()} CPUs. "
                f"Reference: float64 numpy, "
                f"{ref['seconds']:.1f} s. Timed-run CKA vs reference-run CKA: {rerun_delta:.1e}.")
+    if max(load_before, load_after) > (os.cpu_count() or 1) - 1:
+        # Other jobs then take whole CPUs away from some runs and not others, by more than any
+        # difference between the methods; the memory columns are not affected.
+        summary += (" Other jobs kept the CPUs busy, so a run's time says more about the load "
+                    "during it than about the method: the seconds and x floor columns are not "
+                    "a fair comparison in this run.")
     notes = [f"{LIBRARY_NOTES[method]} Reference CKA range: {reference.min():.3f} to "
              f"{reference.max():.3f}." if method == "pytorch-cka" else LIBRARY_NOTES[method]
              for method in library_rows if method in best]
+    if held:
+        notes.insert(0, MEMORY_NOTE)
     table = "\n".join(lines) + "\n\n" + "\n\n".join([summary, *notes]) + "\n"
     print(table)
     if args.out:
@@ -334,6 +424,9 @@ def main() -> None:
         record = {"runs": {method: [{k: v for k, v in r.items() if k != "cka"}
                                     for r in results]
                            for method, results in runs.items()},
+                  "held_memory_runs": {method: {k: v for k, v in r.items() if k != "cka"}
+                                       for method, r in held.items()},
+                  "held_memory_env": HELD_MEMORY_ENV if held else {},
                   "max_abs_delta": delta, "rerun_delta": rerun_delta, "summary": summary,
                   "cka": ref["cka"], "reference": ref["reference"],
                   "libraries": {method: {"version": metadata.version(library_rows[method][0]),

@@ -109,6 +109,23 @@ def test_slabbed_gram_matches_reference(monkeypatch: pytest.MonkeyPatch, slab: i
     assert linear_cka(x, y, unbiased=True) == pytest.approx(ref_cka(x, y, True), abs=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["channels_last", "transposed"])
+def test_permuted_features_are_not_copied(monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    # Channels-last feature maps (a convnet fed HWC-decoded images) used to be copied whole by
+    # reshape, every layer at once, before any Gram was formed.
+    monkeypatch.setattr(cka, "_SLAB_ELEMENTS", 50)
+    rng = np.random.default_rng(22)
+    x, y = correlated(rng, 24, shape_x=(3, 4, 5))
+    t = torch.from_numpy(x)
+    t = (t.contiguous(memory_format=torch.channels_last) if layout == "channels_last"
+         else t.transpose(1, 3).contiguous().transpose(1, 3))
+    assert not t.is_contiguous()
+    assert cka._as_matrix(t, "t").data_ptr() == t.data_ptr()  # a view, not a copy
+    for unbiased in (False, True):
+        assert linear_cka(t, y, unbiased=unbiased) == pytest.approx(ref_cka(x, y, unbiased),
+                                                                    abs=1e-12)
+
+
 @ESTIMATORS
 def test_minibatch_matches_reference(unbiased: bool) -> None:
     rng = np.random.default_rng(2)

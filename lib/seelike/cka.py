@@ -33,7 +33,7 @@ import torch
 Features = torch.Tensor | np.ndarray
 
 __all__ = ["Features", "MinibatchCKA", "gram_linear", "hsic", "linear_cka",
-           "transformed_grams"]
+           "transform_gram", "transformed_grams"]
 
 
 @contextlib.contextmanager
@@ -49,12 +49,34 @@ def _full_fp32_matmul() -> Iterator[None]:
 
 
 def _as_matrix(x: Features, name: str) -> torch.Tensor:
-    """Detached ``(n, d)`` view of ``(n, ...)`` features, in float32 or a wider float."""
+    """Detached ``(n, d)`` matrix of ``(n, ...)`` features, in their own dtype.
+
+    Each example's features come in the order they lie in memory, not necessarily C order: a
+    Gram matrix does not depend on the order of the features, and channels-last feature maps
+    (a convnet fed images decoded as ``(h, w, c)``, or run channels-last for speed) would
+    otherwise be copied whole by ``reshape``. Callers convert to float32 or wider themselves,
+    a slab at a time, so that half-precision features are never copied whole either.
+    """
     t = torch.as_tensor(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
     if t.ndim == 0:
         raise ValueError(f"{name} must have a leading example axis, got a scalar")
-    t = t.detach().reshape(t.shape[0], -1)
-    return t.to(torch.promote_types(t.dtype, torch.float32))
+    t = t.detach()
+    if t.ndim > 2:
+        # Stable sort: C-contiguous features keep C order, so their Grams are bit-for-bit as
+        # before; a size-1 axis may sit anywhere, as its stride is never used.
+        order = sorted(range(1, t.ndim), key=lambda axis: -t.stride(axis))
+        t = t.permute(0, *order)
+    return t.reshape(t.shape[0], -1)
+
+
+def _dtype_of(x: Features) -> torch.dtype:
+    """The torch dtype of a tensor or of a NumPy array, without converting the array."""
+    return x.dtype if isinstance(x, torch.Tensor) else torch.from_numpy(np.empty(0, x.dtype)).dtype
+
+
+def _float_dtype(t: torch.Tensor) -> torch.dtype:
+    """float32, or ``t``'s dtype if it is a wider float: what its Gram is multiplied in."""
+    return torch.promote_types(t.dtype, torch.float32)
 
 
 # Features are centred and multiplied a slab of about this many elements at a time: a slab stays
@@ -74,26 +96,32 @@ def _accumulate_gram(x: torch.Tensor, k: torch.Tensor) -> None:
     exactly zero rather than rounding noise that the unbiased estimator would normalise.
     """
     n, d = x.shape
-    offset = x[0] + (x[:_OFFSET_ROWS] - x[0]).mean(dim=0)
+    own = _float_dtype(x)
+    head = x[:_OFFSET_ROWS].to(own)
+    offset = head[0] + (head - head[0]).mean(dim=0)
     cols = max(1, _SLAB_ELEMENTS // n)
     for start in range(0, d, cols):
-        slab = (x[:, start:start + cols] - offset[start:start + cols]).to(k.dtype)
+        slab = (x[:, start:start + cols].to(own) - offset[start:start + cols]).to(k.dtype)
         k.addmm_(slab, slab.T)
 
 
-def _grams(named: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``(layers, n, n)`` float64 Grams of ``(n, d)`` matrices, on the first one's device.
+def _grams(named: Mapping[str, Features]) -> torch.Tensor:
+    """``(layers, n, n)`` float64 Grams of ``(n, ...)`` features, on the first one's device.
 
     Each is multiplied in its own dtype (float32 or wider) on its own device. Work on the small
     ``n x n`` matrices is batched over layers because every separate torch call costs a thread
-    synchronisation, which gets expensive on a busy CPU.
+    synchronisation, which gets expensive on a busy CPU. Layers are turned into matrices one at
+    a time, so that a layer that cannot be viewed as one (a non-contiguous NumPy array, say) is
+    copied only while its own Gram is formed, never all layers at once.
     """
-    mats = list(named.values())
-    n = mats[0].shape[0]
-    dtype = functools.reduce(torch.promote_types, (m.dtype for m in mats))
-    k = torch.zeros(len(mats), n, n, dtype=dtype, device=mats[0].device)
+    first = next(iter(named.values()))
+    n = first.shape[0]
+    dtype = functools.reduce(torch.promote_types, map(_dtype_of, named.values()), torch.float32)
+    device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+    k = torch.zeros(len(named), n, n, dtype=dtype, device=device)
     with _full_fp32_matmul():
-        for i, x in enumerate(mats):
+        for i, (name, f) in enumerate(named.items()):
+            x = _as_matrix(f, name)
             if x.device == k.device:
                 _accumulate_gram(x, k[i])
             else:
@@ -103,9 +131,10 @@ def _grams(named: dict[str, torch.Tensor]) -> torch.Tensor:
     # Any NaN or inf in x reaches the diagonal of its Gram, so one O(n^2) check covers them.
     finite = torch.isfinite(k).flatten(1).all(dim=1).tolist()
     if not all(finite):
-        name, x = list(named.items())[finite.index(False)]
+        name, f = list(named.items())[finite.index(False)]
+        x = _as_matrix(f, name)
         problem = "overflows in its Gram matrix" if torch.isfinite(x).all() else "has NaN or inf"
-        raise ValueError(f"{name} {problem} ({x.dtype})")
+        raise ValueError(f"{name} {problem} ({_float_dtype(x)})")
     return k.double()
 
 
@@ -116,7 +145,7 @@ def gram_linear(x: Features) -> torch.Tensor:
     float64 input), after removing their common offset so that float32 stays accurate.
     """
     with torch.no_grad():
-        return _transform(_grams({"x": _as_matrix(x, "x")})[0], unbiased=False)
+        return transform_gram(_grams({"x": _as_matrix(x, "x")})[0], unbiased=False)
 
 
 def _check_n(n: int, unbiased: bool) -> None:
@@ -126,10 +155,11 @@ def _check_n(n: int, unbiased: bool) -> None:
         raise ValueError(f"HSIC needs at least 2 examples, got {n}")
 
 
-def _transform(k: torch.Tensor, unbiased: bool) -> torch.Tensor:
+def transform_gram(k: torch.Tensor, unbiased: bool) -> torch.Tensor:
     """``T(K)`` such that HSIC(K, L) = <T(K), T(L)> / c(n), for ``(..., n, n)`` Grams K.
 
-    See :func:`_normaliser` for c(n).
+    Double centring (biased HSIC_0) or U-centring (unbiased HSIC_1); see
+    :func:`_normaliser` for c(n). Chapter 10 applies it to chunks of one Gram matrix.
     """
     n = k.shape[-1]
     if not unbiased:
@@ -164,7 +194,7 @@ def hsic(k_x: Features, k_y: Features, *, unbiased: bool = False) -> float:
                          f"and {tuple(k_y.shape)}")
     n = kx.shape[0]
     _check_n(n, unbiased)
-    inner = (_transform(kx, unbiased) * _transform(ky, unbiased)).sum()
+    inner = (transform_gram(kx, unbiased) * transform_gram(ky, unbiased)).sum()
     return inner.item() / _normaliser(n, unbiased)
 
 
@@ -178,8 +208,8 @@ def transformed_grams(named: Mapping[str, Features], *, unbiased: bool) -> torch
     _check_same_n(dict(named))
     _check_n(next(iter(named.values())).shape[0], unbiased)
     with torch.no_grad():
-        grams = _grams({name: _as_matrix(f, name) for name, f in named.items()})
-        return _transform(grams, unbiased).flatten(1)
+        grams = _grams(named)
+        return transform_gram(grams, unbiased).flatten(1)
 
 
 def _check_same_n(named: dict[str, Features]) -> None:
@@ -211,8 +241,8 @@ def linear_cka(x: Features, y: Features, *, unbiased: bool = False) -> float:
         _check_same_n({"x": x, "y": y})
         xm, ym = _as_matrix(x, "x"), _as_matrix(y, "y")
         _check_n(xm.shape[0], unbiased)
-        tx = _transform(_grams({"x": xm})[0], unbiased)
-        ty = _transform(_grams({"y": ym})[0], unbiased).to(tx.device)
+        tx = transform_gram(_grams({"x": xm})[0], unbiased)
+        ty = transform_gram(_grams({"y": ym})[0], unbiased).to(tx.device)
         xy, xx, yy = ((a * b).sum().item() for a, b in ((tx, ty), (tx, tx), (ty, ty)))
     if xx == 0 or yy == 0:
         _undefined_warning([name for name, s in (("x", xx), ("y", yy)) if s == 0])
@@ -231,7 +261,8 @@ class MinibatchCKA:
 
     Each :meth:`update` takes one minibatch and costs one Gram matrix per layer plus one
     ``(num_a, b^2) @ (b^2, num_b)`` product; memory is O(layers * b^2) whatever the number of
-    examples. Grams are formed on the features' device; sums are kept in float64.
+    examples, and no layer's features are copied whole (channels-last and half-precision ones
+    included). Grams are formed on the features' device; sums are kept in float64.
     """
 
     def __init__(self, num_a: int, num_b: int | None = None, *, unbiased: bool = True) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seelike.cka import MinibatchCKA, _transform
+from seelike.cka import MinibatchCKA, transform_gram
 from seelike.hooks import Tap, TokenMode, run_taps
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 
@@ -60,7 +60,7 @@ def add_chunks(acc: MinibatchCKA, grams: torch.Tensor, size: int) -> None:
     (``num_a == num_b == layers``) with its own estimator. Every chunk costs one
     ``(layers, size^2) @ (size^2, layers)`` product, all layer pairs at once.
     """
-    transformed = _transform(chunk_grams(grams, size), acc.unbiased)
+    transformed = transform_gram(chunk_grams(grams, size), acc.unbiased)
     for chunk in transformed.unbind(dim=1):
         acc.update_transformed(chunk.flatten(1), None, size)
 
