@@ -128,3 +128,34 @@ def test_bad_input_is_named() -> None:
                    TensorProbe(torch.rand(0, 3, 16, 16)), batch_size=4)
     with pytest.raises(ValueError, match="batch_size"):
         passes.run([CKAAnalysis("a", ("1",), "a", ("1",))], nets, probe, batch_size=0)
+
+
+def test_the_chapter_2_curve_ends_at_minibatch_cka_and_keeps_the_full_batch_value() -> None:
+    from seelike.cka import linear_cka
+    from seelike.compare import CKACurve
+
+    nets = {"a": tiny_net(0), "b": tiny_net(1)}
+    probe = TensorProbe(torch.rand(24, 3, 16, 16))
+    curve = CKACurve("a", ("1", "3"), "b", ("3", "5"))
+    matrix = CKAAnalysis("a", ("1", "3"), "b", ("3", "5"))
+    got, cka = passes.run([curve, matrix], nets, probe, batch_size=8, device="cpu")
+    assert got["curve"].shape == (3, 2)
+    np.testing.assert_allclose(got["curve"][-1], np.diag(cka["cka"]), atol=1e-12)
+    with torch.no_grad():
+        x = probe.tensor(0, 24)
+        a1, b3 = nets["a"][:2](x), nets["b"][:4](x)
+    np.testing.assert_allclose(got["full"][0], linear_cka(a1, b3, unbiased=True), atol=1e-6)
+
+
+def test_zoo_accuracy_counts_argmax_hits() -> None:
+    from seelike.train import Accuracy
+
+    net = tiny_net(0)
+    x = torch.rand(10, 3, 16, 16)
+    with torch.no_grad():
+        predicted = net(x).argmax(1).numpy()
+    labels = predicted.copy()
+    labels[:3] = (labels[:3] + 1) % 5  # three wrong
+    (out,) = passes.run([Accuracy("m", labels)], {"m": net}, TensorProbe(x), batch_size=4,
+                        device="cpu")
+    assert float(out["accuracy"]) == pytest.approx(70.0)

@@ -114,6 +114,74 @@ class CKAAnalysis(Analysis):
         return {"cka": self._acc.compute()}
 
 
+@dataclass(eq=False)
+class CKACurve(Analysis):
+    """Minibatch CKA of layer pairs as minibatches accumulate, and the full-batch value (Ch 2).
+
+    Pair ``i`` is ``layers_a[i]`` of ``model_a`` against ``layers_b[i]`` of ``model_b``.
+    ``curve[k, i]`` is the pair's minibatch CKA after ``k + 1`` minibatches; ``full[i]`` is
+    the unbiased CKA of one batch holding all the examples, for which this analysis keeps
+    the pairs' features (only a few layers: Chapter 2's illustration, not a tool for many).
+    """
+
+    name: ClassVar[str] = "cka_curve"
+    model_a: str
+    layers_a: tuple[str, ...]
+    model_b: str
+    layers_b: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        self.layers_a, self.layers_b = tuple(self.layers_a), tuple(self.layers_b)
+        if len(self.layers_a) != len(self.layers_b):
+            raise ValueError(f"pairs need as many layers on each side, got "
+                             f"{len(self.layers_a)} and {len(self.layers_b)}")
+
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.model_a, self.model_b)))
+
+    def params(self) -> dict[str, Any]:
+        return {"model_a": self.model_a, "layers_a": list(self.layers_a),
+                "model_b": self.model_b, "layers_b": list(self.layers_b),
+                "estimator": "unbiased minibatch CKA, cumulative; full-batch unbiased CKA"}
+
+    def _side(self, model: str) -> list[str]:
+        return [*(self.layers_a if model == self.model_a else ()),
+                *(self.layers_b if model == self.model_b else ())]
+
+    def needs(self, model: str, net: nn.Module) -> Needs:
+        layers = list(dict.fromkeys(self._side(model)))
+        return Needs(taps=[Tap(layer) for layer in layers],
+                     grams=[GramSpec(Tap(layer)) for layer in layers])
+
+    def begin(self, nets: Mapping[str, nn.Module]) -> None:
+        self._sums: list[np.ndarray] = []
+        self._feats: dict[tuple[str, str], list[torch.Tensor]] = {}
+
+    def update(self, batch: Batch) -> None:
+        if not batch.full:
+            return
+        a = batch.grams(self.model_a, [GramSpec(Tap(layer)) for layer in self.layers_a])
+        b = batch.grams(self.model_b, [GramSpec(Tap(layer)) for layer in self.layers_b])
+        # The per-minibatch normaliser is the same for all three sums, so it cancels.
+        self._sums.append(torch.stack([(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)])
+                          .cpu().numpy())
+        for model, layers in ((self.model_a, self.layers_a), (self.model_b, self.layers_b)):
+            for layer in layers:
+                self._feats.setdefault((model, layer), []).append(
+                    batch.tap(model, Tap(layer)).flatten(1).float().cpu())
+
+    def result(self) -> dict[str, np.ndarray]:
+        from seelike.cka import linear_cka
+
+        if not self._sums:
+            raise ValueError("no full minibatch: the probe set is smaller than one minibatch")
+        cross, self_a, self_b = np.cumsum(np.stack(self._sums), axis=0).transpose(1, 0, 2)
+        full = [linear_cka(torch.cat(self._feats[(self.model_a, la)]),
+                           torch.cat(self._feats[(self.model_b, lb)]), unbiased=True)
+                for la, lb in zip(self.layers_a, self.layers_b, strict=True)]
+        return {"curve": cross / np.sqrt(self_a * self_b), "full": np.array(full)}
+
+
 def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[str]],
                  pairs: Sequence[Pair], probe, *, batch_size: int, unbiased: bool = True,
                  tokens: TokenMode = "all", device: torch.device | None = None,

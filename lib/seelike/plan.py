@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from seelike import claims, compare, models, probes
+from seelike import claims, compare, data, models, probes
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
-from seelike.compare import CKARequest
+from seelike.compare import CKACurve, CKARequest
 from seelike.config import Preset
 from seelike.estimators import EstimatorCKA
 from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
 from seelike.skips import SkipStatistics
+from seelike.train import Accuracy
 
 # ---- which models a chapter uses ------------------------------------------------------------
 
@@ -48,6 +49,29 @@ def less_data(p: Preset) -> list[str]:
 def no_skip(p: Preset) -> list[str]:
     """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
     return [n for n in models.available(p.name) if n.startswith(p.vit + "_noskip")]
+
+
+# ---- Chapters 2 and 3: the CKA walk-through and the zoo ------------------------------------
+
+
+def cka_walkthrough(p: Preset) -> CKACurve:
+    """Chapter 2's illustration: two ViT/ResNet block pairs, one per end of the networks."""
+    vit, res = compare.layer_names(p.vit, "blocks"), compare.layer_names(p.resnet, "blocks")
+    return CKACurve(p.vit, (vit[1], vit[-1]), p.resnet, (res[1], res[-1]))
+
+
+def first_heatmap(p: Preset) -> CKARequest:
+    """Chapter 2's first heatmap: the ViT's block outputs with each other."""
+    blocks = compare.layer_names(p.vit, "blocks")
+    return CKARequest(p.vit, blocks, p.vit, blocks)
+
+
+def zoo_accuracy(p: Preset) -> list[Accuracy]:
+    """Chapter 3's re-measured accuracy of every zoo model (CIFAR presets only)."""
+    if p.dataset != "cifar10":
+        return []
+    labels = data.probe_set(p, "cka").labels
+    return [Accuracy(name, labels) for name in models.available(p.name)]
 
 
 # ---- Chapter 4: representation structure (Figs 1, 2) ----------------------------------------
@@ -107,39 +131,6 @@ def skip_removed(p: Preset) -> list[CKARequest]:
     return [CKARequest(name) for name in [p.vit, *no_skip(p)]]
 
 
-# ---- Chapter 10: minibatch CKA estimators (beyond the paper) ---------------------------------
-
-
-def estimator_study(p: Preset) -> EstimatorCKA:
-    """Biased and unbiased CKA of the ViT's and the ResNet's block outputs at every size.
-
-    Block outputs only: the full-batch Grams are ``estimator_examples`` squared per layer,
-    and Chapter 4's claims need only one layer per block. Run in minibatches of
-    ``max(p.estimator_batches)``, the smaller sizes being chunks of those.
-    """
-    return EstimatorCKA({name: tuple(compare.layer_names(name, "blocks"))
-                         for name in (p.vit, p.resnet)}, p.estimator_batches)
-
-
-# ---- Chapter 8: data and model scale (Figs 12, 13) ------------------------------------------
-
-
-def data_scale(p: Preset) -> list[CKARequest]:
-    """Each less-data ViT's blocks against the full-data ViT's blocks (Fig 12)."""
-    blocks = compare.layer_names(p.vit, "blocks")
-    return [CKARequest(name, compare.layer_names(name, "blocks"), p.vit, blocks)
-            for name in less_data(p)]
-
-
-# ---- Chapter 9: MLP-Mixer (Figs H.1, H.2) ---------------------------------------------------
-
-
-def mixer_comparison(p: Preset) -> list[CKARequest]:
-    """The Mixer with itself (H.1), then against the ViT and the ResNet (H.2)."""
-    return [CKARequest(p.mixer), CKARequest(p.mixer, None, p.vit),
-            CKARequest(p.mixer, None, p.resnet)]
-
-
 # ---- Chapter 7: spatial information (Figs 9-11, D.1-D.4) -----------------------------------
 
 
@@ -174,15 +165,53 @@ def probe_shots(p: Preset) -> list[int]:
     return [10]
 
 
+def probe_models(p: Preset) -> list[str]:
+    """The models with linear probes: Chapter 7's and Chapter 8's less-data ViTs (Fig 13)."""
+    return list(dict.fromkeys([*spatial_models(p), *less_data(p)]))
+
+
 def probe_fits(p: Preset) -> list[probes.ProbeFit]:
-    """Probes of Chapter 7's models on ``p``'s ``probe_train`` set (Fig 11, D.4)."""
-    return [probes.fit_analysis(p, name) for name in spatial_models(p)]
+    """Probes of every probed model on ``p``'s ``probe_train`` set (Figs 11, 13, D.4)."""
+    return [probes.fit_analysis(p, name) for name in probe_models(p)]
 
 
 def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:
     """Every shots setting's probes evaluated on ``p``'s ``probe_test`` set (fits first)."""
     return [probes.evaluation_analysis(p, name, shots)
-            for shots in probe_shots(p) for name in spatial_models(p)]
+            for shots in probe_shots(p) for name in probe_models(p)]
+
+
+# ---- Chapter 8: data and model scale (Figs 12, 13) ------------------------------------------
+
+
+def data_scale(p: Preset) -> list[CKARequest]:
+    """Each less-data ViT's blocks against the full-data ViT's blocks (Fig 12)."""
+    blocks = compare.layer_names(p.vit, "blocks")
+    return [CKARequest(name, compare.layer_names(name, "blocks"), p.vit, blocks)
+            for name in less_data(p)]
+
+
+# ---- Chapter 9: MLP-Mixer (Figs H.1, H.2) ---------------------------------------------------
+
+
+def mixer_comparison(p: Preset) -> list[CKARequest]:
+    """The Mixer with itself (H.1), then against the ViT and the ResNet (H.2)."""
+    return [CKARequest(p.mixer), CKARequest(p.mixer, None, p.vit),
+            CKARequest(p.mixer, None, p.resnet)]
+
+
+# ---- Chapter 10: minibatch CKA estimators (beyond the paper) ---------------------------------
+
+
+def estimator_study(p: Preset) -> EstimatorCKA:
+    """Biased and unbiased CKA of the ViT's and the ResNet's block outputs at every size.
+
+    Block outputs only: the full-batch Grams are ``estimator_examples`` squared per layer,
+    and Chapter 4's claims need only one layer per block. Run in minibatches of
+    ``max(p.estimator_batches)``, the smaller sizes being chunks of those.
+    """
+    return EstimatorCKA({name: tuple(compare.layer_names(name, "blocks"))
+                         for name in (p.vit, p.resnet)}, p.estimator_batches)
 
 
 # ---- every analysis of a probe set ----------------------------------------------------------
@@ -210,6 +239,7 @@ def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
             requests += skip_removed(p) + data_scale(p) + mixer_comparison(p)
         out += [compare.analysis_of(r) for r in requests]
         if repeat == 0:
+            out += [cka_walkthrough(p), compare.analysis_of(first_heatmap(p)), *zoo_accuracy(p)]
             out += skip_statistics(p)
             out.append(head_subsets_vs_resnet(p, _vit_distances(p)))
             out += localization(p)
