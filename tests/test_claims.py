@@ -214,14 +214,14 @@ def test_results_dir_defaults_to_build(monkeypatch: pytest.MonkeyPatch) -> None:
     assert claims.results_dir("smoke").parts[-3:] == ("_build", "results", "smoke")
 
 
-# --- every analysis of Chapter 4 on the paper preset's architectures (random weights) ----------
+# --- the CKA analyses of Chapters 4 and 9 on the paper preset's architectures (random weights) ---
 
 PAPER_VIT = "vit_base_patch32_224.augreg_in21k"
 PAPER_RESNET = "resnetv2_50x1_bit.goog_in21k"
 PAPER_MIXER = "mixer_b16_224.goog_in21k"
 
 
-def test_chapter4_analyses_on_paper_architectures(mirror: Path) -> None:
+def test_chapter4_and_9_analyses_on_paper_architectures(mirror: Path) -> None:
     paths, labels = data.image_folder(mirror / "datasets" / "imagenette-mini" / "labels.csv")
     pick = np.arange(0, len(paths), len(paths) // 4)[:4]  # four images, four classes
     probe = data.ProbeSet(images=np.array(paths)[pick], labels=labels[pick],
@@ -229,7 +229,8 @@ def test_chapter4_analyses_on_paper_architectures(mirror: Path) -> None:
     nets = {name: models.build_paper(name) for name in (PAPER_VIT, PAPER_RESNET, PAPER_MIXER)}
     lay = {name: layers.paper_layers(net) for name, net in nets.items()}
     assert all(compare.layer_names(name) == lay[name] for name in nets)
-    pairs = [(n, n) for n in nets] + [(PAPER_VIT, PAPER_RESNET), (PAPER_MIXER, PAPER_RESNET)]
+    pairs = [(n, n) for n in nets] + [(PAPER_VIT, PAPER_RESNET), (PAPER_MIXER, PAPER_RESNET),
+                                      (PAPER_MIXER, PAPER_VIT)]
     out = compare.cka_matrices(nets, lay, pairs, probe, batch_size=4,
                                device=torch.device("cpu"))
     for (a, b), m in out.items():
@@ -243,6 +244,11 @@ def test_chapter4_analyses_on_paper_architectures(mirror: Path) -> None:
         for claim in found:
             assert isinstance(claim, Claim) and math.isfinite(claim.value)
             assert claim.verdict in claims.VERDICTS
+    # Chapter 9's claims (H.1, H.2) on the paper's Mixer.
+    for claim in (claims.h1_mixer_blocks(out[(PAPER_MIXER, PAPER_MIXER)]),
+                  claims.h2_mixer_vit_like(out[(PAPER_MIXER, PAPER_VIT)],
+                                           out[(PAPER_MIXER, PAPER_RESNET)])):
+        assert math.isfinite(claim.value) and claim.verdict in claims.VERDICTS
     # The one-pass engine agrees with the single-pair one.
     ref = compare.cka_matrix(nets[PAPER_VIT], lay[PAPER_VIT][:10], probe,
                              model_b=nets[PAPER_RESNET], layers_b=lay[PAPER_RESNET][:6],

@@ -116,6 +116,7 @@ def test_tokens_that_are_their_patches_have_cka_one_on_the_diagonal() -> None:
 @pytest.mark.parametrize("name,layers", [
     ("vit_base_patch32_224.augreg_in21k", ["net.blocks.10", "net.blocks.11"]),
     ("resnetv2_50x1_bit.goog_in21k", ["net.stages.2.blocks.5", "net.stages.3.blocks.2"]),
+    ("vit_base_patch16_rpn_224.sw_in1k", ["net.blocks.11"]),  # the GAP ViT of Fig 10
 ])
 def test_paper_architectures_run_at_random_init(name: str, layers: list[str]) -> None:
     torch.manual_seed(0)
@@ -124,7 +125,7 @@ def test_paper_architectures_run_at_random_init(name: str, layers: list[str]) ->
     probe = TensorProbe(torch.rand(4, 3, 224, 224))
     (out,) = passes.run([TokenPatchCKA(name, tuple(layers))], {name: net}, probe, batch_size=4)
     grids = out["grid"].tolist()
-    assert grids[-1] == [7, 7]
+    assert grids[-1] == ([14, 14] if "patch16" in name else [7, 7])
     for i, (gh, gw) in enumerate(grids):
         m = layer_matrix(out, i)
         assert m.shape == (gh * gw, gh * gw) and np.isfinite(m).all()

@@ -129,6 +129,17 @@ def test_paper_vit_probes_run_at_random_init() -> None:
     assert np.isfinite(out["cls"]).all() and np.isfinite(out["gap"]).all()
 
 
+def test_paper_gap_vit_probes_run_at_random_init() -> None:
+    torch.manual_seed(0)
+    name = "vit_base_patch16_rpn_224.sw_in1k"  # no class token: the GAP model of Fig 11
+    out = _fit_and_evaluate(name, models.build_paper(name), ("net.blocks.11",),
+                            ("token", "gap"), torch.rand(4, 3, 224, 224),
+                            np.array([0, 1, 0, 1]), classes=2, folds=2, lambdas=(1.0,),
+                            max_positions=4)
+    assert out["token_grid"].tolist() == [[2, 2]]
+    assert np.isfinite(out["token"]).all() and np.isfinite(out["gap"]).all()
+
+
 def test_paper_resnet_probes_run_at_random_init() -> None:
     torch.manual_seed(0)
     name = "resnetv2_50x1_bit.goog_in21k"
