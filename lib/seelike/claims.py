@@ -90,15 +90,19 @@ def write(claims: Sequence[Claim], preset: str, chapter: str) -> Path:
     return path
 
 
-def read_all(preset: str) -> pd.DataFrame:
-    """Every chapter's claims under ``preset``, in chapter order (empty frame if none)."""
-    folder = results_dir(preset)
+def read_folder(folder: Path) -> pd.DataFrame:
+    """The claims tables (``*.csv``) in ``folder``, in chapter order (empty frame if none)."""
     frames = [pd.read_csv(p, dtype={c: str for c in COLUMNS if c != "value"})
               for p in sorted(folder.glob("*.csv"))] if folder.is_dir() else []
     frames = [f for f in frames if len(f)]
     if not frames:
         return table([])
     return pd.concat(frames, ignore_index=True)[list(COLUMNS)].astype({"value": float})
+
+
+def read_all(preset: str) -> pd.DataFrame:
+    """Every chapter's claims under ``preset``, in chapter order (empty frame if none)."""
+    return read_folder(results_dir(preset))
 
 
 # ---- statistics on CKA matrices ---------------------------------------------------------------

@@ -54,17 +54,6 @@ def committed_dir(preset: str, root: Path | None = None) -> Path:
     return (root or repo_root() / "data" / "results") / preset
 
 
-def _read_csvs(folder: Path) -> pd.DataFrame:
-    """The claim tables in ``folder`` as one frame, in chapter order (as claims.read_all)."""
-    frames = [pd.read_csv(p, dtype={c: str for c in claims.COLUMNS if c != "value"})
-              for p in sorted(folder.glob("*.csv"))]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return claims.table([])
-    frame = pd.concat(frames, ignore_index=True)[list(claims.COLUMNS)]
-    return frame.astype({"value": float})
-
-
 @dataclass(frozen=True)
 class Results:
     """One preset's claims and where they come from."""
@@ -92,7 +81,7 @@ def read_committed(preset: str, root: Path | None = None) -> Results:
     folder = committed_dir(preset, root)
     if not (folder / PROVENANCE).is_file():
         return Results(preset, claims.table([]), NOT_RUN, {})
-    return Results(preset, _read_csvs(folder), "committed",
+    return Results(preset, claims.read_folder(folder), "committed",
                    json.loads((folder / PROVENANCE).read_text()))
 
 
