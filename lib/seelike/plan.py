@@ -156,13 +156,12 @@ def localization(p: Preset) -> list[TokenPatchCKA]:
 
 
 def probe_shots(p: Preset) -> list[int]:
-    """Shots per class of Chapter 7's probes: the paper's 10.
+    """Shots per class of the probes: the paper's 10, then the preset's full probe set.
 
-    ``probes.probe_accuracies(p, name)`` (no ``shots``) fits on the preset's full
-    ``probe_train`` set instead; the book leaves it out because on the cifar preset that
-    is 5,000 images per model, more than the chapters' CPU budget.
+    The full set (``probe_train_per_class``: 500 per class on cifar) stands in for the
+    full-data probes of the paper's appendix F; on smoke and paper both are 10.
     """
-    return [10]
+    return list(dict.fromkeys([10, p.probe_train_per_class]))
 
 
 def probe_models(p: Preset) -> list[str]:
