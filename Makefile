@@ -13,7 +13,7 @@ STAMP := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),$(VENV))/.seelike-installed
 .PHONY: book test install lint unit chapters bench clean
 
 book: install            ## execute every chapter on the default preset and build the HTML
-	$(PY) -m seelike.run --preset cifar --build
+	$(PY) -m seelike.book.run --preset cifar --build
 
 test: install lint unit chapters   ## what CI runs
 
@@ -32,7 +32,7 @@ unit:
 	$(PY) -m pytest -q
 
 chapters:                ## every chapter under papermill (smoke), the book with -W, a browser
-	$(PY) -m seelike.run --preset smoke --build
+	$(PY) -m seelike.book.run --preset smoke --build
 	$(PY) scripts/check_browser.py _build/smoke/_build/html --screenshots _build/screenshots
 
 bench: install

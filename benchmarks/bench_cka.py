@@ -127,7 +127,8 @@ def load_images(n: int) -> tuple[torch.Tensor, str]:
     if path.is_file():
         x = torch.from_numpy(np.load(path)["x"][:n]).permute(0, 3, 1, 2).float() / 255
         mean, std = torch.tensor(CIFAR_MEAN)[:, None, None], torch.tensor(CIFAR_STD)[:, None, None]
-        x, source = (x - mean) / std, f"CIFAR-10 test ({path})"
+        # The data folder's name only: a machine's path does not belong in a committed table.
+        x, source = (x - mean) / std, "CIFAR-10 test ($SEELIKE_DATA/datasets/cifar10/test.npz)"
     else:
         x = torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(0))
         source = "random"

@@ -1,9 +1,11 @@
-"""Tests for seelike.cache and the cached CKA requests of seelike.compare."""
+"""Tests for seelike.cache and the book's cached CKA requests (seelike.book.results)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,9 @@ import pytest
 import torch
 
 import seelike
-from seelike import cache, compare, data, io, models, passes, plan
+from seelike import cache, compare, io, layers, models, passes
+from seelike.book import plan, results, store
+from seelike.book.presets import get_preset, probe_set
 
 
 @pytest.fixture(autouse=True)
@@ -31,34 +35,36 @@ class Counter:
         return {"m": np.full((2, 3), self.value), "names": np.array(["a", "b"])}
 
 
+CODE = "seelike.compare"  # any real module: the code a result is keyed to
 KEY = {"weights": "abc", "probe": "def", "params": {"batch": 32, "layers": ["x", "y"]}}
 
 
-def test_version_is_exposed() -> None:
-    assert seelike.__version__ == "0.1.0"
+def test_version_in_the_key_is_the_installed_package_s() -> None:
+    assert seelike.__version__ == metadata.version("seelike")
 
 
 def test_miss_then_hit(tmp_cache: Path) -> None:
     compute = Counter()
-    first = cache.cached("thing", KEY, compute)
-    second = cache.cached("thing", json.loads(json.dumps(KEY)), compute)  # equal, not same
+    first = cache.cached("thing", KEY, compute, code=CODE)
+    # An equal key, not the same object:
+    second = cache.cached("thing", json.loads(json.dumps(KEY)), compute, code=CODE)
     assert compute.calls == 1
     np.testing.assert_array_equal(first["m"], second["m"])
     assert list(second["names"]) == ["a", "b"]
-    assert cache.is_cached("thing", KEY)
-    assert cache.load("thing", KEY)["m"].shape == (2, 3)
-    assert cache.load("thing", {**KEY, "probe": "other"}) is None
+    assert cache.is_cached("thing", KEY, CODE)
+    assert cache.load("thing", KEY, CODE)["m"].shape == (2, 3)
+    assert cache.load("thing", {**KEY, "probe": "other"}, CODE) is None
     files = list(tmp_cache.rglob("*"))
-    assert [f.name for f in files if f.is_file()] == [cache.cache_path("thing", KEY).name]
-    assert cache.cache_path("thing", KEY).parent == tmp_cache / "thing"
+    assert [f.name for f in files if f.is_file()] == [cache.cache_path("thing", KEY, CODE).name]
+    assert cache.cache_path("thing", KEY, CODE).parent == tmp_cache / "thing"
 
 
 def test_tuples_and_numpy_scalars_key_like_lists_and_numbers() -> None:
     a = {"layers": ("x", "y"), "n": np.int64(3), "f": np.float64(0.5)}
     b = {"n": 3, "layers": ["x", "y"], "f": 0.5}  # another order too
-    assert cache.cache_path("t", a) == cache.cache_path("t", b)
+    assert cache.cache_path("t", a, CODE) == cache.cache_path("t", b, CODE)
     with pytest.raises(TypeError, match="JSON"):
-        cache.cache_path("t", {"bad": object()})
+        cache.cache_path("t", {"bad": object()}, CODE)
 
 
 @pytest.mark.parametrize("change", [
@@ -69,22 +75,23 @@ def test_tuples_and_numpy_scalars_key_like_lists_and_numbers() -> None:
 ])
 def test_every_key_part_matters(change: dict) -> None:
     compute = Counter()
-    cache.cached("thing", KEY, compute)
-    cache.cached("thing", {**KEY, **change}, compute)
+    cache.cached("thing", KEY, compute, code=CODE)
+    cache.cached("thing", {**KEY, **change}, compute, code=CODE)
     assert compute.calls == 2
-    assert cache.cached("thing", KEY, compute) and compute.calls == 2  # the old entry survives
+    cache.cached("thing", KEY, compute, code=CODE)
+    assert compute.calls == 2  # the old entry survives
 
 
 def test_name_and_library_version_are_in_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     compute = Counter()
-    cache.cached("thing", KEY, compute)
-    cache.cached("other", KEY, compute)
+    cache.cached("thing", KEY, compute, code=CODE)
+    cache.cached("other", KEY, compute, code=CODE)
     assert compute.calls == 2
     monkeypatch.setattr(cache, "__version__", "9.9.9")
-    cache.cached("thing", KEY, compute)
+    cache.cached("thing", KEY, compute, code=CODE)
     assert compute.calls == 3
     with pytest.raises(ValueError, match="folder"):
-        cache.cache_path("../x", KEY)
+        cache.cache_path("../x", KEY, CODE)
 
 
 def test_failed_write_leaves_no_file(tmp_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,12 +100,12 @@ def test_failed_write_leaves_no_file(tmp_cache: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(io.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        cache.cached("thing", KEY, Counter())
+        cache.cached("thing", KEY, Counter(), code=CODE)
     assert not [f for f in tmp_cache.rglob("*") if f.is_file()]  # no result, no temp file
     monkeypatch.undo()
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_cache))
     compute = Counter()
-    cache.cached("thing", KEY, compute)
+    cache.cached("thing", KEY, compute, code=CODE)
     assert compute.calls == 1  # nothing half-written was taken for a hit
 
 
@@ -107,24 +114,24 @@ def test_failed_compute_writes_nothing(tmp_cache: Path) -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        cache.cached("thing", KEY, fails)
-    assert not cache.is_cached("thing", KEY)
+        cache.cached("thing", KEY, fails, code=CODE)
+    assert not cache.is_cached("thing", KEY, CODE)
     assert not [f for f in tmp_cache.rglob("*") if f.is_file()]
 
 
 def test_corrupt_or_foreign_file_is_recomputed() -> None:
     compute = Counter(1.0)
-    cache.cached("thing", KEY, compute)
-    path = cache.cache_path("thing", KEY)
+    cache.cached("thing", KEY, compute, code=CODE)
+    path = cache.cache_path("thing", KEY, CODE)
     path.write_bytes(path.read_bytes()[:40])  # truncated
     with pytest.warns(RuntimeWarning, match="unreadable"):
-        again = cache.cached("thing", KEY, Counter(2.0))
+        again = cache.cached("thing", KEY, Counter(2.0), code=CODE)
     assert again["m"][0, 0] == 2.0
     other = {**KEY, "weights": "zzz"}
-    cache.cached("thing", other, Counter(3.0))
-    shutil.copy(cache.cache_path("thing", other), path)  # a file under the wrong name
+    cache.cached("thing", other, Counter(3.0), code=CODE)
+    shutil.copy(cache.cache_path("thing", other, CODE), path)  # a file under the wrong name
     with pytest.warns(RuntimeWarning, match="another key"):
-        assert cache.cached("thing", KEY, Counter(4.0))["m"][0, 0] == 4.0
+        assert cache.cached("thing", KEY, Counter(4.0), code=CODE)["m"][0, 0] == 4.0
 
 
 # --- fingerprints --------------------------------------------------------------------------------
@@ -161,11 +168,91 @@ def test_state_fingerprint_changes_with_any_weight() -> None:
 
 
 def test_probe_fingerprint_is_the_ids(mirror: Path) -> None:
-    a = data.probe_set("smoke", "cka", seed=0)
-    assert cache.probe_fingerprint(a) == cache.probe_fingerprint(data.probe_set("smoke", "cka"))
+    smoke = get_preset("smoke")
+    a = probe_set(smoke, "cka", seed=0)
+    assert cache.probe_fingerprint(a) == cache.probe_fingerprint(probe_set(smoke, "cka"))
+    assert cache.probe_fingerprint(a) != cache.probe_fingerprint(probe_set(smoke, "cka", seed=1))
     assert cache.probe_fingerprint(a) != cache.probe_fingerprint(
-        data.probe_set("smoke", "cka", seed=1))
-    assert cache.probe_fingerprint(a) != cache.probe_fingerprint(data.probe_set("cifar", "cka"))
+        probe_set(get_preset("cifar"), "cka"))
+
+
+# --- the code a result is keyed to ---------------------------------------------------------------
+
+
+def test_code_is_a_required_part_of_the_key() -> None:
+    with pytest.raises(TypeError, match="code"):
+        cache.cached("thing", KEY, Counter())  # type: ignore[call-arg]
+    assert cache.cache_path("thing", KEY, "seelike.compare") != cache.cache_path(
+        "thing", KEY, "seelike.attention")
+    with pytest.raises(ValueError, match="module"):
+        cache.code_fingerprint("seelike.no_such_module")
+
+
+def test_compare_closure_is_the_engine_not_the_book() -> None:
+    closure = cache.code_closure(["seelike.compare"])
+    assert {"seelike", "seelike.compare", "seelike.cka", "seelike.hooks", "seelike.passes",
+            "seelike.layers"} <= set(closure)
+    assert not [m for m in closure if m.startswith("seelike.book")]
+    # Nor any module a claim, a plot or the runner lives in.
+    assert not {"seelike.structure", "seelike.train"} & set(closure)
+
+
+def test_editing_the_book_leaves_engine_fingerprints(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit to a book-layer file keeps ``seelike.compare``'s cached results warm."""
+    real = cache._module_file
+    before = cache.code_fingerprint("seelike.compare")
+    edited = tmp_path / "plan.py"
+    edited.write_text(real("seelike.book.plan").read_text() + "\n# an edit\n")
+    monkeypatch.setattr(cache, "_module_file",
+                        lambda m: edited if m == "seelike.book.plan" else real(m))
+    cache.code_fingerprint.cache_clear()
+    try:
+        assert cache.code_fingerprint("seelike.book.plan") != before  # the edit is seen ...
+        assert cache.code_fingerprint("seelike.compare") == before    # ... but not by compare
+    finally:
+        cache.code_fingerprint.cache_clear()
+
+
+FAKE = {  # modules of a small fake part of the tree: top imports mid, mid imports leaf
+    "seelike.fake_top": "from seelike import fake_mid\n",
+    "seelike.fake_mid": "from seelike.fake_leaf import VALUE\n",
+    "seelike.fake_leaf": "VALUE = 1\n",
+    "seelike.fake_other": "VALUE = 2\n",
+}
+
+
+@pytest.fixture
+def fake_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Path]]:
+    """``FAKE`` as files in tmp_path, found by cache's module lookup beside the real tree."""
+    files = {}
+    for name, text in FAKE.items():
+        files[name] = tmp_path / f"{name}.py"
+        files[name].write_text(text)
+    real = cache._module_file
+    monkeypatch.setattr(cache, "_module_file", lambda m: files.get(m) or real(m))
+    cache.code_fingerprint.cache_clear()
+    yield files
+    cache.code_fingerprint.cache_clear()
+
+
+def test_code_closure_follows_imports_transitively(fake_modules: dict[str, Path]) -> None:
+    assert cache.code_closure(["seelike.fake_top"]) == [
+        "seelike", "seelike.fake_leaf", "seelike.fake_mid", "seelike.fake_top"]
+    assert cache.code_closure(["seelike.fake_other"]) == ["seelike", "seelike.fake_other"]
+
+
+@pytest.mark.parametrize("edited, changes", [
+    ("seelike.fake_leaf", True), ("seelike.fake_mid", True), ("seelike.fake_top", True),
+    ("seelike.fake_other", False)])
+def test_fingerprint_changes_with_the_closure_only(fake_modules: dict[str, Path], edited: str,
+                                                   changes: bool) -> None:
+    before = cache.code_fingerprint("seelike.fake_top")
+    assert cache.code_fingerprint("seelike.fake_top") == before  # deterministic
+    path = fake_modules[edited]
+    path.write_text(path.read_text() + "# edited\n")
+    cache.code_fingerprint.cache_clear()
+    assert (cache.code_fingerprint("seelike.fake_top") != before) is changes
 
 
 # --- cached CKA ----------------------------------------------------------------------------------
@@ -176,16 +263,17 @@ RESNET_LAYERS = ["net.layer1.0", "net.layer4.1"]
 
 def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    smoke = get_preset("smoke")
     loads: list[str] = []
     real_load = models.load
     monkeypatch.setattr(models, "load", lambda name: loads.append(name) or real_load(name))
     # The book's plan would join the pass (tests/test_passes.py covers that); here: the cache.
     monkeypatch.setattr(plan, "analyses", lambda *args, **kwargs: [])
-    within, crossed = compare.cached_cka_many("smoke", [
+    within, crossed = results.cka_many(smoke, [
         compare.CKARequest("vit_cifar", VIT_LAYERS),
         compare.CKARequest("vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS)])
     assert sorted(loads) == ["resnet_cifar", "vit_cifar"]  # each model loaded (and run) once
-    probe = data.probe_set("smoke", "cka")
+    probe = probe_set(smoke, "cka")
     vit, resnet = real_load("vit_cifar"), real_load("resnet_cifar")
     np.testing.assert_allclose(within, compare.cka_matrix(vit, VIT_LAYERS, probe, batch_size=32),
                                atol=1e-12)
@@ -198,21 +286,27 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
 
     monkeypatch.setattr(passes, "run", no_compute)
     np.testing.assert_array_equal(
-        compare.cached_cka("smoke", "vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS),
-        crossed)
+        results.cka(smoke, "vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS), crossed)
     # A different probe seed, minibatch size or estimator is a different request.
     for kwargs in ({"repeat": 1}, {"batch_size": 16}, {"unbiased": False}):
         with pytest.raises(AssertionError, match="cache"):
-            compare.cached_cka("smoke", "vit_cifar", VIT_LAYERS, **kwargs)
+            results.cka(smoke, "vit_cifar", VIT_LAYERS, **kwargs)
 
 
 def test_cka_cache_key_parts(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    request = compare.CKARequest("vit_cifar", VIT_LAYERS)
-    key = compare.cka_cache_key("smoke", request)
+    smoke = get_preset("smoke")
+    analysis = compare.analysis_of(compare.CKARequest("vit_cifar", VIT_LAYERS))
+    assert passes.code_of(analysis) == "seelike.compare"
+    key = passes.cache_key(analysis, probe_set(smoke, "cka"), plan.batch_size(smoke, "cka"))
     assert key["params"]["model_b"] == "vit_cifar" and key["params"]["layers_b"] == VIT_LAYERS
     assert key["weights"] == {"vit_cifar": cache.model_fingerprint("vit_cifar")}
     assert key["batch_size"] == 32 and key["examples"] == 64
+    ident = store.result_id(smoke, analysis, purpose="cka", batch_size=32)
+    assert ident == cache.cache_path(analysis.name, key, "seelike.compare").stem
+    assert not store.is_cached(smoke, analysis, purpose="cka", batch_size=32)
     monkeypatch.setattr(cache, "model_fingerprint", lambda name: "retrained")
-    assert compare.cka_cache_key("smoke", request)["weights"] == {"vit_cifar": "retrained"}
+    retrained = passes.cache_key(analysis, probe_set(smoke, "cka"), 32)
+    assert retrained["weights"] == {"vit_cifar": "retrained"}
+    assert store.result_id(smoke, analysis, purpose="cka", batch_size=32) != ident
     assert compare.CKARequest("vit_cifar").resolved()[1] == tuple(
-        compare.layer_names("vit_cifar"))
+        layers.layer_names("vit_cifar"))

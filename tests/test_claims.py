@@ -1,4 +1,4 @@
-"""Tests for seelike.claims: Chapter 4's claims on hand-built CKA matrices with known answers."""
+"""seelike.book.claims: the record, and Chapter 4's claims on hand-built CKA matrices."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from seelike import claims, compare, data, layers, models
-from seelike.claims import CHAPTER4, Claim
+from seelike import compare, data, layers, models, structure
+from seelike.book import claims
+from seelike.book.claims import Claim, ch04, ch09, record
 
 # --- hand-built matrices -----------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ def cross_with_matches(n_vit: int, rows: list[int], background: float = 0.1,
     return c
 
 
-RESNET_STAGES = [claims.stage_of(n) for n in RESNET_LAYERS]
+RESNET_STAGES = [layers.stage_of(n) for n in RESNET_LAYERS]
 
 
 # --- verdicts, records, helpers -----------------------------------------------------------------
@@ -61,19 +62,19 @@ def test_claim_rejects_unknown_verdict() -> None:
 
 
 def test_depth_fraction_and_stage_names() -> None:
-    np.testing.assert_allclose(claims.depth_fraction(4), [0.125, 0.375, 0.625, 0.875])
-    assert claims.stage_of("net.layer2.1.bn1") == 2
-    assert claims.stage_of("net.layer3.0") == 3
-    assert claims.stage_of("net.stages.0.blocks.3.norm2") == 0
+    np.testing.assert_allclose(structure.depth_fraction(4), [0.125, 0.375, 0.625, 0.875])
+    assert layers.stage_of("net.layer2.1.bn1") == 2
+    assert layers.stage_of("net.layer3.0") == 3
+    assert layers.stage_of("net.stages.0.blocks.3.norm2") == 0
     with pytest.raises(ValueError, match="stage"):
-        claims.stage_of("net.blocks.3")
+        layers.stage_of("net.blocks.3")
     # 8 ViT layers cut where a 16-layer, 4-stage ResNet changes stage: two per stage.
-    assert list(claims.mapped_stages(8, RESNET_STAGES)) == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert list(structure.mapped_stages(8, RESNET_STAGES)) == [1, 1, 2, 2, 3, 3, 4, 4]
 
 
 def test_stage_contrast_ignores_the_diagonal() -> None:
-    assert claims.stage_contrast(uniform(16), RESNET_STAGES) == pytest.approx(0.0)
-    assert claims.stage_contrast(block_diagonal(RESNET_STAGES), RESNET_STAGES) == \
+    assert structure.stage_contrast(uniform(16), RESNET_STAGES) == pytest.approx(0.0)
+    assert structure.stage_contrast(block_diagonal(RESNET_STAGES), RESNET_STAGES) == \
         pytest.approx(0.7)
 
 
@@ -81,39 +82,39 @@ def test_low_high_similarity_reads_the_corner_blocks() -> None:
     m = np.zeros((6, 6))
     m[:2, 4:] = m[4:, :2] = 0.6
     m[2:4, :] = 0.9  # the middle third must not count
-    assert claims.low_high_similarity(m) == pytest.approx(0.6)
+    assert structure.low_high_similarity(m) == pytest.approx(0.6)
 
 
 # --- Fig 1 -------------------------------------------------------------------------------------
 
 
 def test_block_diagonal_resnet_passes_stages_uniform_fails() -> None:
-    staged = claims.fig1_resnet_stages(block_diagonal(RESNET_STAGES), RESNET_LAYERS)
+    staged = ch04.fig1_resnet_stages(block_diagonal(RESNET_STAGES), RESNET_LAYERS)
     assert staged.verdict == "reproduced" and staged.value == pytest.approx(0.7)
-    flat = claims.fig1_resnet_stages(uniform(16), RESNET_LAYERS)
+    flat = ch04.fig1_resnet_stages(uniform(16), RESNET_LAYERS)
     assert flat.verdict == "not reproduced" and flat.value == pytest.approx(0.0)
-    weak = claims.fig1_resnet_stages(block_diagonal(RESNET_STAGES, 0.5, 0.43), RESNET_LAYERS)
+    weak = ch04.fig1_resnet_stages(block_diagonal(RESNET_STAGES, 0.5, 0.43), RESNET_LAYERS)
     assert weak.verdict == "partly"  # contrast 0.07: between half the margin and the margin
 
 
 def test_vit_no_stages() -> None:
     resnet = block_diagonal(RESNET_STAGES)
-    ok = claims.fig1_vit_no_stages(uniform(60), resnet, RESNET_LAYERS)
+    ok = ch04.fig1_vit_no_stages(uniform(60), resnet, RESNET_LAYERS)
     assert ok.verdict == "reproduced" and ok.value == pytest.approx(0.0)
-    staged_vit = block_diagonal(list(claims.mapped_stages(60, RESNET_STAGES)), 0.95, 0.1)
-    assert claims.fig1_vit_no_stages(staged_vit, resnet, RESNET_LAYERS).verdict == \
+    staged_vit = block_diagonal(list(structure.mapped_stages(60, RESNET_STAGES)), 0.95, 0.1)
+    assert ch04.fig1_vit_no_stages(staged_vit, resnet, RESNET_LAYERS).verdict == \
         "not reproduced"  # more staged than the ResNet and above the margin
     # Weakly staged ViT (0.05) against a flat ResNet (0): below the margin, not below the ResNet.
-    weak_vit = block_diagonal(list(claims.mapped_stages(60, RESNET_STAGES)), 0.8, 0.75)
-    assert claims.fig1_vit_no_stages(weak_vit, uniform(16), RESNET_LAYERS).verdict == "partly"
+    weak_vit = block_diagonal(list(structure.mapped_stages(60, RESNET_STAGES)), 0.8, 0.75)
+    assert ch04.fig1_vit_no_stages(weak_vit, uniform(16), RESNET_LAYERS).verdict == "partly"
 
 
 def test_uniformity_is_a_comparison() -> None:
     vit, resnet = uniform(60, 0.8), block_diagonal(RESNET_STAGES, 0.9, 0.2)
-    good = claims.fig1_uniformity(vit, resnet)
+    good = ch04.fig1_uniformity(vit, resnet)
     assert good.verdict == "reproduced" and good.value == pytest.approx(0.6)
-    assert good.figure == "Fig 1" and good.chapter == CHAPTER4
-    bad = claims.fig1_uniformity(uniform(60, 0.1), resnet)
+    assert good.figure == "Fig 1" and good.chapter == ch04.CHAPTER
+    bad = ch04.fig1_uniformity(uniform(60, 0.1), resnet)
     assert bad.verdict == "not reproduced" and bad.value == pytest.approx(-0.1)
 
 
@@ -125,8 +126,8 @@ def test_fig2_paper_like_cross_matrix_passes_everything() -> None:
     # 1-3 (positions 0.075-0.175), the upper four rows 6-9 (0.325-0.475); rows >= 14 stay dark.
     rows = [1, 2, 2, 3, 6, 7, 8, 9]
     c = cross_with_matches(20, rows)
-    lower, upper, last = (claims.fig2_lower_half(c), claims.fig2_upper_half(c),
-                          claims.fig2_last_third(c))
+    lower, upper, last = (ch04.fig2_lower_half(c), ch04.fig2_upper_half(c),
+                          ch04.fig2_last_third(c))
     assert lower.value == pytest.approx(np.mean([0.075, 0.125, 0.125, 0.175]))
     assert upper.value == pytest.approx(np.mean([0.325, 0.375, 0.425, 0.475]))
     assert last.value == pytest.approx(0.1)
@@ -135,42 +136,42 @@ def test_fig2_paper_like_cross_matrix_passes_everything() -> None:
 
 def test_fig2_failures_and_partial_passes() -> None:
     c = cross_with_matches(20, [8, 8, 8, 8, 18, 18, 18, 18])
-    assert claims.fig2_lower_half(c).verdict == "partly"  # 0.425: lower ViT half, not quarter
-    assert claims.fig2_upper_half(c).verdict == "partly"  # 0.925 > 0.425, outside the band
+    assert ch04.fig2_lower_half(c).verdict == "partly"  # 0.425: lower ViT half, not quarter
+    assert ch04.fig2_upper_half(c).verdict == "partly"  # 0.925 > 0.425, outside the band
     c = cross_with_matches(20, [15, 15, 15, 15, 2, 2, 2, 2])
-    assert claims.fig2_lower_half(c).verdict == "not reproduced"
-    assert claims.fig2_upper_half(c).verdict == "not reproduced"  # below the lower half
+    assert ch04.fig2_lower_half(c).verdict == "not reproduced"
+    assert ch04.fig2_upper_half(c).verdict == "not reproduced"  # below the lower half
     # One bright pair in the ViT's last third: partly; the whole last third bright: not.
     c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9])
     c[17, 7] = 0.9
-    assert claims.fig2_last_third(c).verdict == "partly"
+    assert ch04.fig2_last_third(c).verdict == "partly"
     c[14:, :] = 0.7
-    assert claims.fig2_last_third(c).verdict == "not reproduced"
+    assert ch04.fig2_last_third(c).verdict == "not reproduced"
 
 
 def test_fig2_skips_nan_columns() -> None:
     c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9])
     c[:, 0] = np.nan
-    assert claims.fig2_lower_half(c).value == pytest.approx(np.mean([0.125, 0.125, 0.175]))
+    assert ch04.fig2_lower_half(c).value == pytest.approx(np.mean([0.125, 0.125, 0.175]))
     c[:, :] = np.nan
-    nan_claim = claims.fig2_last_third(c)
+    nan_claim = ch04.fig2_last_third(c)
     assert math.isnan(nan_claim.value) and nan_claim.verdict == "not reproduced"
 
 
 def test_chapter4_claims_checks_shapes() -> None:
-    out = claims.chapter4_claims(uniform(20), block_diagonal(RESNET_STAGES),
+    out = ch04.chapter4_claims(uniform(20), block_diagonal(RESNET_STAGES),
                                  cross_with_matches(20, [1, 1, 2, 2, 3, 3, 4, 4, 6, 6, 7, 7,
                                                          8, 8, 9, 9]), RESNET_LAYERS)
     assert [c.figure for c in out] == ["Fig 1"] * 3 + ["Fig 2"] * 3
     assert all(c.verdict == "reproduced" for c in out)
     with pytest.raises(ValueError, match="cross"):
-        claims.chapter4_claims(uniform(20), uniform(16), np.zeros((16, 20)), RESNET_LAYERS)
+        ch04.chapter4_claims(uniform(20), uniform(16), np.zeros((16, 20)), RESNET_LAYERS)
 
 
 # --- table, write, read_all ----------------------------------------------------------------------
 
 
-def _claim(chapter: str = CHAPTER4, value: float = 0.25) -> Claim:
+def _claim(chapter: str = ch04.CHAPTER, value: float = 0.25) -> Claim:
     return Claim(chapter, "Fig 1", "a statement, with a comma", "a statistic", value, "> 0",
                  claims.verdict(value > 0))
 
@@ -183,34 +184,52 @@ def test_table_is_tidy() -> None:
 
 
 def test_write_read_all_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path))
     assert claims.results_dir("cifar") == tmp_path / "cifar"
     empty = claims.read_all("cifar")
     assert empty.empty and list(empty.columns) == list(claims.COLUMNS)
     first = [_claim(value=0.123456789012345), _claim(value=-2.0)]
-    path = claims.write(first, "cifar", CHAPTER4)
-    assert path == tmp_path / "cifar" / f"{CHAPTER4}.csv"
+    path = claims.write(first, "cifar", ch04.CHAPTER)
+    assert path == tmp_path / "cifar" / f"{ch04.CHAPTER}.csv"
     claims.write([_claim("05_other")], "cifar", "05_other")
     pd.testing.assert_frame_equal(claims.read_all("cifar").iloc[:2],
                                   claims.table(first))
     # Re-running a chapter replaces its rows only; other presets are separate.
-    claims.write([_claim(value=0.5)], "cifar", CHAPTER4)
+    claims.write([_claim(value=0.5)], "cifar", ch04.CHAPTER)
     again = claims.read_all("cifar")
-    assert list(again.chapter) == [CHAPTER4, "05_other"] and again.value.iloc[0] == 0.5
+    assert list(again.chapter) == [ch04.CHAPTER, "05_other"] and again.value.iloc[0] == 0.5
     assert claims.read_all("smoke").empty
     assert not list((tmp_path / "cifar").glob(".*"))  # no temporary files left
 
 
 def test_write_refuses_foreign_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path))
     with pytest.raises(ValueError, match="05_other"):
-        claims.write([_claim("05_other")], "cifar", CHAPTER4)
+        claims.write([_claim("05_other")], "cifar", ch04.CHAPTER)
     with pytest.raises(ValueError, match="file stem"):
         claims.write([], "cifar", "../escape")
 
 
+def test_glue_names_each_value_and_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    myst_nb = pytest.importorskip("myst_nb")
+    glued: dict[str, object] = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update(
+        {name: (value, display)}))
+    claims.glue([_claim(value=0.256), None], "ch4", ["uniform", "stages"])
+    assert glued == {"ch4_uniform_value": ("0.26", False),
+                     "ch4_uniform_verdict": ("reproduced", False),
+                     "ch4_stages_value": ("n/a", False),
+                     "ch4_stages_verdict": ("not testable on this preset", False)}
+    glued.clear()
+    claims.glue([_claim(value=-1.0)], "x")
+    assert glued["x_claim0_value"] == ("-1.00", False)
+    assert glued["x_claim0_verdict"] == ("not reproduced", False)
+    with pytest.raises(ValueError, match="2 claims but 1 keys"):
+        claims.glue([_claim(), _claim()], "x", ["only"])
+
+
 def test_results_dir_defaults_to_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(claims.RESULTS_ENV, raising=False)
+    monkeypatch.delenv(record.RESULTS_ENV, raising=False)
     assert claims.results_dir("smoke").parts[-3:] == ("_build", "results", "smoke")
 
 
@@ -228,7 +247,7 @@ def test_chapter4_and_9_analyses_on_paper_architectures(mirror: Path) -> None:
                           ids=np.array(paths)[pick], purpose="cka", seed=0, image_size=224)
     nets = {name: models.build_paper(name) for name in (PAPER_VIT, PAPER_RESNET, PAPER_MIXER)}
     lay = {name: layers.paper_layers(net) for name, net in nets.items()}
-    assert all(compare.layer_names(name) == lay[name] for name in nets)
+    assert all(layers.layer_names(name) == lay[name] for name in nets)
     pairs = [(n, n) for n in nets] + [(PAPER_VIT, PAPER_RESNET), (PAPER_MIXER, PAPER_RESNET),
                                       (PAPER_MIXER, PAPER_VIT)]
     out = compare.cka_matrices(nets, lay, pairs, probe, batch_size=4,
@@ -237,7 +256,7 @@ def test_chapter4_and_9_analyses_on_paper_architectures(mirror: Path) -> None:
         assert m.shape == (len(lay[a]), len(lay[b]))
         assert np.isfinite(m).all() and np.abs(m).max() <= 1 + 1e-6
     for token_model in (PAPER_VIT, PAPER_MIXER):  # the Mixer in the ViT's role (Appendix H)
-        found = claims.chapter4_claims(out[(token_model, token_model)],
+        found = ch04.chapter4_claims(out[(token_model, token_model)],
                                        out[(PAPER_RESNET, PAPER_RESNET)],
                                        out[(token_model, PAPER_RESNET)], lay[PAPER_RESNET])
         assert len(found) == 6
@@ -245,8 +264,8 @@ def test_chapter4_and_9_analyses_on_paper_architectures(mirror: Path) -> None:
             assert isinstance(claim, Claim) and math.isfinite(claim.value)
             assert claim.verdict in claims.VERDICTS
     # Chapter 9's claims (H.1, H.2) on the paper's Mixer.
-    for claim in (claims.h1_mixer_blocks(out[(PAPER_MIXER, PAPER_MIXER)]),
-                  claims.h2_mixer_vit_like(out[(PAPER_MIXER, PAPER_VIT)],
+    for claim in (ch09.h1_mixer_blocks(out[(PAPER_MIXER, PAPER_MIXER)]),
+                  ch09.h2_mixer_vit_like(out[(PAPER_MIXER, PAPER_VIT)],
                                            out[(PAPER_MIXER, PAPER_RESNET)])):
         assert math.isfinite(claim.value) and claim.verdict in claims.VERDICTS
     # The one-pass engine agrees with the single-pair one.

@@ -1,33 +1,16 @@
-"""Presets as data, the data folder from SEELIKE_DATA."""
+"""seelike.config: the data folder from SEELIKE_DATA and the checkout (presets: test_presets)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from seelike import config
 
 
-def test_three_presets_with_cifar_the_default_in_every_chapter():
-    assert set(config.PRESETS) == {"smoke", "cifar", "paper"}
-    assert config.get_preset("cifar").dataset == "cifar10"
-    assert config.get_preset("paper").image_size == 224
-
-
-def test_unknown_preset_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="smoke, cifar, paper"):
-        config.get_preset("imagenet")
-
-
-def test_overrides_change_fields_and_reject_unknown_ones():
-    base = config.get_preset("cifar")
-    changed = config.get_preset("cifar", cka_batch=base.cka_batch // 2)
-    assert changed.cka_batch == base.cka_batch // 2
-    assert changed.cka_examples == base.cka_examples
-    assert config.get_preset("cifar").cka_batch == base.cka_batch  # the registry is untouched
-    with pytest.raises(TypeError, match="unknown preset fields"):
-        config.get_preset("cifar", batch=3)
+def test_config_holds_only_the_data_folder_and_the_checkout():
+    public = {n for n in vars(config) if not n.startswith("_") and n not in
+              {"annotations", "os", "Path", "platformdirs"}}
+    assert public == {"DATA_ENV", "data_root", "repo_root"}  # presets live in seelike.book
 
 
 def test_data_root_follows_the_environment(monkeypatch, tmp_path):

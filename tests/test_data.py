@@ -30,7 +30,7 @@ from torch import nn
 
 from seelike import data
 from seelike import io as sio
-from seelike.config import get_preset
+from seelike.book.presets import get_preset, probe_set
 from seelike.models import ImageClassifier
 
 # --- synthetic CIFAR-10 archive -----------------------------------------------------------------
@@ -461,8 +461,8 @@ def test_imagenette_offline_names_env_and_url(tmp_path: Path,
 
 def test_probe_set_is_a_documented_deterministic_draw(mirror: Path) -> None:
     smoke = get_preset("smoke")
-    a = data.probe_set("smoke", "cka")
-    b = data.probe_set(smoke, "cka", seed=0)
+    a = probe_set(smoke, "cka")
+    b = probe_set(smoke, "cka", seed=0)
     assert len(a) == smoke.cka_examples and a.purpose == "cka" and a.seed == 0
     data.check_same_examples(a.ids, b.ids)
     np.testing.assert_array_equal(a.images, b.images)
@@ -470,26 +470,31 @@ def test_probe_set_is_a_documented_deterministic_draw(mirror: Path) -> None:
     assert np.bincount(a.labels, minlength=10).max() - np.bincount(a.labels).min() <= 1
     assert len(set(a.labels[:10].tolist())) == 10
     # Other seeds and purposes draw other examples.
-    assert not np.array_equal(a.ids, data.probe_set("smoke", "cka", seed=1).ids)
-    att = data.probe_set("smoke", "attention")
+    assert not np.array_equal(a.ids, probe_set(smoke, "cka", seed=1).ids)
+    att = probe_set(smoke, "attention")
     assert len(att) == smoke.attention_examples
     assert not np.array_equal(a.ids[:len(att)], att.ids)
     # A larger preset extends the smaller one's draw.
-    big = data.probe_set("cifar", "cka")
+    big = probe_set(get_preset("cifar"), "cka")
     assert len(big) == get_preset("cifar").cka_examples
     np.testing.assert_array_equal(big.ids[:len(a)], a.ids)
     assert len(set(big.ids.tolist())) == len(big)
+    # The preset's draw is the engine's draw at the preset's sizes.
+    direct = data.probe_draw("cifar10", "cka", examples=smoke.cka_examples, seed=0,
+                             image_size=smoke.image_size)
+    data.check_same_examples(a.ids, direct.ids)
 
 
 def test_probe_set_rows_are_the_split_s_examples(mirror: Path) -> None:
     x_test, y_test, names_test = data.cifar10("test")
     x_train, y_train, names_train = data.cifar10("train")
-    rf = data.probe_set("smoke", "receptive_field")
-    assert len(rf) == 32
-    train = data.probe_set("smoke", "probe_train")
-    assert np.bincount(train.labels).tolist() == [get_preset("smoke").probe_train_per_class] * 10
-    test = data.probe_set("smoke", "probe_test")
-    assert len(test) == get_preset("smoke").probe_test_examples
+    smoke = get_preset("smoke")
+    rf = probe_set(smoke, "receptive_field")
+    assert len(rf) == smoke.receptive_field_examples == 32
+    train = probe_set(smoke, "probe_train")
+    assert np.bincount(train.labels).tolist() == [smoke.probe_train_per_class] * 10
+    test = probe_set(smoke, "probe_test")
+    assert len(test) == smoke.probe_test_examples
     for ps, (x, y, names) in ((rf, (x_test, y_test, names_test)),
                               (train, (x_train, y_train, names_train)),
                               (test, (x_test, y_test, names_test))):
@@ -505,8 +510,9 @@ def test_probe_set_rows_are_the_split_s_examples(mirror: Path) -> None:
 
 def test_paper_probe_set_reads_imagenette_files(mirror: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    paper = get_preset("paper")
     with pytest.warns(UserWarning, match="imagenette has 200"):
-        ps = data.probe_set("paper", "cka")
+        ps = probe_set(paper, "cka")
     assert len(ps) == 200 and len(set(ps.ids.tolist())) == 200
     assert len(set(ps.labels[:10].tolist())) == 10  # one of each class per round
     x = ps.tensor(0, 2)
@@ -515,14 +521,27 @@ def test_paper_probe_set_reads_imagenette_files(mirror: Path,
     assert all(str(p).endswith(i) for p, i in zip(ps.images, ps.ids, strict=True))
     _offline(monkeypatch)  # the mirror has no training images; the full download does
     with pytest.raises(data.DataError, match="SEELIKE_DATA"):
-        data.probe_set("paper", "probe_train")
+        probe_set(paper, "probe_train")
 
 
 def test_probe_set_rejects_unknown_names(mirror: Path) -> None:
     with pytest.raises(ValueError, match="valid: cka"):
-        data.probe_set("smoke", "segmentation")
+        probe_set(get_preset("smoke"), "segmentation")
     with pytest.raises(ValueError, match="valid presets"):
-        data.probe_set("huge", "cka")
+        get_preset("huge")
+
+
+def test_probe_draw_checks_its_arguments(mirror: Path) -> None:
+    with pytest.raises(ValueError, match="valid: cka"):
+        data.probe_draw("cifar10", "segmentation", examples=8, image_size=32)
+    with pytest.raises(ValueError, match="exactly one"):
+        data.probe_draw("cifar10", "cka", image_size=32)
+    with pytest.raises(ValueError, match="exactly one"):
+        data.probe_draw("cifar10", "cka", examples=8, per_class=1, image_size=32)
+    with pytest.raises(ValueError, match="valid: cifar10, imagenette"):
+        data.probe_draw("mnist", "cka", examples=8, image_size=32)
+    per_class = data.probe_draw("cifar10", "probe_train", per_class=2, image_size=32)
+    assert np.bincount(per_class.labels).tolist() == [2] * 10
 
 
 def test_check_same_examples_names_first_mismatch() -> None:

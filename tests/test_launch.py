@@ -2,8 +2,8 @@
 
 The Binder and Colab buttons open ``chapters/<name>.ipynb`` on the branch named by
 ``repository.branch`` in ``_config.yml``; ``.github/workflows/book.yml`` publishes that branch
-from ``python -m seelike.run --export-ipynb``. These tests check both ends offline: what the
-export writes, and that the config and the workflow name the same branch and layout.
+from ``python -m seelike.book.run --export-ipynb``. These tests check both ends offline: what
+the export writes, and that the config and the workflow name the same branch and layout.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import yaml
 from jupyter_book.config import get_final_config
 
-from seelike import run
+from seelike.book import run
 from seelike.config import repo_root
 
 ROOT = repo_root()
@@ -109,7 +109,7 @@ def test_the_setup_cell_clones_the_launch_branch_and_installs_it_elsewhere(
     assert sys.path[0] == str(checkout / "lib")  # importable in this kernel, without a restart
     # Imported from <checkout>/lib, the library's repo_root is the clone, which holds the
     # weights (a non-editable install would look for them next to site-packages).
-    assert Path(run.__file__).resolve().parents[2] == ROOT
+    assert Path(run.__file__).resolve().parents[3] == ROOT == repo_root()
     assert list((ROOT / "data" / "weights").glob("*.safetensors"))
 
     calls.clear()

@@ -132,9 +132,12 @@ def test_paper_architectures_run_at_random_init(name: str, layers: list[str]) ->
 
 
 def test_the_plan_covers_every_vit_block_and_the_resnets_last_two_stages() -> None:
-    from seelike import config, plan
+    from seelike.book import plan
+    from seelike.book.presets import get_preset
 
-    p = config.get_preset("cifar")
+    p = get_preset("cifar")
     found = {a.model: a.layers for a in plan.localization(p)}
     assert len(found[p.vit]) == len(found[p.vit_gap]) == 12
     assert found[p.resnet] == ("net.layer3.0", "net.layer3.1", "net.layer4.0", "net.layer4.1")
+    last = {a.model: a.layers for a in plan.localization(p, resnet_stages=1)}
+    assert last[p.resnet] == ("net.layer4.0", "net.layer4.1") and last[p.vit] == found[p.vit]

@@ -20,7 +20,7 @@ import torch
 from timm.models.vision_transformer import Block
 
 from seelike import data, models
-from seelike.config import PRESETS
+from seelike.book.presets import PRESETS, zoo_models
 
 CIFAR_ZOO = [n for n, s in models.ZOO.items() if s.family != "akamaster"]
 # The accuracy floors (%) that the zoo must reach on the full CIFAR-10 test split.
@@ -143,14 +143,27 @@ def test_akamaster_offline_and_corrupt(tmp_path: Path, monkeypatch: pytest.Monke
 # --- presets -----------------------------------------------------------------------------------
 
 
-def test_available_per_preset() -> None:
-    assert models.available("cifar") == models.available("smoke") == list(models.ZOO)
-    assert models.available("paper") == list(models.PAPER_MODELS)
+def test_zoo_models_per_preset() -> None:
+    assert zoo_models(PRESETS["cifar"]) == zoo_models(PRESETS["smoke"]) == list(models.ZOO)
+    assert zoo_models(PRESETS["paper"]) == list(models.PAPER_MODELS)
     for preset in PRESETS.values():
-        names = models.available(preset.name)
-        assert {preset.vit, preset.vit_gap, preset.resnet} <= set(names)
-    with pytest.raises(ValueError, match="valid presets"):
-        models.available("imagenet")
+        names = zoo_models(preset)
+        assert {preset.vit, preset.vit_gap, preset.resnet, preset.mixer} <= set(names)
+
+
+@pytest.mark.parametrize("name", ["vit_cifar", "resnet_cifar", "resnet56_akamaster",
+                                  "vit_base_patch32_224.augreg_in21k"])
+def test_meta_build_is_the_module_tree_without_weights(name: str) -> None:
+    meta = models.meta_build(name)
+    real = models.build_paper(name) if name in models.PAPER_MODELS else models.build(name)
+    assert [n for n, _ in meta.named_modules()] == [n for n, _ in real.named_modules()]
+    shapes = {n: p.shape for n, p in real.named_parameters()}
+    assert {n: p.shape for n, p in meta.named_parameters()} == shapes
+    assert all(p.is_meta for p in meta.parameters())
+
+
+def test_default_device_is_the_gpu_if_any() -> None:
+    assert models.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_paper_model_names_exist_in_timm() -> None:

@@ -9,7 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import cache, config, data, models, passes, plan
+from seelike import cache, models, passes
+from seelike.accuracy import Accuracy
+from seelike.book import plan, results, store
+from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA
 from seelike.compare import CKAAnalysis
 from seelike.data import ProbeSet, TensorProbe
@@ -87,34 +90,34 @@ def fake_zoo(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(models, "load", lambda name: nets[name])
     monkeypatch.setattr(cache, "model_fingerprint", lambda name: f"weights of {name}")
-    monkeypatch.setattr(data, "probe_set", lambda preset, purpose, seed=0: probe)
+    monkeypatch.setattr(store, "probe_set", lambda preset, purpose, seed=0: probe)
     return calls
 
 
 def test_results_runs_what_the_book_plans_for_the_probe_set_in_the_same_pass(
         fake_zoo: Counter, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = config.get_preset("smoke", cka_batch=8)
+    p = get_preset("smoke", cka_batch=8)
     first = CKAAnalysis("m1", ("1",), "m1", ("1",))
     later = [CKAAnalysis("m1", ("3",), "m2", ("3",)), CKAAnalysis("m2", ("1",), "m2", ("1",))]
     monkeypatch.setattr(plan, "analyses", lambda preset, purpose, repeat=0: [first, *later])
-    (got,) = passes.results(p, [first], purpose="cka")
+    (got,) = results.results(p, [first], purpose="cka")
     assert got["cka"].shape == (1, 1)
     assert fake_zoo == {"m1": 2, "m2": 2}  # the planned analyses joined the first pass
     # Another chapter asks for the planned ones: served from the cache, no forward pass.
-    again = passes.results(p, later, purpose="cka")
+    again = results.results(p, later, purpose="cka")
     assert fake_zoo == {"m1": 2, "m2": 2}
     assert [r["cka"].shape for r in again] == [(1, 1), (1, 1)]
     # What is outside the plan costs its own pass, of the models it needs only.
-    passes.results(p, [CKAAnalysis("m2", ("5",), "m2", ("5",))], purpose="cka")
+    results.results(p, [CKAAnalysis("m2", ("5",), "m2", ("5",))], purpose="cka")
     assert fake_zoo == {"m1": 2, "m2": 4}
 
 
 def test_a_batch_size_other_than_the_presets_does_not_pull_in_the_plan(
         fake_zoo: Counter, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = config.get_preset("smoke", cka_batch=8)
+    p = get_preset("smoke", cka_batch=8)
     planned = CKAAnalysis("m2", ("1",), "m2", ("1",))
     monkeypatch.setattr(plan, "analyses", lambda preset, purpose, repeat=0: [planned])
-    passes.results(p, [CKAAnalysis("m1", ("1",), "m1", ("1",))], purpose="cka", batch_size=4)
+    results.results(p, [CKAAnalysis("m1", ("1",), "m1", ("1",))], purpose="cka", batch_size=4)
     assert fake_zoo == {"m1": 4}
 
 
@@ -147,9 +150,12 @@ def test_the_chapter_2_curve_ends_at_minibatch_cka_and_keeps_the_full_batch_valu
     np.testing.assert_allclose(got["full"][0], linear_cka(a1, b3, unbiased=True), atol=1e-6)
 
 
-def test_zoo_accuracy_counts_argmax_hits() -> None:
-    from seelike.train import Accuracy
+def test_code_of_is_the_analysis_module() -> None:
+    assert passes.code_of(CKAAnalysis("a", ("1",), "a", ("1",))) == "seelike.compare"
+    assert passes.code_of(Accuracy("a", np.zeros(2, dtype=int))) == "seelike.accuracy"
 
+
+def test_zoo_accuracy_counts_argmax_hits() -> None:
     net = tiny_net(0)
     x = torch.rand(10, 3, 16, 16)
     with torch.no_grad():

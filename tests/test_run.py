@@ -8,7 +8,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from seelike import run
+from seelike.book import run
 from seelike.config import repo_root
 
 HEADER = """---

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from seelike import claims, scorecard
+from seelike.book import claims, scorecard
+from seelike.book.claims import record
 from seelike.config import repo_root
 
 README = f"# Title\n\n## Scorecard\n\n{scorecard.START}\nSTALE BLOCK\n{scorecard.END}\n\n## After\n"
@@ -28,7 +29,7 @@ def _claim(chapter: str, verdict: str, figure: str = "Fig 1",
 @pytest.fixture
 def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake ``_build/results``: chapter 4 with three verdicts, chapter 6 with one."""
-    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path / "build"))
+    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path / "build"))
     claims.write([_claim("04_a", "reproduced"), _claim("04_a", "partly", "Fig 2"),
                   _claim("04_a", "reproduced", "Fig 2")], "cifar", "04_a")
     claims.write([_claim("06_b", "not reproduced", "Fig 8",
@@ -112,10 +113,10 @@ def test_update_round_trip(build: Path, tmp_path: Path) -> None:
 
 def test_update_refuses_smoke_and_missing_results(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path / "empty"))
+    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path / "empty"))
     with pytest.raises(ValueError, match="code path"):
         scorecard.update("smoke", tmp_path, tmp_path / "README.md")
-    with pytest.raises(FileNotFoundError, match=r"seelike\.run --preset cifar"):
+    with pytest.raises(FileNotFoundError, match=r"seelike\.book\.run --preset cifar"):
         scorecard.update("cifar", tmp_path, tmp_path / "README.md")
 
 

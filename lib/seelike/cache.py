@@ -10,9 +10,11 @@ where the digest is the sha256 of a canonical JSON key made of
   dict for anything else, see :func:`state_fingerprint`),
 * the probe-set sample IDs (:func:`probe_fingerprint`),
 * the analysis parameters (layers, minibatch size, estimator, …), and
-* the library version ``seelike.__version__`` and a hash of the library's source
-  (:func:`code_fingerprint`), both added by :func:`cached` itself, so that a change to
-  the code that computes a result can never be served an old one.
+* the library version ``seelike.__version__`` and a hash of the source of the code that
+  computes the result (:func:`code_fingerprint`: the analysis's module and every
+  ``seelike`` module it imports), both added by :func:`cached` itself, so that a change to
+  that code can never be served an old result, while an edit elsewhere (a claim's bar, a
+  plot, the book layer, a chapter) leaves the cache warm.
 
 Writes are atomic (:func:`seelike.io.atomic_write_bytes`): a killed run never leaves
 a half-written file that a later run would read. The cache lives in
@@ -21,13 +23,15 @@ a half-written file that a later run would read. The cache lives in
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
+import importlib.util
 import io
 import json
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,27 +73,80 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cache keys hold JSON-like values only, not {type(value).__name__}")
 
 
+def _module_file(module: str) -> Path | None:
+    """The source file of ``module``; None for a name that is not a module (a function)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # ``seelike.hooks.Tap``: the parent is no package
+        return None
+    return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
+
+
+def _seelike_imports(path: Path) -> set[str]:
+    """The ``seelike`` modules a source file imports, at any depth of its code."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "seelike"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] == "seelike":
+            found.add(node.module)
+            # ``from seelike import cka`` imports a module; ``from seelike.cka import x`` a name.
+            found |= {f"{node.module}.{a.name}" for a in node.names
+                      if _module_file(f"{node.module}.{a.name}") is not None}
+    return found
+
+
+def code_closure(modules: Sequence[str]) -> list[str]:
+    """``modules`` and every ``seelike`` module they import, transitively, with their packages."""
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            parent = ".".join(parts[:i])
+            if parent in seen:
+                continue
+            path = _module_file(parent)
+            if path is None:
+                raise ValueError(f"{parent!r} is not a module of the seelike source tree")
+            seen.add(parent)
+            todo += sorted(_seelike_imports(path))
+    return sorted(seen)
+
+
 @functools.cache
-def code_fingerprint() -> str:
-    """sha256 of every module of the installed ``seelike`` package, in name order."""
+def code_fingerprint(module: str) -> str:
+    """sha256 of the source of ``module`` and of every module in its :func:`code_closure`.
+
+    What keys a cached result to the code that computed it: ``seelike.compare`` covers the
+    CKA analysis, the engine (``cka``, ``hooks``, ``passes``) and the model and layer code
+    it imports, and nothing of the book layer, which no analysis imports.
+    """
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in code_closure([module]):
+        path = _module_file(name)
+        assert path is not None  # code_closure checked it
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
-def key_json(name: str, key: Mapping[str, Any]) -> str:
-    """The canonical JSON text of a full key: ``name``, ``key``, library version and code."""
-    full = {"name": name, "seelike_version": __version__, "code": code_fingerprint(),
+def key_json(name: str, key: Mapping[str, Any], code: str) -> str:
+    """The canonical JSON text of a full key: ``name``, ``key``, library version and code.
+
+    ``code`` names the module that computes the result (:func:`code_fingerprint`).
+    """
+    full = {"name": name, "seelike_version": __version__, "code": code_fingerprint(code),
             "key": _canonical(key)}
     return json.dumps(full, sort_keys=True, separators=(",", ":"))
 
 
-def cache_path(name: str, key: Mapping[str, Any]) -> Path:
-    """Where the result of ``name`` under ``key`` is (or would be) stored."""
+def cache_path(name: str, key: Mapping[str, Any], code: str) -> Path:
+    """Where the result of ``name`` under ``key``, computed by module ``code``, is stored."""
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise ValueError(f"cache names are plain folder names, got {name!r}")
-    digest = hashlib.sha256(key_json(name, key).encode()).hexdigest()
+    digest = hashlib.sha256(key_json(name, key, code).encode()).hexdigest()
     return cache_dir() / name / f"{digest}.npz"
 
 
@@ -111,17 +168,18 @@ def _read(path: Path, expected_key: str) -> dict[str, np.ndarray] | None:
     return stored
 
 
-def cached(name: str, key: Mapping[str, Any],
-           compute: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def cached(name: str, key: Mapping[str, Any], compute: Callable[[], Mapping[str, np.ndarray]],
+           *, code: str) -> dict[str, np.ndarray]:
     """``compute()``'s arrays, from disk if this ``name`` and ``key`` were computed before.
 
     ``key`` holds JSON-like values (dicts, lists, strings, numbers) and must name
-    everything the result depends on apart from the library version, which is
-    added here. On a miss ``compute`` runs and its arrays are written atomically,
-    with the full key inside the file, which is checked on every read.
+    everything the result depends on apart from the code that computes it: ``code`` names
+    its module (for example ``"seelike.compare"``), whose :func:`code_fingerprint` and the
+    library version are added here. On a miss ``compute`` runs and its arrays are written
+    atomically, with the full key inside the file, which is checked on every read.
     """
-    expected = key_json(name, key)
-    path = cache_path(name, key)
+    expected = key_json(name, key, code)
+    path = cache_path(name, key, code)
     hit = _read(path, expected)
     if hit is not None:
         return hit
@@ -134,14 +192,14 @@ def cached(name: str, key: Mapping[str, Any],
     return result
 
 
-def load(name: str, key: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+def load(name: str, key: Mapping[str, Any], code: str) -> dict[str, np.ndarray] | None:
     """The stored arrays of ``name`` under ``key``, or None if there are none (or unreadable)."""
-    return _read(cache_path(name, key), key_json(name, key))
+    return _read(cache_path(name, key, code), key_json(name, key, code))
 
 
-def is_cached(name: str, key: Mapping[str, Any]) -> bool:
+def is_cached(name: str, key: Mapping[str, Any], code: str) -> bool:
     """Whether :func:`cached` would serve ``name`` under ``key`` from disk."""
-    return cache_path(name, key).exists() and load(name, key) is not None
+    return cache_path(name, key, code).exists() and load(name, key, code) is not None
 
 
 # ---- fingerprints -----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ O(layers × batch²) whatever the number of examples.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -20,11 +19,8 @@ from torch import nn
 from seelike import passes
 from seelike.cka import MinibatchCKA
 from seelike.hooks import Tap, TokenMode
+from seelike.layers import layer_names
 from seelike.passes import Analysis, Batch, GramSpec, Needs
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
@@ -50,7 +46,7 @@ def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
                         tokens=tokens, device=device, progress=progress)[pair]
 
 
-# ---- several CKA matrices from one pass, and the on-disk cache ------------------------------
+# ---- several CKA matrices from one pass ------------------------------
 
 Pair = tuple[str, str]
 
@@ -206,33 +202,9 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
                          f"of {batch_size}")
     analyses = [CKAAnalysis(a, tuple(layers[a]), b, tuple(layers[b]), tokens, unbiased)
                 for a, b in pairs]
-    out = passes.run(analyses, models, probe, batch_size=batch_size, device=device or
-                     default_device(), progress=progress)
+    out = passes.run(analyses, models, probe, batch_size=batch_size, device=device,
+                     progress=progress)
     return {pair: r["cka"] for pair, r in zip(pairs, out, strict=True)}
-
-
-@functools.lru_cache(maxsize=64)
-def _layer_names(model_name: str, which: str) -> tuple[str, ...]:
-    from seelike import layers, models
-
-    # On the meta device: the module tree without allocating or initialising any weights.
-    with torch.device("meta"):
-        net = (models.build_paper(model_name) if model_name in models.PAPER_MODELS
-               else models.build(model_name))
-    select = {"paper": layers.paper_layers, "blocks": layers.block_layers}
-    if which not in select:
-        raise ValueError(f"which must be one of {sorted(select)}, not {which!r}")
-    return tuple(select[which](net))
-
-
-def layer_names(model_name: str, which: str = "paper") -> list[str]:
-    """The layers of zoo or paper model ``model_name``, without loading its weights.
-
-    ``which="paper"``: :func:`seelike.layers.paper_layers` (block outputs and the
-    intermediate layers of Fig 1); ``"blocks"``: :func:`seelike.layers.block_layers`.
-    The architecture is built once per process on the meta device (names only, no weights).
-    """
-    return list(_layer_names(model_name, which))
 
 
 @dataclass(frozen=True)
@@ -240,7 +212,7 @@ class CKARequest:
     """One CKA matrix to compute: ``model_a``'s ``layers_a`` against ``model_b``'s ``layers_b``.
 
     ``model_b=None`` compares ``model_a`` with itself (``layers_b`` defaults to ``layers_a``);
-    layers ``None`` means :func:`layer_names` (``paper_layers``).
+    layers ``None`` means :func:`seelike.layers.layer_names` (``paper_layers``).
     """
 
     model_a: str
@@ -266,53 +238,3 @@ def analysis_of(request: CKARequest, *, tokens: TokenMode = "all",
     """The :class:`CKAAnalysis` that computes ``request``."""
     a, la, b, lb = request.resolved()
     return CKAAnalysis(a, la, b, lb, tokens, unbiased)
-
-
-def cka_cache_key(preset, request: CKARequest, *, purpose: str = "cka", repeat: int = 0,
-                  unbiased: bool = True, batch_size: int | None = None,
-                  tokens: TokenMode = "all", probe=None) -> dict:
-    """The :func:`seelike.cache.cached` key (folder ``"cka"``) of a request (:func:`cached_cka`)."""
-    from seelike import config, data
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    probe = probe if probe is not None else data.probe_set(p, purpose, seed=repeat)
-    return passes.cache_key(analysis_of(request, tokens=tokens, unbiased=unbiased), probe,
-                            batch_size or p.cka_batch)
-
-
-def cached_cka_many(preset, requests: Sequence[CKARequest], *, purpose: str = "cka",
-                    repeat: int = 0, unbiased: bool = True, batch_size: int | None = None,
-                    tokens: TokenMode = "all", progress: bool = False) -> list[np.ndarray]:
-    """CKA matrices for several requests on one probe set, from the cache where possible.
-
-    The probe set is ``probe_set(preset, purpose, seed=repeat)``; the minibatch size is
-    ``batch_size`` or the preset's ``cka_batch``. Cached requests (keyed by weights, probe
-    IDs, layers, estimator and library version) are read from disk; the others are computed
-    by :func:`seelike.passes.results` in one pass, together with everything else the book
-    asks of this probe set, so that each model runs once per minibatch. Serves paper Figs 1
-    and 2 (Chapter 4) and every later CKA figure.
-    """
-    analyses = [analysis_of(r, tokens=tokens, unbiased=unbiased) for r in requests]
-    out = passes.results(preset, analyses, purpose=purpose, repeat=repeat,
-                         batch_size=batch_size, progress=progress)
-    return [r["cka"] for r in out]
-
-
-def cached_cka(preset, model_a_name: str, layers_a: Sequence[str] | None = None,
-               model_b_name: str | None = None, layers_b: Sequence[str] | None = None, *,
-               purpose: str = "cka", repeat: int = 0, unbiased: bool = True,
-               batch_size: int | None = None, tokens: TokenMode = "all",
-               progress: bool = False) -> np.ndarray:
-    """Minibatch CKA between two zoo/paper models by name, served from the on-disk cache.
-
-    The matrix :func:`cka_matrix` computes for ``models.load(model_a_name)``'s
-    ``layers_a`` (``None``: :func:`layer_names`, the paper's layers) against
-    ``model_b_name``'s ``layers_b`` (``model_b_name=None``: the model with itself) on
-    ``probe_set(preset, purpose, seed=repeat)`` in minibatches of ``batch_size`` (default
-    the preset's ``cka_batch``). Identical requests, from any chapter, are computed once
-    (see :func:`cached_cka_many`, which also shares forward passes between requests).
-    """
-    request = CKARequest(model_a_name, layers_a, model_b_name, layers_b)
-    return cached_cka_many(preset, [request], purpose=purpose, repeat=repeat,
-                           unbiased=unbiased, batch_size=batch_size, tokens=tokens,
-                           progress=progress)[0]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seelike.config import DATA_ENV, Preset, data_root, get_preset
+from seelike.config import DATA_ENV, data_root
 from seelike.io import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -407,48 +407,39 @@ def _round_robin(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argsort(rank * len(classes) + place[rank, class_of], kind="stable")
 
 
-def probe_set(preset: str | Preset, purpose: str, *, seed: int = 0) -> ProbeSet:
-    """The examples of ``purpose`` under ``preset``: a seeded, class-balanced draw.
+def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,
+               per_class: int | None = None, seed: int = 0, image_size: int) -> ProbeSet:
+    """A seeded, class-balanced draw of ``examples`` (or ``per_class`` a class) for ``purpose``.
 
-    ``purpose`` is one of ``cka`` (``preset.cka_examples``; Figs 1, 2, 5, 8-10,
-    12), ``attention`` (``attention_examples``; Figs 3-4), ``receptive_field``
-    (``receptive_field_examples``; Fig 6), ``probe_train``
-    (``probe_train_per_class`` per class), ``probe_test``
-    (``probe_test_examples``; Figs 11, 13) and ``estimators``
-    (``estimator_examples``; Chapter 10). CIFAR presets draw the training
-    probes from the train split and everything else from the test split; the
-    paper preset uses Imagenette's train and val splits the same way (the
-    mirror's ``imagenette-mini`` has only val).
+    ``dataset`` is ``cifar10`` or ``imagenette``; ``purpose`` is one of :data:`PURPOSES`
+    (``probe_train`` draws from the training split, everything else from the test split;
+    the mirror's ``imagenette-mini`` has only val). Files are read at ``image_size``.
 
-    The draw is :func:`_round_robin` with the generator seeded by ``(seed,
-    position of purpose in PURPOSES)``: the label-sorted splits come out
-    class-mixed, every minibatch is balanced, purposes get independent draws and
-    a smaller preset's set is a prefix of a larger one's. A dataset with fewer
-    examples than asked for gives all of them, with a warning.
+    The draw is :func:`_round_robin` with the generator seeded by ``(seed, position of
+    purpose in PURPOSES)``: the label-sorted splits come out class-mixed, every minibatch is
+    balanced, purposes get independent draws and a smaller set is a prefix of a larger one's.
+    A dataset with fewer examples than asked for gives all of them, with a warning. The
+    book's sizes per preset and purpose are :func:`seelike.book.presets.probe_set`'s.
     """
-    preset = get_preset(preset) if isinstance(preset, str) else preset
     if purpose not in PURPOSES:
         raise ValueError(f"unknown probe purpose {purpose!r}; valid: {', '.join(PURPOSES)}")
+    if (examples is None) == (per_class is None):
+        raise ValueError("give exactly one of examples and per_class")
     train = purpose == "probe_train"
-    if preset.dataset == "cifar10":
+    if dataset == "cifar10":
         images, labels, ids = cifar10("train" if train else "test")
-    elif preset.dataset == "imagenette":
+    elif dataset == "imagenette":
         paths, labels, names = imagenette(split="train" if train else "val")
         images, ids = np.array(paths), np.array(names)
     else:
-        raise ValueError(f"preset {preset.name!r} has unknown dataset {preset.dataset!r}")
-    n = {"cka": preset.cka_examples, "attention": preset.attention_examples,
-         "receptive_field": preset.receptive_field_examples,
-         "probe_train": preset.probe_train_per_class * len(np.unique(labels)),
-         "probe_test": preset.probe_test_examples,
-         "estimators": preset.estimator_examples}[purpose]
+        raise ValueError(f"unknown dataset {dataset!r}; valid: cifar10, imagenette")
+    n = examples if per_class is None else per_class * len(np.unique(labels))
     if n > len(labels):
-        warnings.warn(f"preset {preset.name!r} asks for {n} {purpose} examples; "
-                      f"{preset.dataset} has {len(labels)}, all of which are used",
-                      stacklevel=2)
+        warnings.warn(f"{n} {purpose} examples asked for; {dataset} has {len(labels)}, all "
+                      "of which are used", stacklevel=2)
     pick = _round_robin(labels, np.random.default_rng([seed, PURPOSES.index(purpose)]))[:n]
     return ProbeSet(images=images[pick], labels=labels[pick], ids=ids[pick], purpose=purpose,
-                    seed=seed, image_size=preset.image_size)
+                    seed=seed, image_size=image_size)
 
 
 def check_same_examples(ids_a: Sequence[str], ids_b: Sequence[str]) -> None:

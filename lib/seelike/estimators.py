@@ -165,10 +165,8 @@ def layer_sizes(model_name: str, layers: Sequence[str], image_size: int) -> list
     """
     from seelike import models
 
-    with torch.device("meta"):
-        net = (models.build_paper(model_name) if model_name in models.PAPER_MODELS
-               else models.build(model_name))
-        x = torch.empty(1, 3, image_size, image_size)
+    net = models.meta_build(model_name)
+    x = torch.empty(1, 3, image_size, image_size, device="meta")
     taps = [Tap(layer) for layer in layers]
     got = run_taps(net, x, taps)
     return [got[t].shape[1:].numel() for t in taps]

@@ -7,6 +7,7 @@ same for the ``cifar`` zoo and the ``paper`` preset's timm models.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from torch import nn
@@ -73,3 +74,37 @@ def short_label(name: str) -> str:
     name = re.sub(r"^blocks\.(\d+)", r"b\1", name)
     name = re.sub(r"^layer(\d+)\.(\d+)", r"s\1.\2", name)
     return re.sub(r"^stages\.(\d+)\.blocks\.(\d+)", r"s\1.\2", name)
+
+
+def stage_of(layer: str) -> int:
+    """The ResNet stage of a layer: ``net.layer2.1.bn1`` -> 2, ``net.stages.0.blocks.3`` -> 0."""
+    match = re.search(r"(?:^|\.)(?:layer(\d+)|stages\.(\d+))(?:\.|$)", layer)
+    if match is None:
+        raise ValueError(f"{layer!r} names no ResNet stage (layerK or stages.K)")
+    return int(match.group(1) or match.group(2))
+
+
+def block_index(layer: str) -> int | None:
+    """The ViT/Mixer block of a layer: ``net.blocks.3.attn`` -> 3; None outside the blocks."""
+    match = re.search(r"blocks\.(\d+)", layer)
+    return int(match.group(1)) if match else None
+
+
+@functools.lru_cache(maxsize=64)
+def _layer_names(model_name: str, which: str) -> tuple[str, ...]:
+    from seelike import models
+
+    select = {"paper": paper_layers, "blocks": block_layers}
+    if which not in select:
+        raise ValueError(f"which must be one of {sorted(select)}, not {which!r}")
+    return tuple(select[which](models.meta_build(model_name)))
+
+
+def layer_names(model_name: str, which: str = "paper") -> list[str]:
+    """The layers of zoo or paper model ``model_name``, without loading its weights.
+
+    ``which="paper"``: :func:`paper_layers` (block outputs and the intermediate layers of
+    Fig 1); ``"blocks"``: :func:`block_layers`. The architecture is built once per process on
+    the meta device (:func:`seelike.models.meta_build`: names only, no weights).
+    """
+    return list(_layer_names(model_name, which))

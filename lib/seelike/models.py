@@ -175,6 +175,21 @@ def build(name: str) -> ImageClassifier:
     return ImageClassifier(build_net(spec), spec.mean, spec.std).eval()
 
 
+def meta_build(name: str) -> ImageClassifier:
+    """Zoo or paper model ``name`` on the meta device: its module tree, no weights allocated.
+
+    What layer names (:func:`seelike.layers.layer_names`), token layouts and probe kinds are
+    read from without loading or initialising anything.
+    """
+    with torch.device("meta"):
+        return build_paper(name) if name in PAPER_MODELS else build(name)
+
+
+def default_device() -> torch.device:
+    """The GPU if there is one, else the CPU: where the book runs its models."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def spec_of(name: str) -> ModelSpec:
     """The :class:`ModelSpec` called ``name``; a clear error listing the zoo otherwise."""
     try:
@@ -324,14 +339,3 @@ def build_paper(name: str) -> ImageClassifier:
     net = timm.create_model(name, pretrained=False)
     cfg = net.pretrained_cfg
     return ImageClassifier(net, tuple(cfg["mean"]), tuple(cfg["std"])).eval()
-
-
-def available(preset: str) -> list[str]:
-    """Model names of ``preset`` (``smoke``/``cifar``: the trainable zoo plus the external CNN)."""
-    from seelike.config import PRESETS
-
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
-    if preset == "paper":
-        return list(PAPER_MODELS)
-    return list(ZOO)

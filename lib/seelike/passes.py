@@ -9,7 +9,7 @@ ask for, each layer's Gram matrix is formed and transformed once however many CK
 matrices it enters, and only what some analysis asked for is held.
 
 :func:`results` adds the on-disk cache (:mod:`seelike.cache`) and the book's plan
-(:mod:`seelike.plan`): when any analysis of a probe set is missing from the cache, every
+(:mod:`seelike.book.plan`): when any analysis of a probe set is missing from the cache, every
 analysis the book will ask of that probe set that is not yet cached joins the same pass.
 So each model's forward pass over a probe set runs once per build, whichever chapter
 asks first and however many chapters use it.
@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from seelike.cka import transformed_grams
 from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
+from seelike.models import default_device
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,6 @@ class Analysis(ABC):
         """The accumulated result, as named arrays (what the cache stores)."""
 
 
-def _device(device: torch.device | str | None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any, *,
         batch_size: int, device: torch.device | str | None = None,
         progress: bool = False) -> list[dict[str, np.ndarray]]:
@@ -134,7 +129,7 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     missing = [m for m in names if m not in nets]
     if missing:
         raise KeyError(f"analyses look at models {missing} that are not in nets")
-    device = _device(device)
+    device = torch.device(device) if device is not None else default_device()
     taps: dict[str, list[Tap]] = {m: [] for m in names}
     grams: dict[str, list[GramSpec]] = {m: [] for m in names}
     for a in analyses:
@@ -172,7 +167,10 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
 
 
 def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]:
-    """The :func:`seelike.cache.cached` key of ``analysis`` over ``probe``."""
+    """The :func:`seelike.cache.cached` key of ``analysis`` over ``probe``.
+
+    Its code is the analysis's module (:func:`code_of`), which the cache adds to the key.
+    """
     from seelike import cache
 
     return {"params": analysis.params(),
@@ -181,41 +179,14 @@ def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]
             "batch_size": batch_size}
 
 
-def results(preset: Any, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
-            batch_size: int | None = None, progress: bool = False,
-            plan: bool = True) -> list[dict[str, np.ndarray]]:
-    """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
+def code_of(analysis: Analysis) -> str:
+    """The module whose code (with all it imports) computes ``analysis``: the cache's ``code``."""
+    return type(analysis).__module__
 
-    Cached results are read from disk. If any is missing, one :func:`run` computes it
-    together with (``plan=True``) every analysis :func:`seelike.plan.analyses` lists for
-    this probe set that is not cached yet, and caches each. ``batch_size`` defaults to the
-    plan's for this purpose (:func:`seelike.plan.batch_size`); the plan joins only at it.
+
+def examples_used(examples: int, batch_size: int) -> int:
+    """How many of ``examples`` enter minibatch CKA: the full minibatches of ``batch_size``.
+
+    :func:`run` forms Gram matrices for full minibatches only, so a short last one is left out.
     """
-    from seelike import cache, config, data, models
-    from seelike import plan as book_plan
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    probe = data.probe_set(p, purpose, seed=repeat)
-    batch = batch_size or book_plan.batch_size(p, purpose)
-    keys = [cache_key(a, probe, batch) for a in analyses]
-    out: list[dict[str, np.ndarray] | None] = [cache.load(a.name, k)
-                                               for a, k in zip(analyses, keys, strict=True)]
-    todo = {cache.cache_path(a.name, k): (a, k)
-            for a, k, r in zip(analyses, keys, out, strict=True) if r is None}
-    if todo:
-        if plan and batch == book_plan.batch_size(p, purpose):
-            for a in book_plan.analyses(p, purpose, repeat):
-                k = cache_key(a, probe, batch)
-                path = cache.cache_path(a.name, k)
-                if path not in todo and not cache.is_cached(a.name, k):
-                    todo[path] = (a, k)
-        pending = list(todo.values())
-        names = dict.fromkeys(m for a, _ in pending for m in a.models())
-        nets = {m: models.load(m) for m in names}
-        computed = run([a for a, _ in pending], nets, probe, batch_size=batch,
-                       progress=progress)
-        for (a, k), result in zip(pending, computed, strict=True):
-            cache.cached(a.name, k, lambda r=result: r)
-        out = [r if r is not None else cache.load(a.name, k)
-               for a, k, r in zip(analyses, keys, out, strict=True)]
-    return out  # type: ignore[return-value]
+    return examples - examples % batch_size

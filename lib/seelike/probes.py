@@ -59,16 +59,12 @@ __all__ = [
     "ProbeFit",
     "Stats",
     "cross_validate",
-    "evaluation_analysis",
-    "fit_analysis",
-    "probe_accuracies",
     "probe_kinds",
     "ridge",
     "squared_error",
     "statistics",
     "targets",
     "token_positions",
-    "with_shots",
 ]
 
 #: ridge penalties, as multiples of trace(XcᵀXc)/d: from nearly unregularised to strong
@@ -434,7 +430,7 @@ class ProbeEval(_Probes):
         return out
 
 
-# ---- the book's entry points -------------------------------------------------------------------
+# ---- which probes apply -------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=32)
@@ -446,76 +442,5 @@ def probe_kinds(model_name: str) -> tuple[str, ...]:
     """
     from seelike import models
 
-    with torch.device("meta"):
-        net = (models.build_paper(model_name) if model_name in models.PAPER_MODELS
-               else models.build(model_name))
-    has_class = token_layout(net)[2]
+    has_class = token_layout(models.meta_build(model_name))[2]
     return ("token", "cls", "gap", "gap_all") if has_class else ("token", "gap")
-
-
-def with_shots(preset: Any, shots: int | None) -> Any:
-    """``preset`` whose ``probe_train`` set is ``shots`` per class (None: unchanged)."""
-    from seelike import config
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    if shots is None or shots == p.probe_train_per_class:
-        return p
-    if shots < 1:
-        raise ValueError(f"shots must be positive, got {shots}")
-    return p.with_overrides(probe_train_per_class=shots)
-
-
-def fit_analysis(preset: Any, model_name: str) -> ProbeFit:
-    """The :class:`ProbeFit` of ``model_name`` over ``preset``'s ``probe_train`` set.
-
-    Every block output (:func:`seelike.layers.block_layers`), every applicable kind.
-    """
-    from seelike import compare, config, data
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    labels = data.probe_set(p, "probe_train").labels
-    return ProbeFit(model_name, labels, tuple(compare.layer_names(model_name, "blocks")),
-                    probe_kinds(model_name), classes=len(np.unique(labels)))
-
-
-def evaluation_analysis(preset: Any, model_name: str, shots: int | None = None) -> ProbeEval:
-    """The :class:`ProbeEval` of ``model_name``'s ``shots``-shot probes on ``probe_test``.
-
-    Fits the probes first if they are not cached (one pass over the ``shots``-shot
-    ``probe_train`` set, shared with every other analysis the book plans for it).
-    """
-    from seelike import cache, config, data, passes
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    train = with_shots(p, shots)
-    fit = fit_analysis(train, model_name)
-    (fitted,) = passes.results(train, [fit], purpose="probe_train")
-    key = passes.cache_key(fit, data.probe_set(train, "probe_train"), train.cka_batch)
-    labels = data.probe_set(p, "probe_test").labels
-    return ProbeEval(model_name, labels, fit.layers, fit.kinds, fit.classes, fit.max_positions,
-                     fit=fitted, fit_id=cache.cache_path(fit.name, key).stem)
-
-
-def probe_accuracies(preset: Any, model_name: str, *, shots: int | None = None,
-                     progress: bool = False) -> dict[str, np.ndarray]:
-    """Test accuracy of ``model_name``'s linear probes at every block output, cached.
-
-    Probes are fitted on ``shots`` examples per class of ``preset``'s ``probe_train`` set
-    (default: the preset's ``probe_train_per_class``; the paper's protocol is 10) and
-    evaluated on its ``probe_test`` set; both passes go through
-    :func:`seelike.passes.results`, so they are cached (keyed by weights, probe IDs,
-    shots and parameters) and shared with the rest of the book's plan. Returns:
-
-    * ``layers``: the block names; ``token``: (layers, positions) per-position accuracy
-      (NaN beyond a layer's probed grid, ``token_grid`` (layers, 2)); ``token_mean``;
-    * ``gap`` (layers,): the mean of the spatial tokens (ResNet: global average pool);
-    * for CLS ViTs, ``cls`` (layers,) and ``gap_all`` (mean of all tokens with CLS);
-    * ``{kind}_lambda`` (layers,): the chosen ridge penalty (multiple of trace/d).
-    """
-    from seelike import config, passes
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    evaluation = evaluation_analysis(p, model_name, shots)
-    (out,) = passes.results(p, [evaluation], purpose="probe_test", progress=progress)
-    lambdas = {f"{k}_lambda": evaluation.fit[f"{k}_lambda"] for k in evaluation.kinds}
-    return {"layers": np.array(evaluation.layers), **out, **lambdas}

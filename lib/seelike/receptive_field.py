@@ -29,7 +29,7 @@ are resolved by :func:`residual_tap` from the anatomy in :mod:`seelike.skips`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -41,11 +41,11 @@ from seelike.skips import branch_taps
 
 __all__ = [
     "Residual",
+    "centre_patch_fraction",
     "effective_receptive_field",
     "effective_receptive_fields",
     "erf_spread",
     "receptive_field_maps",
-    "receptive_fields",
     "residual_tap",
 ]
 
@@ -148,34 +148,6 @@ def effective_receptive_fields(
     return {layer: maps[(layer, residual)] for layer in layers}
 
 
-def receptive_fields(preset: Any, model_name: str,
-                     requests: Sequence[tuple[str, Residual]]) -> dict[tuple[str, Residual],
-                                                                        np.ndarray]:
-    """ERF maps of zoo/paper model ``model_name`` on the preset's receptive-field images.
-
-    Chapter 5's entry point (Fig 6, C.1-C.4): :func:`receptive_field_maps` over
-    ``probe_set(preset, "receptive_field")``, every request from one forward pass per
-    minibatch, cached on disk by weights, images and requests.
-    """
-    from seelike import cache, config, data, models
-
-    p = config.get_preset(preset) if isinstance(preset, str) else preset
-    probe = data.probe_set(p, "receptive_field")
-    requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
-    key = {"model": model_name, "weights": cache.model_fingerprint(model_name),
-           "requests": [list(r) for r in requests], "probe": cache.probe_fingerprint(probe),
-           "examples": len(probe), "definition": "mean over channels, |grad| summed over "
-           "colours, mean over images, max = 1"}
-
-    def compute() -> dict[str, np.ndarray]:
-        net = models.load(model_name)
-        images = probe.tensor(0, len(probe)).to(next(net.parameters()).device)
-        maps = receptive_field_maps(net, requests, images, batch_size=p.cka_batch)
-        return {"erf": np.stack([maps[r] for r in requests])}
-
-    return dict(zip(requests, cache.cached("erf", key, compute)["erf"], strict=True))
-
-
 def effective_receptive_field(
     model: nn.Module, layer: str, images: torch.Tensor, *, residual: Residual = "post",
     batch_size: int | None = None,
@@ -198,3 +170,20 @@ def erf_spread(erf: np.ndarray) -> float:
     rows, cols = np.indices(w.shape)
     r0, c0 = (w * rows).sum() / total, (w * cols).sum() / total
     return float(np.sqrt((w * ((rows - r0) ** 2 + (cols - c0) ** 2)).sum() / total))
+
+
+def centre_patch_fraction(erf: np.ndarray, patch_size: int) -> float:
+    """The share of an ERF's mass on the centre patch (grid position ``(gh // 2, gw // 2)``).
+
+    The patch whose token :mod:`seelike.receptive_field` differentiates for a ViT.
+    """
+    w = np.asarray(erf, dtype=float)
+    if w.ndim != 2 or patch_size < 1 or w.shape[0] % patch_size or w.shape[1] % patch_size:
+        raise ValueError(f"an (H, W) map divisible into {patch_size}-px patches is needed, "
+                         f"got {w.shape}")
+    total = w.sum()
+    if total <= 0:
+        return float("nan")
+    r0 = (w.shape[0] // patch_size // 2) * patch_size
+    c0 = (w.shape[1] // patch_size // 2) * patch_size
+    return float(w[r0:r0 + patch_size, c0:c0 + patch_size].sum() / total)

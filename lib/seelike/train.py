@@ -22,10 +22,9 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,9 +34,7 @@ from tqdm import tqdm
 
 from seelike import models
 from seelike.data import cifar10, class_balanced_subset
-from seelike.hooks import Tap
 from seelike.io import atomic_write_bytes, atomic_write_text
-from seelike.passes import Analysis, Batch, Needs
 
 
 @dataclass(frozen=True)
@@ -120,42 +117,6 @@ def evaluate(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | tor
             logits = model(imgs.to(dtype) if dtype else imgs)
         correct += (logits.argmax(1) == yt[i:i + batch_size]).sum().item()
     return 100.0 * correct / len(xt)
-
-
-@dataclass(eq=False)
-class Accuracy(Analysis):
-    """Top-1 accuracy (%) of ``model`` on a probe set whose labels are ``labels`` (Chapter 3).
-
-    A :class:`seelike.passes.Analysis`, so that re-measuring the zoo on the CKA probe
-    images rides on the book's one pass over them instead of a pass of its own.
-    """
-
-    name: ClassVar[str] = "accuracy"
-    model: str
-    labels: np.ndarray
-
-    def models(self) -> tuple[str, ...]:
-        return (self.model,)
-
-    def params(self) -> dict[str, Any]:
-        # The labels follow from the probe set's IDs, which the cache key holds.
-        return {"model": self.model, "statistic": "top-1 accuracy (%)"}
-
-    def needs(self, model: str, net: nn.Module) -> Needs:
-        return Needs(taps=[Tap("")])  # the root module's output: the logits
-
-    def begin(self, nets: Mapping[str, nn.Module]) -> None:
-        self._correct = self._seen = 0
-
-    def update(self, batch: Batch) -> None:
-        logits = batch.tap(self.model, Tap(""))
-        truth = torch.as_tensor(self.labels[batch.start:batch.start + len(batch)],
-                                device=logits.device)
-        self._correct += int((logits.argmax(1) == truth).sum())
-        self._seen += len(batch)
-
-    def result(self) -> dict[str, np.ndarray]:
-        return {"accuracy": np.array(100.0 * self._correct / self._seen)}
 
 
 def git_commit() -> str:

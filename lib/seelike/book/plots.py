@@ -47,3 +47,17 @@ def cka_heatmap(ax: Axes, matrix: np.ndarray, rows: Sequence[str], cols: Sequenc
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label="CKA")
+
+
+def block_ticks(ax: Axes, layer_names: Sequence[str], blocks: set[str] | Sequence[str],
+                axis: str, max_labels: int = 14) -> None:
+    """Ticks at block outputs only (every k-th if there are many), labelled ``b3`` / ``s2.1``.
+
+    For heatmaps over the paper's layers (Figs 1, 2, H.1), where a tick per layer would
+    be unreadable.
+    """
+    blocks = set(blocks)
+    pos = [i for i, name in enumerate(layer_names) if name in blocks]
+    pos = pos[:: max(1, int(np.ceil(len(pos) / max_labels)))]
+    text = [short_label(layer_names[i]) for i in pos]
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(pos, text)

@@ -1,13 +1,19 @@
 """The chapter runner: execute the book's chapters headlessly, then build the HTML.
 
-``python -m seelike.run [chapters…] --preset P [--build]`` reads each chapter
+``python -m seelike.book.run [chapters…] --preset P [--build]`` reads each chapter
 (a MyST Markdown notebook) with jupytext, executes it with papermill, which
 injects ``preset = P`` after the chapter's ``parameters`` cell, and writes the
 executed notebook to ``_build/executed/P/``. ``--build`` then stages those
 executed notebooks beside the book's config and runs ``jupyter-book build -W``
 on them, so the HTML shows exactly what was executed (CI builds the smoke
-preset this way; ``make book`` the default one). A chapter whose source,
-library code, weights and preset are unchanged is not executed again.
+preset this way; ``make book`` the default one). A chapter whose source, the
+library code it imports (:func:`seelike.cache.code_closure`), weights, preset and
+parameters are unchanged is not executed again: editing one chapter's claims or
+plots re-executes that chapter alone, and its analyses come from the results cache.
+
+``-p NAME=VALUE`` sets one of a chapter's parameters (its knobs, see
+:data:`seelike.book.plan.KNOBS`); such a run goes to ``_build/executed/<P>~NAME=VALUE``
+and writes its claims under that name, never over the preset's tables.
 
 ``--export-ipynb DIR`` writes every chapter as a plain ``.ipynb`` (no outputs),
 for Colab and other notebook front ends.
@@ -16,8 +22,10 @@ for Colab and other notebook front ends.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +34,9 @@ from pathlib import Path
 
 import yaml
 
-from seelike.config import PRESETS, repo_root
+from seelike.book.presets import PRESETS
+from seelike.cache import code_closure
+from seelike.config import repo_root
 
 # Chapters that collect the others' results tables (the scorecard): re-run whenever they change.
 READS_RESULTS = {"11_scorecard"}
@@ -71,15 +81,46 @@ def pages(root: Path | None = None) -> list[Path]:
     return [p for p in _toc_files(root or repo_root()) if not is_notebook(p)]
 
 
-def _stamp(chapter: Path, preset: str, root: Path) -> str:
-    """What a chapter's output depends on: its source, the library, the weights, the preset.
+_IMPORT = re.compile(r"^\s*(?:from\s+(seelike(?:\.\w+)*)\s+import\s+([\w, ()]+)|"
+                     r"import\s+(seelike(?:\.\w+)*))", re.M)
+
+
+def imported_modules(chapter: Path) -> list[str]:
+    """The ``seelike`` modules a chapter's code imports (``from seelike.book import plan``)."""
+    found: set[str] = set()
+    for package, names, plain in _IMPORT.findall(chapter.read_text()):
+        if plain:
+            found.add(plain)
+            continue
+        found.add(package)
+        for name in re.split(r"[,\s()]+", names):
+            candidate = f"{package}.{name.split(' as ')[0]}"
+            if name and _is_module(candidate):
+                found.add(candidate)
+    return sorted(found)
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _stamp(chapter: Path, preset: str, root: Path, params: dict[str, object]) -> str:
+    """What a chapter's output depends on: its source, the library code it imports (with all
+    that imports), the weights, the preset and its parameters.
 
     A chapter in :data:`READS_RESULTS` also depends on the other chapters' results tables.
     """
-    from seelike.claims import results_dir
+    from seelike.book.claims import results_dir
 
-    digest = hashlib.sha256(preset.encode())
-    sources = [chapter, *sorted((root / "lib" / "seelike").rglob("*.py")),
+    digest = hashlib.sha256(json.dumps([preset, params], sort_keys=True, default=str).encode())
+    code = [root / "lib" / Path(*m.split(".")) for m in code_closure(imported_modules(chapter))]
+    sources = [chapter, *(p / "__init__.py" if p.is_dir() else p.with_suffix(".py")
+                          for p in code),
                *sorted((root / "data" / "weights").glob("*.json"))]
     if chapter.stem in READS_RESULTS:
         sources += [p for p in sorted(results_dir(preset).glob("*.csv")) if p.stem not in
@@ -91,7 +132,8 @@ def _stamp(chapter: Path, preset: str, root: Path) -> str:
 
 
 def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
-            timeout: int = 1800) -> tuple[Path, float, bool]:
+            timeout: int = 1800, params: dict[str, object] | None = None,
+            ) -> tuple[Path, float, bool]:
     """Execute one chapter with papermill; returns (notebook, seconds, was_cached)."""
     import jupytext
     import papermill
@@ -99,7 +141,8 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     root = repo_root()
     out = out_dir / "chapters" / f"{chapter.stem}.ipynb"
     stamp_file = out.with_suffix(".stamp")
-    stamp = _stamp(chapter, preset, root)
+    params = params or {}
+    stamp = _stamp(chapter, preset, root, params)
     if not force and out.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return out, 0.0, True
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,13 +156,29 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(source), str(out), parameters={"preset": preset}, cwd=str(chapter.parent),
+            str(source), str(out), parameters={"preset": preset, **params},
+            cwd=str(chapter.parent),
             kernel_name="python3", progress_bar=False, execution_timeout=timeout,
             report_mode=False)
     finally:
         source.unlink(missing_ok=True)
     stamp_file.write_text(stamp)
     return out, time.perf_counter() - start, False
+
+
+def record_timings(path: Path, run: str, timings: dict[str, float]) -> dict[str, object]:
+    """Merge this run's chapter times into ``path``: a chapter run alone replaces its own
+    entry, never the others'. ``total_seconds`` is the sum over the chapters recorded."""
+    try:
+        old = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        old = {}
+    chapters = {**old.get("chapters", {}), **timings}
+    record = dict(preset=run, chapters=chapters,
+                  total_seconds=round(sum(chapters.values()), 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1))
+    return record
 
 
 def _failure(err: Exception) -> str:
@@ -143,9 +202,6 @@ def build(preset: str, executed: Path, root: Path) -> Path:
         shutil.copy(nb, stage / "chapters" / nb.name)
     for page in pages(root):
         shutil.copy(page, stage / "chapters" / page.name)
-    config = yaml.safe_load((stage / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"  # executed above, by papermill
-    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     html_root = root / "_build" / preset
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run([str(jupyter_book), "build", str(stage), "--path-output",
@@ -206,14 +262,30 @@ def export_ipynb(directory: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seelike.run", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m seelike.book.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapters", nargs="*", help="chapter file names or stems (default: all)")
     parser.add_argument("--preset", default="cifar", help=f"one of {', '.join(PRESETS)}")
     parser.add_argument("--build", action="store_true", help="then build the HTML book")
     parser.add_argument("--force", action="store_true", help="re-execute unchanged chapters")
     parser.add_argument("--export-ipynb", type=Path, metavar="DIR")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a chapter parameter (a Python literal), e.g. -p shots=5")
     args = parser.parse_args(argv)
+    if args.build and args.chapters:
+        parser.error("--build builds the whole book: give no chapter names (run the chapters "
+                     "first, then --build alone)")
+    if args.build and args.param:
+        parser.error("--build builds the book of the preset's own run: give no -p parameters")
+    params = {}
+    for item in args.param:
+        name, sep, text = item.partition("=")
+        try:
+            params[name.strip()] = ast.literal_eval(text.strip()) if sep else None
+        except (ValueError, SyntaxError):
+            params[name.strip()] = text.strip()
+        if not sep or not name.strip().isidentifier():
+            parser.error(f"-p {item!r}: expected NAME=VALUE, e.g. -p shots=5")
     if args.export_ipynb:
         for path in export_ipynb(args.export_ipynb):
             print(path)
@@ -229,14 +301,19 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown chapters {sorted(unknown)}; chapters: "
                          f"{', '.join(c.stem for c in selected)}")
         selected = [c for c in selected if c.stem in wanted]
-    out_dir = root / "_build" / "executed" / args.preset
+    from seelike.book.chapter import results_name
+    from seelike.book.presets import get_preset
+
+    run_name = results_name(get_preset(args.preset), params)
+    out_dir = root / "_build" / "executed" / run_name
     timings: dict[str, float] = {}
     total = time.perf_counter()
     for i, chapter in enumerate(selected, 1):
         label = f"[{i}/{len(selected)}] {chapter.stem} ({args.preset})"
         print(f"{label} ...", flush=True)
         try:
-            _, seconds, cached = execute(chapter, args.preset, out_dir, force=args.force)
+            _, seconds, cached = execute(chapter, args.preset, out_dir, force=args.force,
+                                         params=params)
         except Exception as err:  # papermill's errors carry the failing cell
             print(f"FAILED {chapter.name} at {_failure(err)}", file=sys.stderr, flush=True)
             print(f"  executed notebook with the traceback: "
@@ -246,11 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label} {'cached' if cached else f'{seconds:.1f} s'}", flush=True)
     elapsed = time.perf_counter() - total
     print(f"executed {len(selected)} chapters in {elapsed:.1f} s")
-    (out_dir / "timings.json").write_text(json.dumps(
-        dict(preset=args.preset, chapters=timings, total_seconds=round(elapsed, 1)), indent=1))
+    record_timings(out_dir / "timings.json", run_name, timings)
     if args.build:
-        if args.chapters:
-            parser.error("--build builds the whole book: give no chapter names")
         index = build(args.preset, out_dir, root)
         print(f"book built: {index}")
     return 0

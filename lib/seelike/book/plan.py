@@ -1,26 +1,49 @@
 """The book's plan: every analysis each chapter runs over each probe set, in one place.
 
 Chapters ask for their analyses through these functions and read the results with
-:func:`seelike.passes.results`, which uses :func:`analyses` to run everything the book
-asks of a probe set in the same pass: whichever chapter comes first computes (and
+:func:`seelike.book.results.results`, which uses :func:`analyses` to run everything the
+book asks of a probe set in the same pass: whichever chapter comes first computes (and
 caches) what the later ones need, so each model runs once over each probe set per build.
 A chapter that computes something over a shared probe set must list it here, or it
 would cost a second pass.
+
+:data:`KNOBS` holds the choices each chapter's parameters cell shows a reader, with the
+book's values; the plan's functions take them as keyword arguments, so a reader's other
+value builds other analyses (cached under their own parameters) and leaves the book's alone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from seelike import claims, compare, data, models, probes
+from seelike import compare, models, probes
+from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
+from seelike.book import store
+from seelike.book.presets import Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
-from seelike.config import Preset
 from seelike.estimators import EstimatorCKA
+from seelike.layers import layer_names, stage_of
 from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
 from seelike.skips import SkipStatistics
-from seelike.train import Accuracy
+from seelike.structure import depth_fraction
+
+#: Each chapter's knobs and the book's value of each. ``None``: the preset's value of the
+#: :class:`~seelike.book.presets.Preset` field of that name. A run with any other value
+#: writes its results under a name of its own (:func:`seelike.book.chapter.setup`).
+KNOBS: dict[str, dict[str, object]] = {
+    "04_representation_structure": {"cka_examples": None, "cka_batch": None,
+                                    "cka_repeats": None},
+    "05_local_global": {"attention_examples": None, "receptive_field_examples": None,
+                        "head_window": 1 / 3, "min_pooled_heads": 6},
+    "06_skip_connections": {"cka_examples": None},
+    "07_localization": {"shots": 10, "resnet_stages": 2},
+    "08_scale": {"shots": 10},
+    "09_mixer": {"cka_examples": None},
+    "10_estimators": {"estimator_examples": None, "estimator_repeats": None,
+                      "estimator_batches": None},
+}
 
 # ---- which models a chapter uses ------------------------------------------------------------
 
@@ -42,13 +65,13 @@ def less_data(p: Preset) -> list[str]:
     if p.name == "paper":
         twin = p.vit.replace(".augreg_in21k", ".augreg_in1k")
         return [twin] if twin != p.vit and twin in models.PAPER_MODELS else []
-    names = [n for n in models.available(p.name) if n.startswith(p.vit + "_data")]
+    names = [n for n in zoo_models(p) if n.startswith(p.vit + "_data")]
     return sorted(names, key=lambda n: -models.spec_of(n).data_fraction)
 
 
 def no_skip(p: Preset) -> list[str]:
     """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
-    return [n for n in models.available(p.name) if n.startswith(p.vit + "_noskip")]
+    return [n for n in zoo_models(p) if n.startswith(p.vit + "_noskip")]
 
 
 # ---- Chapters 2 and 3: the CKA walk-through and the zoo ------------------------------------
@@ -56,13 +79,13 @@ def no_skip(p: Preset) -> list[str]:
 
 def cka_walkthrough(p: Preset) -> CKACurve:
     """Chapter 2's illustration: two ViT/ResNet block pairs, one per end of the networks."""
-    vit, res = compare.layer_names(p.vit, "blocks"), compare.layer_names(p.resnet, "blocks")
+    vit, res = layer_names(p.vit, "blocks"), layer_names(p.resnet, "blocks")
     return CKACurve(p.vit, (vit[1], vit[-1]), p.resnet, (res[1], res[-1]))
 
 
 def first_heatmap(p: Preset) -> CKARequest:
     """Chapter 2's first heatmap: the ViT's block outputs with each other."""
-    blocks = compare.layer_names(p.vit, "blocks")
+    blocks = layer_names(p.vit, "blocks")
     return CKARequest(p.vit, blocks, p.vit, blocks)
 
 
@@ -70,8 +93,8 @@ def zoo_accuracy(p: Preset) -> list[Accuracy]:
     """Chapter 3's re-measured accuracy of every zoo model (CIFAR presets only)."""
     if p.dataset != "cifar10":
         return []
-    labels = data.probe_set(p, "cka").labels
-    return [Accuracy(name, labels) for name in models.available(p.name)]
+    labels = probe_set(p, "cka").labels
+    return [Accuracy(name, labels) for name in zoo_models(p)]
 
 
 # ---- Chapter 4: representation structure (Figs 1, 2) ----------------------------------------
@@ -91,30 +114,34 @@ def attention_distances(p: Preset) -> list[AttentionDistances]:
     return [AttentionDistances(name) for name in [p.vit, *less_data(p)]]
 
 
-def head_subsets_vs_resnet(p: Preset, distances: np.ndarray) -> HeadSubsetCKA:
+def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
+                           head_window: float = KNOBS["05_local_global"]["head_window"],
+                           min_pooled_heads: int = KNOBS["05_local_global"]["min_pooled_heads"],
+                           ) -> HeadSubsetCKA:
     """Fig 5: sliding subsets of the lowest heads, local to global, against ResNet's lower third.
 
     ``distances`` is the ViT's (blocks, heads) array from :func:`attention_distances`. The
-    lowest blocks are pooled until they hold at least six heads (one CIFAR block has
-    three; the paper's ViT-B first block has twelve); subsets are windows of a third of the
-    pooled heads, sorted by distance. The ResNet's lower layers are its units in the lowest
-    third of its depth.
+    lowest blocks are pooled until they hold at least ``min_pooled_heads`` heads (one CIFAR
+    block has three; the paper's ViT-B first block has twelve); subsets are windows of
+    ``head_window`` of the pooled heads, sorted by distance. The ResNet's lower layers are its
+    units in the lowest third of its depth.
     """
     heads_per_block = distances.shape[1]
-    pool = list(range(min(len(distances), -(-6 // heads_per_block))))
+    pool = list(range(min(len(distances), -(-min_pooled_heads // heads_per_block))))
     pooled = distances[pool].ravel()
-    subsets = head_subsets(pooled, max(1, len(pooled) // 3))
-    blocks = compare.layer_names(p.resnet, "blocks")
-    lower = [n for n, f in zip(blocks, claims.depth_fraction(len(blocks)), strict=True)
-             if f < 1 / 3]
+    # Floor, with a tolerance for windows like 1/3 that binary floats cannot hold exactly.
+    subsets = head_subsets(pooled, max(1, int(len(pooled) * head_window + 1e-9)))
+    blocks = layer_names(p.resnet, "blocks")
+    lower = [n for n, f in zip(blocks, depth_fraction(len(blocks)), strict=True) if f < 1 / 3]
     return HeadSubsetCKA(p.vit, tuple(pool), tuple(tuple(s.tolist()) for s in subsets),
                          p.resnet, tuple(lower))
 
 
-def _vit_distances(p: Preset) -> np.ndarray:
-    from seelike import passes
-
-    (out,) = passes.results(p, [AttentionDistances(p.vit)], purpose="attention")
+def vit_distances(p: Preset) -> np.ndarray:
+    """The ViT's (blocks, heads) mean attention distances (CLS dropped), from the cache."""
+    (out,) = store.results(p, [AttentionDistances(p.vit)], purpose="attention",
+                           batch_size=batch_size(p, "attention"),
+                           planned=lambda: attention_distances(p))
     return out["drop"]
 
 
@@ -139,29 +166,30 @@ def spatial_models(p: Preset) -> list[str]:
     return [p.vit, p.vit_gap, p.resnet]
 
 
-def localization(p: Preset) -> list[TokenPatchCKA]:
-    """Token-to-patch CKA (Figs 9, 10, D.1-D.3): every ViT block; the ResNet's last two stages.
+def localization(p: Preset, *,
+                 resnet_stages: int = KNOBS["07_localization"]["resnet_stages"],
+                 ) -> list[TokenPatchCKA]:
+    """Token-to-patch CKA (Figs 9, 10, D.1-D.3): every ViT block; the ResNet's last stages.
 
     The ResNet's earlier stages have too many positions for all-pairs CKA (a 32 x 32 map
-    has a million pairs) and their tokens see little of the image anyway; the last two
-    stages give the final map of Fig 9 and the middle units of D.3.
+    has a million pairs) and their tokens see little of the image anyway; the last
+    ``resnet_stages`` (two: the final map of Fig 9 and the middle units of D.3) suffice.
     """
-    out = [TokenPatchCKA(name, tuple(compare.layer_names(name, "blocks")))
+    out = [TokenPatchCKA(name, tuple(layer_names(name, "blocks")))
            for name in (p.vit, p.vit_gap)]
-    units = compare.layer_names(p.resnet, "blocks")
-    last_two = sorted({claims.stage_of(u) for u in units})[-2:]
-    out.append(TokenPatchCKA(p.resnet, tuple(u for u in units
-                                             if claims.stage_of(u) in last_two)))
+    units = layer_names(p.resnet, "blocks")
+    last = sorted({stage_of(u) for u in units})[-resnet_stages:]
+    out.append(TokenPatchCKA(p.resnet, tuple(u for u in units if stage_of(u) in last)))
     return out
 
 
-def probe_shots(p: Preset) -> list[int]:
-    """Shots per class of the probes: the paper's 10, then the preset's full probe set.
+def probe_shots(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]) -> list[int]:
+    """Shots per class of the probes: ``shots`` (the paper's 10), then the full probe set.
 
     The full set (``probe_train_per_class``: 500 per class on cifar) stands in for the
     full-data probes of the paper's appendix F; on smoke and paper both are 10.
     """
-    return list(dict.fromkeys([10, p.probe_train_per_class]))
+    return list(dict.fromkeys([shots, p.probe_train_per_class]))
 
 
 def probe_models(p: Preset) -> list[str]:
@@ -169,14 +197,45 @@ def probe_models(p: Preset) -> list[str]:
     return list(dict.fromkeys([*spatial_models(p), *less_data(p)]))
 
 
+def with_shots(p: Preset, shots: int | None) -> Preset:
+    """``p`` whose ``probe_train`` set is ``shots`` per class (None: unchanged)."""
+    if shots is None or shots == p.probe_train_per_class:
+        return p
+    return p.with_overrides(probe_train_per_class=shots)
+
+
+def probe_fit(p: Preset, model_name: str) -> probes.ProbeFit:
+    """The probes of ``model_name`` on ``p``'s ``probe_train`` set: every block, every kind."""
+    labels = probe_set(p, "probe_train").labels
+    return probes.ProbeFit(model_name, labels, tuple(layer_names(model_name, "blocks")),
+                           probes.probe_kinds(model_name), classes=len(np.unique(labels)))
+
+
 def probe_fits(p: Preset) -> list[probes.ProbeFit]:
     """Probes of every probed model on ``p``'s ``probe_train`` set (Figs 11, 13, D.4)."""
-    return [probes.fit_analysis(p, name) for name in probe_models(p)]
+    return [probe_fit(p, name) for name in probe_models(p)]
+
+
+def probe_evaluation(p: Preset, model_name: str, shots: int | None = None) -> probes.ProbeEval:
+    """``model_name``'s ``shots``-shot probes evaluated on ``p``'s ``probe_test`` set.
+
+    Fits the probes first if they are not cached, in one pass with every other probed
+    model's over the ``shots``-shot ``probe_train`` set.
+    """
+    train = with_shots(p, shots)
+    fit = probe_fit(train, model_name)
+    batch = batch_size(train, "probe_train")
+    (fitted,) = store.results(train, [fit], purpose="probe_train", batch_size=batch,
+                              planned=lambda: probe_fits(train))
+    fit_id = store.result_id(train, fit, purpose="probe_train", batch_size=batch)
+    labels = probe_set(p, "probe_test").labels
+    return probes.ProbeEval(model_name, labels, fit.layers, fit.kinds, fit.classes,
+                            fit.max_positions, fit=fitted, fit_id=fit_id)
 
 
 def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:
     """Every shots setting's probes evaluated on ``p``'s ``probe_test`` set (fits first)."""
-    return [probes.evaluation_analysis(p, name, shots)
+    return [probe_evaluation(p, name, shots)
             for shots in probe_shots(p) for name in probe_models(p)]
 
 
@@ -185,8 +244,8 @@ def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:
 
 def data_scale(p: Preset) -> list[CKARequest]:
     """Each less-data ViT's blocks against the full-data ViT's blocks (Fig 12)."""
-    blocks = compare.layer_names(p.vit, "blocks")
-    return [CKARequest(name, compare.layer_names(name, "blocks"), p.vit, blocks)
+    blocks = layer_names(p.vit, "blocks")
+    return [CKARequest(name, layer_names(name, "blocks"), p.vit, blocks)
             for name in less_data(p)]
 
 
@@ -209,7 +268,7 @@ def estimator_study(p: Preset) -> EstimatorCKA:
     and Chapter 4's claims need only one layer per block. Run in minibatches of
     ``max(p.estimator_batches)``, the smaller sizes being chunks of those.
     """
-    return EstimatorCKA({name: tuple(compare.layer_names(name, "blocks"))
+    return EstimatorCKA({name: tuple(layer_names(name, "blocks"))
                          for name in (p.vit, p.resnet)}, p.estimator_batches)
 
 
@@ -240,7 +299,7 @@ def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
         if repeat == 0:
             out += [cka_walkthrough(p), compare.analysis_of(first_heatmap(p)), *zoo_accuracy(p)]
             out += skip_statistics(p)
-            out.append(head_subsets_vs_resnet(p, _vit_distances(p)))
+            out.append(head_subsets_vs_resnet(p, vit_distances(p)))
             out += localization(p)
     elif purpose == "attention" and repeat == 0:
         out += attention_distances(p)

@@ -1,0 +1,98 @@
+"""A chapter's set-up: its preset and knobs, resolved and checked once, and where it writes.
+
+Every experiment chapter's first code cell calls :func:`setup` with the values of its
+parameters cell. The knobs a chapter offers, and the book's value of each, are
+:data:`seelike.book.plan.KNOBS`; a knob that names a :class:`~seelike.book.presets.Preset`
+field overrides the preset (``None`` keeps the preset's value), the others are the
+chapter's own choices (windows, shots, layer sets). A run whose values all equal the
+book's writes its claims under the preset's name, where the scorecard reads them; any
+other run writes them under a name of its own (``cifar~shots=5``), so a reader's
+experiment never replaces the book's tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seelike.book.claims.record import Claim, write
+from seelike.book.plan import KNOBS
+from seelike.book.presets import Preset, get_preset
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a chapter runs with: the resolved preset, its own knobs, its results name."""
+
+    chapter: str
+    preset: Preset
+    knobs: dict[str, object] = field(default_factory=dict)
+    #: the preset's name for the book's own run; ``<preset>~<knob>=<value>,…`` otherwise
+    results_name: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the book's own run (its results are the scorecard's)."""
+        return self.results_name == self.preset.name
+
+    def write_claims(self, claims: Sequence[Claim]) -> Path:
+        """Save the chapter's claims under :attr:`results_name`; returns the file."""
+        return write(claims, self.results_name, self.chapter)
+
+
+def _check_knob(chapter: str, name: str, value: object, default: object) -> None:
+    """A chapter knob must be of its default's kind: a positive count, or a fraction."""
+    if isinstance(default, bool) or not isinstance(default, int | float):
+        return
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{chapter}: {name}={value!r}: expected a positive whole number "
+                             f"(the book uses {default})")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError(f"{chapter}: {name}={value!r}: expected a fraction in (0, 1] (the "
+                         f"book uses {default:.3g})")
+
+
+def _label(value: object) -> str:
+    if isinstance(value, tuple | list):
+        return "-".join(_label(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def results_name(preset: Preset, changed: dict[str, object]) -> str:
+    """``preset.name``, or ``<name>~k=v,…`` naming every value that differs from the book's."""
+    if not changed:
+        return preset.name
+    text = ",".join(f"{k}={_label(v)}" for k, v in sorted(changed.items()))
+    return f"{preset.name}~" + re.sub(r"[^A-Za-z0-9_.=,-]", "_", text)
+
+
+def setup(chapter: str, preset: str | Preset = "cifar", **knobs: object) -> Setup:
+    """Resolve ``chapter``'s preset and knobs (its parameters cell), checking every value.
+
+    Raises a ValueError or TypeError naming the knob, the value and what is expected for
+    an unknown knob, a wrong type or an out-of-range value.
+    """
+    declared = KNOBS.get(chapter, {})
+    unknown = sorted(set(knobs) - set(declared))
+    if unknown:
+        raise TypeError(f"{chapter}: unknown parameter(s) {unknown}; this chapter's "
+                        f"parameters are {sorted(declared) or 'only preset'}")
+    base = get_preset(preset)
+    fields = set(base.__dataclass_fields__)
+    overrides = {k: v for k, v in knobs.items() if k in fields and v is not None}
+    p = base.with_overrides(**overrides) if overrides else base
+    own: dict[str, object] = {}
+    for name, default in declared.items():
+        if name in fields:
+            continue
+        value = knobs.get(name, default)
+        _check_knob(chapter, name, value, default)
+        own[name] = value
+    changed = {**p.overrides(), **{k: v for k, v in own.items() if v != declared[k]}}
+    changed.pop("name", None)
+    return Setup(chapter, p, own, results_name(p, changed))

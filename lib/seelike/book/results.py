@@ -1,0 +1,119 @@
+"""The book's cached results: the one place a chapter gets a number that costs a pass.
+
+Every entry point takes a :class:`~seelike.book.presets.Preset` and reads from the
+results cache, computing what is missing:
+
+* :func:`results`: any analyses over a preset's probe set, joined by everything the
+  book's plan (:mod:`seelike.book.plan`) asks of that probe set, so each model runs
+  once over it per build (Chapters 2-10);
+* :func:`cka` / :func:`cka_many`: CKA matrices by model and layer names (Figs 1, 2, 8,
+  12, H.1, H.2);
+* :func:`probe_accuracies`: linear-probe accuracy per block (Figs 11, 13, D.4);
+* :func:`receptive_fields`: effective receptive fields (Fig 6, C.1-C.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from seelike import cache, models
+from seelike.book import plan, store
+from seelike.book.presets import Preset, probe_set
+from seelike.compare import CKARequest, analysis_of
+from seelike.hooks import TokenMode
+from seelike.passes import Analysis
+from seelike.receptive_field import Residual, receptive_field_maps
+
+
+def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
+            batch_size: int | None = None, progress: bool = False,
+            ) -> list[dict[str, np.ndarray]]:
+    """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
+
+    A miss computes, in the same pass, every analysis :func:`seelike.book.plan.analyses`
+    lists for this probe set that is not cached yet. ``batch_size`` defaults to the plan's
+    for this purpose (:func:`seelike.book.plan.batch_size`); the plan joins only at it.
+    """
+    batch = batch_size or plan.batch_size(preset, purpose)
+    joins = batch == plan.batch_size(preset, purpose)
+    return store.results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch,
+                         progress=progress,
+                         planned=(lambda: plan.analyses(preset, purpose, repeat)) if joins
+                         else None)
+
+
+def cka_many(preset: Preset, requests: Sequence[CKARequest], *, purpose: str = "cka",
+             repeat: int = 0, unbiased: bool = True, batch_size: int | None = None,
+             tokens: TokenMode = "all", progress: bool = False) -> list[np.ndarray]:
+    """CKA matrices for several requests on one probe set, from the cache where possible.
+
+    The probe set is ``probe_set(preset, purpose, seed=repeat)``, in minibatches of
+    ``batch_size`` (default: the plan's). Serves paper Figs 1 and 2 (Chapter 4) and every
+    later CKA figure.
+    """
+    analyses = [analysis_of(r, tokens=tokens, unbiased=unbiased) for r in requests]
+    out = results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch_size,
+                  progress=progress)
+    return [r["cka"] for r in out]
+
+
+def cka(preset: Preset, model_a: str, layers_a: Sequence[str] | None = None,
+        model_b: str | None = None, layers_b: Sequence[str] | None = None, *,
+        purpose: str = "cka", repeat: int = 0, unbiased: bool = True,
+        batch_size: int | None = None, tokens: TokenMode = "all") -> np.ndarray:
+    """One CKA matrix: ``model_a``'s ``layers_a`` against ``model_b``'s (None: itself).
+
+    Layers ``None`` are the paper's layers (:func:`seelike.layers.layer_names`); see
+    :func:`cka_many`.
+    """
+    return cka_many(preset, [CKARequest(model_a, layers_a, model_b, layers_b)],
+                    purpose=purpose, repeat=repeat, unbiased=unbiased,
+                    batch_size=batch_size, tokens=tokens)[0]
+
+
+def probe_accuracies(preset: Preset, model_name: str, *, shots: int | None = None,
+                     progress: bool = False) -> dict[str, np.ndarray]:
+    """Test accuracy of ``model_name``'s linear probes at every block output, cached.
+
+    Probes are fitted on ``shots`` examples per class of ``preset``'s ``probe_train`` set
+    (default: the preset's ``probe_train_per_class``; the paper's protocol is 10) and
+    evaluated on its ``probe_test`` set. Returns:
+
+    * ``layers``: the block names; ``token``: (layers, positions) per-position accuracy
+      (NaN beyond a layer's probed grid, ``token_grid`` (layers, 2)); ``token_mean``;
+    * ``gap`` (layers,): the mean of the spatial tokens (ResNet: global average pool);
+    * for CLS ViTs, ``cls`` (layers,) and ``gap_all`` (mean of all tokens with CLS);
+    * ``{kind}_lambda`` (layers,): the chosen ridge penalty (multiple of trace/d).
+    """
+    evaluation = plan.probe_evaluation(preset, model_name, shots)
+    (out,) = results(preset, [evaluation], purpose="probe_test", progress=progress)
+    lambdas = {f"{k}_lambda": evaluation.fit[f"{k}_lambda"] for k in evaluation.kinds}
+    return {"layers": np.array(evaluation.layers), **out, **lambdas}
+
+
+def receptive_fields(preset: Preset, model_name: str,
+                     requests: Sequence[tuple[str, Residual]],
+                     ) -> dict[tuple[str, Residual], np.ndarray]:
+    """ERF maps of zoo/paper model ``model_name`` on the preset's receptive-field images.
+
+    Chapter 5's entry point (Fig 6, C.1-C.4): :func:`seelike.receptive_field.
+    receptive_field_maps` over ``probe_set(preset, "receptive_field")``, every request
+    from one forward pass per minibatch, cached by weights, images, requests and code.
+    """
+    probe = probe_set(preset, "receptive_field")
+    requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
+    key = {"model": model_name, "weights": cache.model_fingerprint(model_name),
+           "requests": [list(r) for r in requests], "probe": cache.probe_fingerprint(probe),
+           "examples": len(probe), "definition": "mean over channels, |grad| summed over "
+           "colours, mean over images, max = 1"}
+
+    def compute() -> dict[str, np.ndarray]:
+        net = models.load(model_name)
+        images = probe.tensor(0, len(probe)).to(next(net.parameters()).device)
+        maps = receptive_field_maps(net, requests, images, batch_size=preset.cka_batch)
+        return {"erf": np.stack([maps[r] for r in requests])}
+
+    erf = cache.cached("erf", key, compute, code="seelike.receptive_field")["erf"]
+    return dict(zip(requests, erf, strict=True))

@@ -1,0 +1,109 @@
+"""The library's layers have one direction: engine and analyses below, the book above.
+
+Read from the source with ``ast`` (every import, at any depth of a module's code, counts),
+so a function-level import cannot hide a cycle. ``lib/seelike/*.py`` is the engine and the
+analyses: they take modules, probe sets and plain numbers, never a preset or the plan, and
+import nothing from ``seelike.book``. Nothing in ``lib/`` takes part in an import cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LIB = Path(__file__).resolve().parents[1] / "lib"
+PACKAGE = LIB / "seelike"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(LIB).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """The ``seelike`` modules (of ``modules``) the file imports, nested imports included."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        else:
+            continue
+        found |= {n for n in names if n in modules}
+    return found
+
+
+def graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    names = set(modules)
+    return {m: imports_of(p, names) - {m} for m, p in modules.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_checker_finds_a_cycle_and_a_clean_graph() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
+def test_the_checker_reads_nested_imports(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    from seelike.book import plan\n    import seelike.cka\n")
+    assert imports_of(source, {"seelike.book.plan", "seelike.cka", "seelike.book"}) == {
+        "seelike.book", "seelike.book.plan", "seelike.cka"}
+
+
+def test_lib_has_no_import_cycle() -> None:
+    assert cycles(graph(MODULES)) == []
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.startswith("seelike.book")))
+def test_engine_modules_import_nothing_from_the_book_layer(module: str) -> None:
+    book = {m for m in imports_of(MODULES[module], set(MODULES)) if m.startswith("seelike.book")}
+    assert not book, f"{module} imports the book layer: {sorted(book)}"
+
+
+def test_the_book_layer_exists_and_uses_the_engine() -> None:
+    book = [m for m in MODULES if m.startswith("seelike.book.")]
+    assert {"seelike.book.presets", "seelike.book.plan", "seelike.book.results",
+            "seelike.book.scorecard", "seelike.book.run"} <= set(book)
+    assert imports_of(MODULES["seelike.book.results"], set(MODULES)) & {
+        "seelike.passes", "seelike.compare", "seelike.cache"}

@@ -1,0 +1,173 @@
+"""seelike.book.plan: what each chapter asks for is what the plan runs, and the knobs agree.
+
+A chapter's analysis that the plan's :func:`~seelike.book.plan.analyses` leaves out of its
+probe set would cost a second forward pass of every model it needs (``results`` joins the
+plan only); and a chapter's parameters cell must offer exactly the knobs of
+:data:`~seelike.book.plan.KNOBS`, at the book's values, or ``setup`` refuses (an unknown
+knob) or the book's own run writes under another name (another value).
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from seelike import compare
+from seelike.book import plan
+from seelike.book.chapter import setup
+from seelike.book.presets import PRESETS, get_preset
+from seelike.config import repo_root
+from seelike.layers import layer_names
+from seelike.passes import Analysis
+
+CHAPTERS = repo_root() / "chapters"
+
+
+def _ident(a: Analysis) -> tuple[str, str]:
+    return a.name, repr(a.params())
+
+
+def _requested(p) -> dict[str, list[Analysis]]:
+    """Every analysis the chapters request through the plan's functions, by probe purpose."""
+    cka = [*plan.representation_structure(p), *plan.skip_removed(p), *plan.data_scale(p),
+           *plan.mixer_comparison(p), plan.first_heatmap(p)]
+    return {
+        "cka": [*(compare.analysis_of(r) for r in cka),
+                # Chapter 6 asks for the skip-removed maps by the paper's layers, written out.
+                *(compare.analysis_of(compare.CKARequest(name, layer_names(name)))
+                  for name in [p.vit, *plan.no_skip(p)]),
+                plan.cka_walkthrough(p), *plan.zoo_accuracy(p), *plan.skip_statistics(p),
+                *plan.localization(p),
+                plan.head_subsets_vs_resnet(p, plan.vit_distances(p))],
+        "attention": plan.attention_distances(p),
+        "estimators": [plan.estimator_study(p)],
+        # Chapters 7 and 8 probe the spatial models and the less-data ViTs.
+        "probe_train": [plan.probe_fit(p, name)
+                        for name in [*plan.spatial_models(p), *plan.less_data(p)]],
+    }
+
+
+@pytest.fixture(scope="module")
+def smoke_requests(mirror: Path) -> dict[str, list[Analysis]]:
+    return _requested(get_preset("smoke"))
+
+
+@pytest.mark.parametrize("purpose", ["cka", "attention", "estimators", "probe_train"])
+def test_every_requested_analysis_is_planned_for_its_probe_set(
+        smoke_requests: dict[str, list[Analysis]], purpose: str) -> None:
+    smoke = get_preset("smoke")
+    requested = smoke_requests[purpose]
+    assert requested, f"no {purpose} analyses requested"
+    planned = {_ident(a) for a in plan.analyses(smoke, purpose)}
+    missing = [_ident(a)[0] for a in requested if _ident(a) not in planned]
+    assert not missing, f"{purpose}: requested but not planned: {missing}"
+
+
+def test_every_planned_analysis_is_unique_and_of_its_probe_set(
+        smoke_requests: dict[str, list[Analysis]]) -> None:
+    smoke = get_preset("smoke")
+    by_purpose = {purpose: [_ident(a) for a in plan.analyses(smoke, purpose)]
+                  for purpose in smoke_requests}
+    for purpose, idents in by_purpose.items():
+        assert len(idents) == len(set(idents)), purpose
+    # The plan runs nothing on a probe set that no chapter asks for there.
+    assert set(by_purpose["cka"]) == {_ident(a) for a in smoke_requests["cka"]}
+    # Chapter 4's spread over probe sets: repeats other than 0 carry Fig 1 and 2 only.
+    repeat = {_ident(a) for a in plan.analyses(smoke, "cka", repeat=1)}
+    assert repeat == {_ident(compare.analysis_of(r))
+                      for r in plan.representation_structure(smoke)}
+    assert plan.analyses(smoke, "attention", repeat=1) == []
+
+
+def test_a_reader_s_knob_builds_analyses_outside_the_book_s_plan(mirror: Path) -> None:
+    smoke = get_preset("smoke")
+    planned = {_ident(a) for a in plan.analyses(smoke, "cka")}
+    stages = {_ident(a) for a in plan.localization(smoke, resnet_stages=1)}
+    assert stages - planned  # the ResNet's last stage alone: another analysis
+    window = plan.head_subsets_vs_resnet(smoke, plan.vit_distances(smoke), head_window=0.5)
+    assert _ident(window) not in planned
+    # Each chapter's defaults are the plan's: setup's knobs rebuild the book's analyses.
+    knobs = setup("05_local_global", smoke).knobs
+    fig5 = plan.head_subsets_vs_resnet(smoke, plan.vit_distances(smoke), **knobs)
+    assert _ident(fig5) in planned
+    ch7 = setup("07_localization", smoke).knobs
+    assert {_ident(a) for a in plan.localization(
+        smoke, resnet_stages=ch7["resnet_stages"])} <= planned
+    assert plan.probe_shots(smoke, shots=ch7["shots"])[0] == ch7["shots"]
+
+
+def test_knobs_name_chapters_and_preset_fields_or_plan_keywords() -> None:
+    fields = set(PRESETS["cifar"].__dataclass_fields__)
+    for chapter, knobs in plan.KNOBS.items():
+        assert (CHAPTERS / f"{chapter}.md").exists(), chapter
+        for knob, default in knobs.items():
+            # A knob with no default of its own is a Preset field; the others are not.
+            assert (default is None) == (knob in fields), (chapter, knob)
+
+
+# --- the chapters' parameters cells ---------------------------------------------------------
+
+
+_DIVIDE = {ast.Div: operator.truediv, ast.Mult: operator.mul}
+
+
+def _value(node: ast.expr) -> object:
+    """``ast.literal_eval`` of a parameter, plus a quotient of numbers such as ``1 / 3``."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        if isinstance(node, ast.BinOp) and type(node.op) in _DIVIDE:
+            left, right = _value(node.left), _value(node.right)
+            if all(isinstance(v, int | float) and not isinstance(v, bool)
+                   for v in (left, right)):
+                return _DIVIDE[type(node.op)](left, right)
+        raise
+
+
+def parameters(chapter: str) -> dict[str, object]:
+    """The names and values the chapter's cell tagged ``parameters`` assigns."""
+    cells = [c for c in jupytext.read(CHAPTERS / f"{chapter}.md").cells
+             if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{chapter}: {len(cells)} parameters cells"
+    found: dict[str, object] = {}
+    for statement in ast.parse(cells[0].source).body:
+        assert isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+            and isinstance(statement.targets[0], ast.Name), \
+            f"{chapter}: the parameters cell holds plain assignments only"
+        name = statement.targets[0].id
+        assert name not in found, f"{chapter}: {name} assigned twice"
+        found[name] = _value(statement.value)
+    return found
+
+
+@pytest.mark.parametrize("chapter", sorted(plan.KNOBS))
+def test_parameters_cell_declares_preset_and_exactly_the_chapter_s_knobs(chapter: str) -> None:
+    declared = parameters(chapter)
+    assert declared.pop("preset") == "cifar"
+    assert sorted(declared) == sorted(plan.KNOBS[chapter])
+    for knob, default in plan.KNOBS[chapter].items():
+        assert declared[knob] == default and type(declared[knob]) is type(default), knob
+    # The book's own run: the cell's values give the preset's results name.
+    assert setup(chapter, "cifar", **declared).results_name == "cifar"
+
+
+@pytest.mark.parametrize("chapter", sorted(plan.KNOBS))
+def test_the_chapter_passes_every_knob_to_setup(chapter: str) -> None:
+    calls = []
+    for cell in jupytext.read(CHAPTERS / f"{chapter}.md").cells:
+        if cell.cell_type != "code" or "setup(" not in cell.source:
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "setup" and isinstance(node.func.value, ast.Name) \
+                    and node.func.value.id == "chapter":
+                calls.append(node)
+    assert len(calls) == 1, f"{chapter}: {len(calls)} calls of chapter.setup"
+    passed = {k.arg: k.value for k in calls[0].keywords}
+    assert sorted(passed) == sorted(plan.KNOBS[chapter])
+    assert all(isinstance(v, ast.Name) and v.id == k for k, v in passed.items()), \
+        f"{chapter}: each knob is passed as itself (knob=knob)"
