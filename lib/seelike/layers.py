@@ -13,6 +13,9 @@ from torch import nn
 
 
 def _names(model: nn.Module) -> list[str]:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a loaded torch.nn.Module, got {model!r}; for a model "
+                        f"name use seelike.compare.layer_names(name)")
     return [name for name, _ in model.named_modules()]
 
 
@@ -69,6 +72,8 @@ def paper_layers(model: nn.Module) -> list[str]:
 
 def short_label(name: str) -> str:
     """``net.blocks.3.attn`` -> ``b3.attn``; ``net.layer2.1`` -> ``s2.1``: axis tick labels."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a layer name (a str), got {name!r}")
     name = name.removeprefix("net.")
     name = re.sub(r"^blocks\.(\d+)", r"b\1", name)
     name = re.sub(r"^layer(\d+)\.(\d+)", r"s\1.\2", name)
