@@ -43,7 +43,8 @@ def check_images(x: object, argument: str = "x") -> None:
     What every :class:`ImageClassifier` takes. Integer images (uint8, as
     :func:`seelike.data.cifar10` returns them) and images already normalised would
     otherwise run without a word and give meaningless activations. Costs one ``aminmax``
-    (and, on a GPU, one synchronisation) per batch; skipped inside ``torch.compile``.
+    (and, on a GPU, one synchronisation) per batch. The range is not checked inside
+    ``torch.compile`` or on the meta device (shapes only), where there are no values to read.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{argument} must be a torch.Tensor of images, got {type(x).__name__}")
@@ -51,7 +52,7 @@ def check_images(x: object, argument: str = "x") -> None:
         fix = f"{argument}.float() / 255" if x.dtype == torch.uint8 else f"{argument}.float()"
         raise TypeError(f"{argument} has dtype {x.dtype}; images are float tensors in [0, 1] "
                         f"(scaled inside the model), e.g. {fix}")
-    if x.numel() == 0 or torch.compiler.is_compiling():
+    if x.numel() == 0 or x.is_meta or torch.compiler.is_compiling():
         return
     with torch.no_grad():
         low, high = (float(v) for v in torch.aminmax(x))
