@@ -18,10 +18,10 @@ Numerics: Grams are formed in float32 (float64 for float64 input) on the feature
 after subtracting a common offset from every example, which leaves both estimators unchanged
 but stops a large mean activation from cancelling catastrophically; everything after the Grams
 is float64. Against a float64 reference the error is about 1e-9 on real networks. A layer whose
-float32 Gram would underflow or overflow (features below about 1e-19 or above about 1e15 in
-magnitude) has its Gram formed again in float64 from its features times a power of two, which
-is exact, and multiplied back: every float32-representable magnitude gives the float64 answer,
-and sums over minibatches keep their true weights.
+float32 Gram underflows or overflows, or comes within a safety margin of it (features smaller
+than roughly 1e-11 or larger than roughly 1e17 in magnitude), has its Gram formed again in
+float64 from its features times a power of two, which is exact, and multiplied back: every
+float32 magnitude gives the float64 answer, and sums over minibatches keep their true weights.
 
 Both estimators are ratios of sums of rounded numbers: the unbiased one can be slightly
 negative for unrelated features, and a layer compared with itself can read 1 plus or minus a
@@ -37,7 +37,7 @@ import contextlib
 import functools
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -164,7 +164,8 @@ _EXACT_EXPONENTS = range(-200, 201)
 
 
 def _scaled_gram(x: torch.Tensor, name: str) -> tuple[torch.Tensor, int]:
-    """``(G, e)``: the float64 Gram ``G`` of ``(x - offset) * 2**-e``, largest entry below 4.
+    """``(G, e)``: the float64 Gram ``G`` of ``(x - offset) * 2**-e``, ``2**e`` the largest
+    magnitude in ``x - offset`` rounded up to a power of two.
 
     For layers whose float32 Gram underflows or overflows. Multiplying by a power of two is
     exact in floating point, so ``G * 4**e`` is the Gram of ``x - offset`` with float64
@@ -411,7 +412,7 @@ class MinibatchCKA:
         """``{"feats_a[i]": features}``, the names used in every error message."""
         # A mapping is what seelike.hooks.Capture.outputs gives: layer name -> features.
         if isinstance(feats, torch.Tensor | np.ndarray | str) or not isinstance(
-                feats, Mapping | Sequence):
+                feats, Mapping | Iterable):
             raise TypeError(f"feats_{side} must be a list (or mapping) of per-layer features, "
                             f"got {type(feats).__name__}; wrap one layer as [features]")
         layers = list(feats.values()) if isinstance(feats, Mapping) else list(feats)
