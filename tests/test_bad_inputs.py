@@ -208,6 +208,10 @@ CASES = [
          ("images", "torch.uint8", "images.float() / 255")),
     Case("probe-0-255", lambda c: TensorProbe(_images() * 255), ValueError,
          ("images", "images / 255")),
+    Case("images-one-path", lambda c: data.load_images("cat.jpg"), TypeError,
+         ("paths", "['cat.jpg']")),
+    Case("layers-list-model-name", lambda c: hooks.list_layers("vit_cifar", _images()),
+         TypeError, ("model",)),
     Case("probe-3d", lambda c: TensorProbe(_images()[0]), ValueError, ("images", "(3, 8, 8)")),
     # cache: results that could only be stored pickled
     Case("cache-object", lambda c: cache.cached("t", {"k": 1}, lambda: {

@@ -266,6 +266,9 @@ def load_images(paths: Sequence[str | Path], size: int = 224, *,
     import torch
     from PIL import Image
 
+    if isinstance(paths, str | Path):
+        raise TypeError(f"paths must be a list of image paths, got the single path {paths!r}; "
+                        f"pass [{str(paths)!r}]")
     if model is not None:
         cfg = preprocess_config(model)
         size, crop_pct, interpolation = cfg["input_size"][-1], cfg["crop_pct"], cfg["interpolation"]

@@ -190,6 +190,7 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
     model's module order. Runs in eval mode under ``torch.no_grad()`` so that listing neither
     updates BatchNorm statistics nor builds a graph; hooks and modes are restored afterwards.
     """
+    _check_model(model)
     shapes: dict[str, tuple[int, ...]] = {}
     calls: Counter[str] = Counter()
 
