@@ -384,11 +384,18 @@ def test_non_finite_features_name_the_layer(bad: float) -> None:
         linear_cka(feats_a[1], feats_a[0])
 
 
-def test_gram_overflow_is_reported() -> None:
+@ESTIMATORS
+def test_float32_gram_overflow_is_avoided(unbiased: bool) -> None:
+    # (1e30)^2 overflows float32; the Gram is formed again, scaled, in float64.
     x = torch.full((6, 4), 0.0)
     x[0] = 1e30
-    with pytest.raises(ValueError, match="overflows"):
-        linear_cka(x, torch.randn(6, 2))
+    x[1, 1] = 3e29
+    y = torch.randn(6, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = linear_cka(x, y, unbiased=unbiased)
+    assert value == pytest.approx(ref_cka(x.double().numpy(), y.double().numpy(), unbiased),
+                                  rel=1e-9)
 
 
 def test_wrong_number_of_layers() -> None:

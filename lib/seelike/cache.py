@@ -176,18 +176,31 @@ def cached(name: str, key: Mapping[str, Any], compute: Callable[[], Mapping[str,
     everything the result depends on apart from the code that computes it: ``code`` names
     its module (for example ``"seelike.compare"``), whose :func:`code_fingerprint` and the
     library version are added here. On a miss ``compute`` runs and its arrays are written
-    atomically, with the full key inside the file, which is checked on every read.
+    atomically, with the full key inside the file, which is checked on every read. Arrays
+    that could only be stored pickled (object dtype) raise ``TypeError`` naming the entry.
     """
     expected = key_json(name, key, code)
     path = cache_path(name, key, code)
     hit = _read(path, expected)
     if hit is not None:
         return hit
-    result = {k: np.asarray(v) for k, v in compute().items()}
+    computed = compute()
+    if not isinstance(computed, Mapping):
+        raise TypeError(f"compute() of cache {name!r} must return a dict of arrays, got "
+                        f"{type(computed).__name__}")
+    result = {k: np.asarray(v) for k, v in computed.items()}
     if _KEY_ENTRY in result:
         raise ValueError(f"{_KEY_ENTRY!r} is reserved for the key")
+    for k, v in result.items():
+        # Such an array could only be stored pickled, which reading refuses: the result
+        # would be recomputed on every call.
+        if not isinstance(k, str) or v.dtype.hasobject:
+            raise TypeError(f"compute() of cache {name!r} returned {k!r} with dtype {v.dtype}; "
+                            f"results are stored without pickling, so keys must be str and "
+                            f"arrays numbers, bools or strings (convert it, e.g. "
+                            f"np.asarray(..., dtype=float) or dtype=str)")
     buf = io.BytesIO()
-    np.savez(buf, **result, **{_KEY_ENTRY: np.array(expected)})
+    np.savez(buf, allow_pickle=False, **result, **{_KEY_ENTRY: np.array(expected)})
     atomic_write_bytes(path, buf.getvalue())
     return result
 

@@ -17,15 +17,27 @@ matrix product.
 Numerics: Grams are formed in float32 (float64 for float64 input) on the features' device,
 after subtracting a common offset from every example, which leaves both estimators unchanged
 but stops a large mean activation from cancelling catastrophically; everything after the Grams
-is float64. Against a float64 reference the error is about 1e-9 on real networks.
+is float64. Against a float64 reference the error is about 1e-9 on real networks. A layer whose
+float32 Gram underflows or overflows, or comes within a safety margin of it (features smaller
+than roughly 1e-11 or larger than roughly 1e17 in magnitude), has its Gram formed again in
+float64 from its features times a power of two, which is exact, and multiplied back: every
+float32 magnitude gives the float64 answer, and sums over minibatches keep their true weights.
+
+Both estimators are ratios of sums of rounded numbers: the unbiased one can be slightly
+negative for unrelated features, and a layer compared with itself can read 1 plus or minus a
+few units in the last place (``1.0000000000000002``), not exactly 1.
+
+Bad inputs (lists, complex or object arrays, arrays with no examples or no features, NaN or
+inf) raise ``TypeError`` or ``ValueError`` naming the argument; nothing is silently converted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -48,6 +60,37 @@ def _full_fp32_matmul() -> Iterator[None]:
         torch.set_float32_matmul_precision(previous)
 
 
+def _check_features(named: Mapping[str, Features]) -> None:
+    """Raise unless every value is a real tensor or array of ``(n, ...)`` features, same ``n``.
+
+    Keys name the arguments in the messages. Runs before any arithmetic, so a bad call leaves
+    no partial sums behind.
+    """
+    for name, x in named.items():
+        if not isinstance(x, torch.Tensor | np.ndarray):
+            raise TypeError(f"{name} must be a torch.Tensor or numpy array of (n, ...) features, "
+                            f"got {type(x).__name__}; convert it with np.asarray({name})")
+        if x.is_complex() if isinstance(x, torch.Tensor) else x.dtype.kind == "c":
+            raise TypeError(f"{name} is complex ({x.dtype}); CKA needs real features: pass "
+                            f"{name}.real, or abs({name}), explicitly")
+        if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
+            raise TypeError(f"{name} has dtype {x.dtype}, not numbers; CKA needs bool, integer "
+                            f"or float features, e.g. {name}.astype(np.float32)")
+        if x.ndim == 0:
+            raise ValueError(f"{name} must have a leading example axis, got a scalar")
+        if x.shape[0] == 0 or math.prod(x.shape[1:]) == 0:
+            what = "examples" if x.shape[0] == 0 else "features"
+            raise ValueError(f"{name} has no {what}: shape {tuple(x.shape)}; CKA needs (n, ...) "
+                             f"features with n >= 2 examples and at least one feature each")
+    _check_same_n(dict(named))
+
+
+def _check_flag(value: object, name: str) -> None:
+    # A string such as "no" would otherwise be read as True and pick the other estimator.
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def _as_matrix(x: Features, name: str) -> torch.Tensor:
     """Detached ``(n, d)`` matrix of ``(n, ...)`` features, in their own dtype.
 
@@ -58,8 +101,6 @@ def _as_matrix(x: Features, name: str) -> torch.Tensor:
     a slab at a time, so that half-precision features are never copied whole either.
     """
     t = torch.as_tensor(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
-    if t.ndim == 0:
-        raise ValueError(f"{name} must have a leading example axis, got a scalar")
     t = t.detach()
     if t.ndim > 2:
         # Stable sort: C-contiguous features keep C order, so their Grams are bit-for-bit as
@@ -86,26 +127,70 @@ _SLAB_ELEMENTS = 1 << 21
 _OFFSET_ROWS = 16
 
 
+def _offset(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The common row offset that :func:`_accumulate_gram` subtracts, in ``dtype``.
+
+    The mean of the first few examples removes a large mean as well as the full mean would
+    without a pass over the data, and anchoring it at ``x[0]`` makes a constant layer's Gram
+    exactly zero rather than rounding noise that the unbiased estimator would normalise.
+    """
+    head = x[:_OFFSET_ROWS].to(dtype)
+    return head[0] + (head - head[0]).mean(dim=0)
+
+
 def _accumulate_gram(x: torch.Tensor, k: torch.Tensor) -> None:
     """Add to ``k`` the Gram matrix of the ``(n, d)`` matrix ``x`` less a common row offset.
 
     Subtracting the same vector from every example changes neither HSIC_0 nor HSIC_1 (both are
     translation invariant), but a large common offset would cancel catastrophically in a
-    float32 Gram. The mean of the first few examples removes it as well as the full mean would
-    without a pass over the data, and anchoring it at ``x[0]`` makes a constant layer's Gram
-    exactly zero rather than rounding noise that the unbiased estimator would normalise.
+    float32 Gram (see :func:`_offset`).
     """
     n, d = x.shape
     own = _float_dtype(x)
-    head = x[:_OFFSET_ROWS].to(own)
-    offset = head[0] + (head - head[0]).mean(dim=0)
+    offset = _offset(x, own)
     cols = max(1, _SLAB_ELEMENTS // n)
     for start in range(0, d, cols):
         slab = (x[:, start:start + cols].to(own) - offset[start:start + cols]).to(k.dtype)
         k.addmm_(slab, slab.T)
 
 
-def _grams(named: Mapping[str, Features]) -> torch.Tensor:
+# A Gram whose largest diagonal entry is below this many times the smallest normal number of its
+# dtype was summed from products some of which were subnormal or flushed to zero: its relative
+# error could exceed 1e-12, so it is formed again, scaled (see _scaled_gram).
+_UNDERFLOW_MARGIN = 2.0 ** 56
+# Power-of-two exponents of the features' largest centred magnitude for which a Gram multiplied
+# back to its true scale, and products of two such Grams (HSIC), stay normal float64 numbers.
+_EXACT_EXPONENTS = range(-200, 201)
+
+
+def _scaled_gram(x: torch.Tensor, name: str) -> tuple[torch.Tensor, int]:
+    """``(G, e)``: the float64 Gram ``G`` of ``(x - offset) * 2**-e``, ``2**e`` the largest
+    magnitude in ``x - offset`` rounded up to a power of two.
+
+    For layers whose float32 Gram underflows or overflows. Multiplying by a power of two is
+    exact in floating point, so ``G * 4**e`` is the Gram of ``x - offset`` with float64
+    rounding only, as long as that product is representable. Costs a second pass over ``x``.
+    """
+    n, d = x.shape
+    offset = _offset(x, torch.float64)
+    cols = max(1, _SLAB_ELEMENTS // n)
+    slabs = [slice(start, start + cols) for start in range(0, d, cols)]
+    peak = max((x[:, s].double() - offset[s]).abs().max().item() for s in slabs)
+    if not math.isfinite(peak):
+        problem = ("has NaN or inf" if not bool(torch.isfinite(x).all())
+                   else "is too large to centre even in float64")
+        raise ValueError(f"{name} {problem} ({x.dtype})")
+    # Clamped so that 2**-e stays a normal float64; only subnormal float64 inputs reach the clamp.
+    exponent = min(max(math.frexp(peak)[1], -1000), 1000)
+    scale = math.ldexp(1.0, -exponent)
+    gram = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+    for s in slabs:
+        slab = (x[:, s].double() - offset[s]) * scale
+        gram.addmm_(slab, slab.T)
+    return gram, exponent
+
+
+def _grams(named: Mapping[str, Features], *, up_to_scale: bool = False) -> torch.Tensor:
     """``(layers, n, n)`` float64 Grams of ``(n, ...)`` features, on the first one's device.
 
     Each is multiplied in its own dtype (float32 or wider) on its own device. Work on the small
@@ -113,6 +198,11 @@ def _grams(named: Mapping[str, Features]) -> torch.Tensor:
     synchronisation, which gets expensive on a busy CPU. Layers are turned into matrices one at
     a time, so that a layer that cannot be viewed as one (a non-contiguous NumPy array, say) is
     copied only while its own Gram is formed, never all layers at once.
+
+    A Gram that underflowed or overflowed is formed again by :func:`_scaled_gram` and multiplied
+    back to its true scale, so that Grams of different minibatches keep their relative weights.
+    ``up_to_scale=True`` skips that step, for callers that need each Gram only up to a positive
+    factor (one full-batch CKA), which then works for float64 features of any magnitude.
     """
     first = next(iter(named.values()))
     n = first.shape[0]
@@ -128,14 +218,24 @@ def _grams(named: Mapping[str, Features]) -> torch.Tensor:
                 elsewhere = torch.zeros(n, n, dtype=dtype, device=x.device)
                 _accumulate_gram(x, elsewhere)
                 k[i] = elsewhere
-    # Any NaN or inf in x reaches the diagonal of its Gram, so one O(n^2) check covers them.
-    finite = torch.isfinite(k).flatten(1).all(dim=1).tolist()
-    if not all(finite):
-        name, f = list(named.items())[finite.index(False)]
-        x = _as_matrix(f, name)
-        problem = "overflows in its Gram matrix" if torch.isfinite(x).all() else "has NaN or inf"
-        raise ValueError(f"{name} {problem} ({_float_dtype(x)})")
-    return k.double()
+    # NaN, inf, overflow and underflow all show on the diagonal, so one O(n) look per layer
+    # (and one device synchronisation for all of them) finds every Gram to redo.
+    peak = k.diagonal(dim1=1, dim2=2).amax(dim=1)
+    redo = (~torch.isfinite(peak) | (peak < torch.finfo(dtype).tiny * _UNDERFLOW_MARGIN)).tolist()
+    k = k.double()
+    for i, (name, f) in enumerate(named.items()):
+        if not redo[i]:
+            continue
+        gram, exponent = _scaled_gram(_as_matrix(f, name), name)
+        if not up_to_scale and gram.any():
+            if exponent not in _EXACT_EXPONENTS:
+                raise ValueError(
+                    f"{name} has features of magnitude about 2**{exponent}, whose Gram and HSIC "
+                    f"do not fit in float64; CKA does not change when a layer is multiplied by "
+                    f"a constant, so pass {name} * 2**{-exponent} (linear_cka rescales by itself)")
+            gram = gram * math.ldexp(1.0, 2 * exponent)  # exact: a power of two
+        k[i] = gram.to(k.device)
+    return k
 
 
 def gram_linear(x: Features) -> torch.Tensor:
@@ -144,6 +244,7 @@ def gram_linear(x: Features) -> torch.Tensor:
     Features are flattened per example and multiplied on ``x``'s device in float32 (float64 for
     float64 input), after removing their common offset so that float32 stays accurate.
     """
+    _check_features({"x": x})
     with torch.no_grad():
         return transform_gram(_grams({"x": _as_matrix(x, "x")})[0], unbiased=False)
 
@@ -187,6 +288,9 @@ def hsic(k_x: Features, k_y: Features, *, unbiased: bool = False) -> float:
     ``unbiased=False`` gives HSIC_0 = tr(KHLH) / (n - 1)^2 (Kornblith et al. 2019);
     ``unbiased=True`` gives Song et al.'s (2012) HSIC_1. Chapter 2 builds CKA from this.
     """
+    _check_features({"k_x": k_x})
+    _check_features({"k_y": k_y})
+    _check_flag(unbiased, "unbiased")
     kx = _as_matrix(k_x, "k_x").double()
     ky = _as_matrix(k_y, "k_y").double().to(kx.device)
     if kx.shape != ky.shape or kx.shape[0] != kx.shape[1]:
@@ -205,7 +309,10 @@ def transformed_grams(named: Mapping[str, Features], *, unbiased: bool) -> torch
     and feed it to :meth:`MinibatchCKA.update_transformed` for every pair the model is in
     (:func:`seelike.compare.cka_matrices`). Keys name the layers in error messages.
     """
-    _check_same_n(dict(named))
+    if not named:
+        raise ValueError("named holds no layers")
+    _check_features(named)
+    _check_flag(unbiased, "unbiased")
     _check_n(next(iter(named.values())).shape[0], unbiased)
     with torch.no_grad():
         grams = _grams(named)
@@ -236,13 +343,20 @@ def linear_cka(x: Features, y: Features, *, unbiased: bool = False) -> float:
     CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with linear Gram matrices K and L, the
     similarity index of Chapter 2 and of every CKA figure (Figs 1, 2, 5, 8, 9, 12, H.1).
     Returns NaN, with a warning, if either side has zero variance.
+
+    The biased estimator lies in [0, 1]. The unbiased one (``unbiased=True``) is not a cosine
+    of two Gram matrices but of their U-centred versions, and can come out slightly negative
+    for unrelated features, most often with few examples. Either may exceed 1 by rounding:
+    ``linear_cka(x, x)`` can read ``1.0000000000000002``.
     """
+    _check_features({"x": x, "y": y})
+    _check_flag(unbiased, "unbiased")
     with torch.no_grad():
-        _check_same_n({"x": x, "y": y})
         xm, ym = _as_matrix(x, "x"), _as_matrix(y, "y")
         _check_n(xm.shape[0], unbiased)
-        tx = transform_gram(_grams({"x": xm})[0], unbiased)
-        ty = transform_gram(_grams({"y": ym})[0], unbiased).to(tx.device)
+        # CKA is a ratio in which each side's scale cancels.
+        tx = transform_gram(_grams({"x": xm}, up_to_scale=True)[0], unbiased)
+        ty = transform_gram(_grams({"y": ym}, up_to_scale=True)[0], unbiased).to(tx.device)
         xy, xx, yy = ((a * b).sum().item() for a, b in ((tx, ty), (tx, tx), (ty, ty)))
     if xx == 0 or yy == 0:
         _undefined_warning([name for name, s in (("x", xx), ("y", yy)) if s == 0])
@@ -257,7 +371,9 @@ class MinibatchCKA:
     Minibatch CKA (Nguyen, Raghu & Kornblith 2021), the estimator behind the paper's CKA
     heatmaps (Figs 1, 2, 5, 8, 9, 12, H.1): per-minibatch HSIC is summed over minibatches and
     only then normalised, CKA_ij = sum HSIC(K_i, L_j) / sqrt(sum HSIC(K_i, K_i) sum HSIC(L_j, L_j)).
-    The unbiased HSIC_1 (the default) makes the result independent of the batch size.
+    The unbiased HSIC_1 (the default) makes the result independent of the batch size; like
+    :func:`linear_cka` with ``unbiased=True`` it can be slightly negative for unrelated layers,
+    and a layer against itself can read 1 plus a rounding error.
 
     Each :meth:`update` takes one minibatch and costs one Gram matrix per layer plus one
     ``(num_a, b^2) @ (b^2, num_b)`` product; memory is O(layers * b^2) whatever the number of
@@ -267,6 +383,10 @@ class MinibatchCKA:
 
     def __init__(self, num_a: int, num_b: int | None = None, *, unbiased: bool = True) -> None:
         num_b = num_a if num_b is None else num_b
+        for name, value in (("num_a", num_a), ("num_b", num_b)):
+            if not isinstance(value, int | np.integer) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a number of layers (an int), got {value!r}")
+        _check_flag(unbiased, "unbiased")
         if num_a < 1 or num_b < 1:
             raise ValueError(f"need at least one layer on each side, got {num_a} and {num_b}")
         self.num_a = num_a
@@ -291,6 +411,10 @@ class MinibatchCKA:
                side: str) -> dict[str, Features]:
         """``{"feats_a[i]": features}``, the names used in every error message."""
         # A mapping is what seelike.hooks.Capture.outputs gives: layer name -> features.
+        if isinstance(feats, torch.Tensor | np.ndarray | str) or not isinstance(
+                feats, Mapping | Iterable):
+            raise TypeError(f"feats_{side} must be a list (or mapping) of per-layer features, "
+                            f"got {type(feats).__name__}; wrap one layer as [features]")
         layers = list(feats.values()) if isinstance(feats, Mapping) else list(feats)
         if len(layers) != expected:
             raise ValueError(f"feats_{side} has {len(layers)} layers, but this MinibatchCKA was "
@@ -310,7 +434,7 @@ class MinibatchCKA:
         named_a = self._named(feats_a, self.num_a, "a")
         named_b = None if feats_b is None else self._named(feats_b, self.num_b, "b")
         # All checks that need no arithmetic come first, so a bad call leaves no partial sums.
-        _check_same_n(named_a | (named_b or {}))
+        _check_features(named_a | (named_b or {}))
         n = next(iter(named_a.values())).shape[0]
         _check_n(n, self.unbiased)
         a = transformed_grams(named_a, unbiased=self.unbiased)

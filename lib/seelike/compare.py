@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from torch import nn
 
 from seelike import passes
 from seelike.cka import MinibatchCKA
-from seelike.hooks import Tap, TokenMode
+from seelike.hooks import Tap, TokenMode, submodule
 from seelike.layers import layer_names
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 
@@ -31,19 +31,59 @@ def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
 
     ``probe`` is a :class:`seelike.data.ProbeSet`; the same examples, in the same
     order, pass through both models. Without ``model_b`` the model is compared
-    with itself (one forward pass per minibatch). A last minibatch smaller than
+    with itself (one forward pass per minibatch; with ``layers_b`` other than
+    ``layers_a``, two). A last minibatch smaller than
     ``batch_size`` is dropped, so every minibatch has the same size (the
     unbiased estimator needs at least 4 examples; equal sizes keep every
     minibatch's weight equal, as in the paper).
+
+    Layer names must name modules exactly (:func:`seelike.hooks.resolve_layers` turns
+    selectors into names); an unknown one raises :class:`seelike.hooks.LayerNotFoundError`
+    with the closest names before any forward pass.
     """
-    if model_b is None:
+    _check_layers(model_a, layers_a, "layers_a")
+    if model_b is not None or layers_b is not None:
+        _check_layers(model_a if model_b is None else model_b,
+                      layers_a if layers_b is None else layers_b, "layers_b")
+    if model_b is None and (layers_b is None or list(layers_b) == list(layers_a)):
         models, layers, pair = {"a": model_a}, {"a": list(layers_a)}, ("a", "a")
     else:
+        model_b = model_a if model_b is None else model_b
         layers_b = list(layers_a if layers_b is None else layers_b)
         models, layers, pair = ({"a": model_a, "b": model_b},
                                 {"a": list(layers_a), "b": layers_b}, ("a", "b"))
     return cka_matrices(models, layers, [pair], probe, batch_size=batch_size, unbiased=unbiased,
                         tokens=tokens, device=device, progress=progress)[pair]
+
+
+def _check_layers(model: nn.Module, layers: Sequence[str], argument: str) -> None:
+    """Raise unless ``layers`` is a non-empty list of names of modules of ``model``."""
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise TypeError(f"{argument} must be a list of layer names, got {layers!r}; for one "
+                        f"layer pass [{layers!r}]")
+    if not layers:
+        raise ValueError(f"{argument} is empty; name at least one layer")
+    for layer in layers:
+        submodule(model, layer, argument=f"{argument} entry")
+
+
+def _check_run(probe: object, batch_size: int, unbiased: bool, tokens: str) -> None:
+    """Raise unless the arguments every CKA pass shares make sense, before any forward pass."""
+    if not (hasattr(probe, "tensor") and hasattr(probe, "__len__")):
+        raise TypeError(f"probe must be a seelike.data.ProbeSet or TensorProbe, got "
+                        f"{type(probe).__name__}; wrap an image tensor as "
+                        f"TensorProbe(images) (float, in [0, 1])")
+    if not isinstance(unbiased, bool):
+        raise TypeError(f"unbiased must be True or False, got {unbiased!r}")
+    if not isinstance(batch_size, int | np.integer) or isinstance(batch_size, bool):
+        raise TypeError(f"batch_size must be an int, got {batch_size!r}")
+    least = 4 if unbiased else 2
+    if batch_size < least:
+        raise ValueError(f"batch_size must be at least {least} (the "
+                         f"{'unbiased' if unbiased else 'biased'} estimator's minimum), got "
+                         f"{batch_size}")
+    if tokens not in get_args(TokenMode):
+        raise ValueError(f"tokens must be one of {get_args(TokenMode)}, not {tokens!r}")
 
 
 # ---- several CKA matrices from one pass ------------------------------
@@ -192,11 +232,16 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
     layers_b=layers[b], ...)`` gives (``model_b=None`` for ``a == b``). A last minibatch smaller
     than ``batch_size`` is dropped.
     """
+    _check_run(probe, batch_size, unbiased, tokens)
+    if isinstance(pairs, str) or any(isinstance(p, str) or len(p) != 2 for p in pairs):
+        raise TypeError(f"pairs must be a list of (a, b) model names, got {pairs!r}")
     pairs = [tuple(p) for p in pairs]
     names = list(dict.fromkeys(name for pair in pairs for name in pair))
     missing = [name for name in names if name not in models or name not in layers]
     if missing:
         raise KeyError(f"pairs name models {missing} that are missing from models or layers")
+    for name in names:
+        _check_layers(models[name], layers[name], f"layers[{name!r}]")
     if len(probe) < batch_size:
         raise ValueError(f"the probe set has {len(probe)} examples, fewer than one minibatch "
                          f"of {batch_size}")

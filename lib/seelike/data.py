@@ -18,6 +18,8 @@ import pickle
 import shutil
 import tarfile
 import warnings
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seelike.config import DATA_ENV, data_root
-from seelike.io import atomic_write_bytes
+from seelike.io import DataError, atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -63,10 +65,6 @@ DEFAULT_INTERPOLATION = "bicubic"
 PURPOSES = ("cka", "attention", "receptive_field", "probe_train", "probe_test", "estimators")
 
 
-class DataError(RuntimeError):
-    """A dataset is missing, corrupt or unreachable; the message says how to fix it."""
-
-
 def _sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
@@ -95,8 +93,7 @@ def cifar10(split: str, *, root: Path | None = None,
         if not download:
             raise DataError(f"{path} is missing and download=False")
         _download_cifar10(root)
-    with np.load(path, allow_pickle=False) as f:
-        x, y, names = f["x"], f["y"].astype("<i8"), f["filenames"]
+    x, y, names = _read_cifar10_npz(path)
     for what, arr, expected in zip(("x", "y"), (x, y), CIFAR10_SHA256[split], strict=True):
         actual = _sha256(arr)
         if actual != expected:
@@ -106,6 +103,27 @@ def cifar10(split: str, *, root: Path | None = None,
                 f"re-download (or point {DATA_ENV} at a good copy).")
     _CACHE[key] = (x, y, names)
     return x, y, names
+
+
+# What np.load and reading its members raise for a truncated, corrupt or foreign file.
+_UNREADABLE = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+_CIFAR10_KEYS = ("x", "y", "filenames")
+
+
+def _read_cifar10_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y as int64, file names) of one cached split, or a DataError that says how to fix it."""
+    remedy = (f"Delete it and run again to re-download (or point {DATA_ENV} at a good copy "
+              f"of datasets/cifar10).")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in _CIFAR10_KEYS if k not in f.files]
+            if missing:
+                raise DataError(f"{path} has the arrays {sorted(f.files)}, lacking "
+                                f"{missing}: it is not the cached CIFAR-10 split. {remedy}")
+            return f["x"], f["y"].astype("<i8"), f["filenames"]
+    except _UNREADABLE as err:
+        raise DataError(f"{path} cannot be read as a .npz file ({type(err).__name__}: {err}); "
+                        f"it is truncated or corrupt. {remedy}") from err
 
 
 def _download_cifar10(root: Path) -> None:
@@ -244,6 +262,9 @@ def load_images(paths: Sequence[str | Path], size: int = 224, *,
     import torch
     from PIL import Image
 
+    if isinstance(paths, str | Path):
+        raise TypeError(f"paths must be a list of image paths, got the single path {paths!r}; "
+                        f"pass [{str(paths)!r}]")
     if model is not None:
         cfg = preprocess_config(model)
         size, crop_pct, interpolation = cfg["input_size"][-1], cfg["crop_pct"], cfg["interpolation"]
@@ -380,6 +401,13 @@ class TensorProbe:
     """
 
     def __init__(self, images: torch.Tensor) -> None:
+        from seelike.models import check_images
+
+        # Checked once here, so a mistake is named where it was made rather than in a pass.
+        check_images(images, "images")
+        if images.ndim != 4:
+            raise ValueError(f"images must be a (n, channels, H, W) batch, got shape "
+                             f"{tuple(images.shape)}")
         self.images = images
 
     def __len__(self) -> int:

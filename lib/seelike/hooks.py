@@ -1,11 +1,12 @@
 """Forward hooks: capture what named layers of any ``nn.Module`` compute.
 
-Serves every chapter of the book: the Chapter 1 model tour (:func:`list_layers`), the CKA
-similarity figures of Raghu et al. (2021), "Do Vision Transformers See Like Convolutional Neural
-Networks?" (Figs 1-2; features of each minibatch via :class:`Capture`, then ``clear()``), the
-attention distances of Fig 3 (``attention=True`` records the softmax probabilities of timm ViT
-blocks), the receptive fields of Fig 6 (``grad=True`` keeps outputs in the autograd graph so that
-d output / d input can be taken) and the norm ratios of Fig 7.
+Serves every chapter of the book. :class:`Tap` and :func:`run_taps` record what the shared
+forward passes need (:mod:`seelike.passes`: the CKA figures of Raghu et al. (2021), "Do Vision
+Transformers See Like Convolutional Neural Networks?", Figs 1-2, the attention distances of
+Fig 3, the norm ratios of Fig 7, the receptive fields of Fig 6 through the autograd graph).
+:class:`Capture` (:func:`capture`) is the interactive tool a reader uses on any model: the
+Chapter 1 model tour (:func:`list_layers`), the exercises (``attention=True`` records the
+softmax probabilities of timm ViT blocks; ``grad=True`` keeps outputs in the autograd graph).
 
 Layers are chosen with *selectors*: an exact module name (``"blocks.3"``), an :mod:`fnmatch` glob
 (``"layer*.0"``; note that ``*`` also matches dots), or a regular expression that must match the
@@ -57,6 +58,7 @@ __all__ = [
     "resolve_layers",
     "run_taps",
     "select_tokens",
+    "submodule",
     "token_layout",
 ]
 
@@ -78,12 +80,49 @@ def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, module) for name, module in model.named_modules() if name]
 
 
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; load one "
+                        f"with seelike.models.load(name)")
+
+
+def _not_found(model: nn.Module, what: str, text: str, names: list[str]) -> LayerNotFoundError:
+    """The error for a selector or layer name that matches no module, with close names."""
+    close = sorted(difflib.get_close_matches(text, names, n=5, cutoff=0.5), key=names.index)
+    hint = f"closest: {', '.join(close)}" if close else "no similar names"
+    return LayerNotFoundError(
+        f"{what} matches no module of {type(model).__name__} ({hint}); {_LIST_HINT}")
+
+
+def submodule(model: nn.Module, name: str, *, argument: str = "layer") -> nn.Module:
+    """``model.get_submodule(name)``, or :class:`LayerNotFoundError` naming close names.
+
+    ``argument`` is what the caller calls the name, for the message; ``""`` is the model itself.
+    """
+    _check_model(model)
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a module name (a str), got {name!r}")
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        names = [n for n, _ in _named_modules(model)]
+        raise _not_found(model, f"{argument} {name!r}", name, names) from None
+
+
 def _matcher(selector: Selector) -> tuple[Callable[[str], bool], str]:
     """A predicate on module names, and the text to look for close names with."""
     if isinstance(selector, re.Pattern):
         return (lambda name: selector.fullmatch(name) is not None), selector.pattern
+    if not isinstance(selector, str):
+        raise TypeError(f"layer selector {selector!r} is a {type(selector).__name__}; selectors "
+                        f"are module names, globs, 're:' regular expressions or re.Pattern")
     if selector.startswith("re:"):
-        pattern = re.compile(selector[3:])
+        try:
+            pattern = re.compile(selector[3:])
+        except re.error as err:
+            raise ValueError(f"layer selector {selector!r} is not a valid regular expression "
+                             f"({err}); escape literal dots and brackets, e.g. "
+                             f"r're:blocks\\.\\d+'") from None
         return (lambda name: pattern.fullmatch(name) is not None), selector[3:]
     if any(char in selector for char in "*?["):
         return (lambda name: fnmatch.fnmatchcase(name, selector)), selector
@@ -96,19 +135,18 @@ def resolve_layers(model: nn.Module, selectors: Selectors) -> list[str]:
     Raises :class:`LayerNotFoundError` (a ``KeyError``) if any one selector matches nothing,
     naming the closest valid names: a typo must never silently drop a layer from a figure.
     """
+    _check_model(model)
     if isinstance(selectors, str | re.Pattern):
         selectors = [selectors]
+    elif not isinstance(selectors, Iterable):
+        raise TypeError(f"layers must be a selector or a list of selectors, got {selectors!r}")
     names = [name for name, _ in _named_modules(model)]
     chosen: set[str] = set()
     for selector in selectors:
         matches, text = _matcher(selector)
         found = {name for name in names if matches(name)}
         if not found:
-            close = sorted(difflib.get_close_matches(text, names, n=5, cutoff=0.5), key=names.index)
-            hint = f"closest: {', '.join(close)}" if close else "no similar names"
-            raise LayerNotFoundError(
-                f"{selector!r} matches no module of {type(model).__name__} ({hint}); {_LIST_HINT}"
-            )
+            raise _not_found(model, repr(selector), text, names)
         chosen |= found
     return [name for name in names if name in chosen]
 
@@ -153,6 +191,7 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
     model's module order. Runs in eval mode under ``torch.no_grad()`` so that listing neither
     updates BatchNorm statistics nor builds a graph; hooks and modes are restored afterwards.
     """
+    _check_model(model)
     shapes: dict[str, tuple[int, ...]] = {}
     calls: Counter[str] = Counter()
 
@@ -421,6 +460,7 @@ class Capture:
 
 
 Where = Literal["input", "output", "attention"]
+_WHERE = ("input", "output", "attention")
 
 
 @dataclass(frozen=True)
@@ -437,6 +477,15 @@ class Tap:
     module: str
     where: Where = "output"
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        # A typo in where would otherwise record the module's output without a word.
+        if not isinstance(self.module, str):
+            raise TypeError(f"Tap module must be a module name (a str), got {self.module!r}")
+        if self.where not in _WHERE:
+            raise ValueError(f"Tap where must be one of {_WHERE}, not {self.where!r}")
+        if self.transform is not None and not callable(self.transform):
+            raise TypeError(f"Tap transform must be callable or None, got {self.transform!r}")
 
 
 class _Stop(Exception):
@@ -455,9 +504,15 @@ def run_taps(
     Recorded tensors are clones: timm ResNets add the shortcut in place (``x += shortcut``)
     into the very tensor the branch's last module returned.
     """
+    _check_model(model)
+    if isinstance(taps, Tap) or not isinstance(taps, Iterable):
+        raise TypeError(f"taps must be a list of Tap, got {taps!r}; wrap one as [tap]")
     taps = list(dict.fromkeys(taps))
     if not taps:
         raise ValueError("no taps given")
+    wrong = [t for t in taps if not isinstance(t, Tap)]
+    if wrong:
+        raise TypeError(f"taps must be Tap objects, got {wrong[0]!r}; e.g. Tap({wrong[0]!r})")
     found: dict[Tap, torch.Tensor] = {}
 
     def record(tap: Tap, value: Any) -> None:
@@ -475,7 +530,7 @@ def run_taps(
         stack.enter_context(eval_mode(model))
         stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
         for tap in taps:
-            module = model.get_submodule(tap.module)
+            module = submodule(model, tap.module, argument="tap module")
             if tap.where == "attention":
                 if not isinstance(module, Attention):
                     raise TypeError(f"attention tap on {tap.module!r}, a "

@@ -14,6 +14,9 @@ from torch import nn
 
 
 def _names(model: nn.Module) -> list[str]:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a loaded torch.nn.Module, got {model!r}; for a model "
+                        f"name use seelike.compare.layer_names(name)")
     return [name for name, _ in model.named_modules()]
 
 
@@ -70,6 +73,8 @@ def paper_layers(model: nn.Module) -> list[str]:
 
 def short_label(name: str) -> str:
     """``net.blocks.3.attn`` -> ``b3.attn``; ``net.layer2.1`` -> ``s2.1``: axis tick labels."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a layer name (a str), got {name!r}")
     name = name.removeprefix("net.")
     name = re.sub(r"^blocks\.(\d+)", r"b\1", name)
     name = re.sub(r"^layer(\d+)\.(\d+)", r"s\1.\2", name)
@@ -95,8 +100,6 @@ def _layer_names(model_name: str, which: str) -> tuple[str, ...]:
     from seelike import models
 
     select = {"paper": paper_layers, "blocks": block_layers}
-    if which not in select:
-        raise ValueError(f"which must be one of {sorted(select)}, not {which!r}")
     return tuple(select[which](models.meta_build(model_name)))
 
 
@@ -107,4 +110,13 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
     Fig 1); ``"blocks"``: :func:`block_layers`. The architecture is built once per process on
     the meta device (:func:`seelike.models.meta_build`: names only, no weights).
     """
+    from seelike import models
+
+    if not isinstance(model_name, str):
+        raise TypeError(f"model_name must be a zoo or paper model name (a str), got "
+                        f"{model_name!r}")
+    if model_name not in models.PAPER_MODELS:
+        models.spec_of(model_name)  # a KeyError listing the zoo, before anything is built
+    if which not in ("paper", "blocks"):
+        raise ValueError(f"which must be one of ('paper', 'blocks'), not {which!r}")
     return list(_layer_names(model_name, which))

@@ -4,13 +4,16 @@ Serves Chapter 3 (the models) and every experiment chapter. The ``cifar`` zoo is
 built from timm classes so that layer names (``net.blocks.3.attn``,
 ``net.layer2.1``) match the ``paper`` preset's timm models; every loaded model
 is an :class:`ImageClassifier` that takes RGB images in [0, 1] and normalises
-them itself, so hooks, gradients and users all see the image a person sees.
+them itself, so hooks, gradients and users all see the image a person sees;
+images on another scale are refused (:func:`check_images`), never quietly
+misread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,11 +23,45 @@ import torch
 from torch import nn
 
 from seelike.config import repo_root
+from seelike.io import DataError
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+# How far outside [0, 1] an image may stray: room for the overshoot of a bicubic resize of a
+# [0, 1] image, far below what 0-255 images (up to 255) or normalised ones (down to about -2)
+# reach.
+IMAGE_RANGE_SLACK = 0.05
+
+
+def check_images(x: object, argument: str = "x") -> None:
+    """Raise unless ``x`` is a float image tensor with values in [0, 1] (give or take 0.05).
+
+    What every :class:`ImageClassifier` takes. Integer images (uint8, as
+    :func:`seelike.data.cifar10` returns them) and images already normalised would
+    otherwise run without a word and give meaningless activations. Costs one ``aminmax``
+    (and, on a GPU, one synchronisation) per batch. The range is not checked inside
+    ``torch.compile`` or on the meta device (shapes only), where there are no values to read.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{argument} must be a torch.Tensor of images, got {type(x).__name__}")
+    if not x.is_floating_point():
+        fix = f"{argument}.float() / 255" if x.dtype == torch.uint8 else f"{argument}.float()"
+        raise TypeError(f"{argument} has dtype {x.dtype}; images are float tensors in [0, 1] "
+                        f"(scaled inside the model), e.g. {fix}")
+    if x.numel() == 0 or x.is_meta or torch.compiler.is_compiling():
+        return
+    with torch.no_grad():
+        low, high = (float(v) for v in torch.aminmax(x))
+    if not (low >= -IMAGE_RANGE_SLACK and high <= 1 + IMAGE_RANGE_SLACK):
+        fix = (f"{argument} / 255" if high > 2 else
+               f"the images before normalisation, or {argument}.clamp(0, 1) if the excess is "
+               f"resampling overshoot")
+        raise ValueError(f"{argument} has values in [{low:.4g}, {high:.4g}], but images must be "
+                         f"in [0, 1] (the model normalises them itself); pass {fix}")
 
 
 class Normalize(nn.Module):
@@ -41,7 +78,11 @@ class Normalize(nn.Module):
 
 
 class ImageClassifier(nn.Module):
-    """``net(normalize(x))`` for x in [0, 1]; ``net`` is the timm (or seelike) network."""
+    """``net(normalize(x))`` for x in [0, 1]; ``net`` is the timm (or seelike) network.
+
+    ``x`` is a float ``(b, 3, H, W)`` batch of RGB images in [0, 1]; anything else raises
+    (see :func:`check_images`).
+    """
 
     def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
         super().__init__()
@@ -54,6 +95,7 @@ class ImageClassifier(nn.Module):
         return int(getattr(self.net, "num_prefix_tokens", 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x)
         return self.net(self.normalize(x))
 
 
@@ -192,6 +234,8 @@ def default_device() -> torch.device:
 
 def spec_of(name: str) -> ModelSpec:
     """The :class:`ModelSpec` called ``name``; a clear error listing the zoo otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a str, got {name!r}")
     try:
         return ZOO[name]
     except KeyError:
@@ -206,12 +250,21 @@ def weights_dir() -> Path:
     return repo_root() / "data" / "weights"
 
 
-def manifest_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or weights_dir()) / f"{name}.json"
+def _folder(directory: str | os.PathLike[str] | None) -> Path:
+    """``directory`` as a Path (a str is fine), or :func:`weights_dir` for None."""
+    if directory is None:
+        return weights_dir()
+    if not isinstance(directory, str | os.PathLike):
+        raise TypeError(f"directory must be a folder path (str or Path), got {directory!r}")
+    return Path(directory)
 
 
-def weights_path(name: str, directory: Path | None = None) -> Path:
-    return (directory or weights_dir()) / f"{name}.safetensors"
+def manifest_path(name: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    return _folder(directory) / f"{name}.json"
+
+
+def weights_path(name: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    return _folder(directory) / f"{name}.safetensors"
 
 
 def sha256_file(path: Path) -> str:
@@ -222,14 +275,29 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(name: str, directory: Path | None = None) -> dict[str, Any]:
-    """The manifest entry of a trained zoo model (hash, recipe, accuracy, device, time)."""
+def read_manifest(name: str, directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The manifest entry of a trained zoo model (hash, recipe, accuracy, device, time).
+
+    A manifest that is not a JSON object with a ``sha256`` (truncated, say) raises
+    :class:`seelike.data.DataError` naming the file and how to restore it.
+    """
     path = manifest_path(name, directory)
     if not path.exists():
         raise FileNotFoundError(
             f"no trained weights for {name!r}: {path} is missing. Train them with "
             f"`python -m seelike.train {name}` (a GPU takes minutes; see chapter 3).")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        problem = f"is not valid JSON ({err})"
+    else:
+        if isinstance(manifest, dict) and isinstance(manifest.get("sha256"), str):
+            return manifest
+        problem = "holds no sha256 entry"
+    raise DataError(f"the weights manifest {path} {problem}: it is truncated or was edited. "
+                    f"Restore it with `git checkout -- {path.name}` in data/weights (or copy it "
+                    f"back beside its .safetensors), or retrain with "
+                    f"`python -m seelike.train {name}`.")
 
 
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:
@@ -243,13 +311,16 @@ AKAMASTER_URL = ("https://github.com/akamaster/pytorch_resnet_cifar10/raw/master
                  "pretrained_models/{file}")
 
 
-def load(name: str, *, directory: Path | None = None) -> ImageClassifier:
+def load(name: str, *, directory: str | os.PathLike[str] | None = None) -> ImageClassifier:
     """Model ``name`` with its trained weights, verified by sha256, in eval mode.
 
-    ``cifar`` zoo models read ``data/weights/<name>.safetensors`` (or ``directory``);
+    ``cifar`` zoo models read ``data/weights/<name>.safetensors`` (or ``directory``, a str or
+    Path);
     ``resnet56_akamaster`` is fetched into the data folder (``SEELIKE_DATA``);
     ``paper`` models come from timm's hub.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a str, got {name!r}")
     if name in PAPER_MODELS:
         return _load_paper(name)
     spec = spec_of(name)
