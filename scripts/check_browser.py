@@ -2,37 +2,79 @@
 
 ``python scripts/check_browser.py _build/smoke/_build/html [--screenshots DIR]`` serves the
 folder on a free localhost port (``http.server`` in a thread), loads every HTML page of the
-book in headless Chromium, driven by Selenium 4 through Debian's ``chromedriver``, and
-exits non-zero, naming page and problem, when
+book in headless Chromium, driven by Selenium 4 through Debian's ``chromedriver``, once in a
+1280x900 window (``DESKTOP``) and again, reloaded, in a 390x844 one (``PHONE``), and exits
+non-zero, naming page and problem, when
 
 * a page does not load (HTTP error, timeout, browser error),
 * an ``<img>`` is broken (``naturalWidth == 0`` once every image has settled),
 * the browser logs a console error (level SEVERE: JavaScript exceptions, ``console.error``,
-  resources that fail to load),
+  resources that fail to load), at either width,
 * the page requests anything that is not on the local server (the book must be
-  self-contained: it is read offline and checked in CI without internet),
+  self-contained: it is read offline and checked in CI without internet), at either width,
 * a link to a file of the book points nowhere (the download button's ``.ipynb``, the
   navigation, cross-references),
 * the page has math (Sphinx's ``.math`` elements) and MathJax did not turn every one of
-  them into an ``mjx-container``, or MathJax reports an error (``mjx-merror``).
+  them into an ``mjx-container``, or MathJax reports an error (``mjx-merror``),
+* "figure too small" (at 1280 px): a content image (see below) is shown narrower than
+  ``MIN_SHOWN_FRACTION`` (0.5) of the width it was drawn for. The drawn width, in CSS px, is
+  the first that applies of: the ``<img>``'s ``width`` attribute or inline ``style`` width
+  in px (myst-nb writes ``style="width: Wpx"`` from the output's metadata, which
+  IPython's retina format sets to half the PNG's pixels); for a PNG, its pixel width times
+  ``PX_PER_INCH`` over the DPI in its ``pHYs`` chunk (matplotlib records the DPI it saved
+  at: 200 for retina figures drawn at dpi 100); for an SVG, its ``width`` (pt, px, in, ...)
+  in inches times ``PX_PER_INCH``; otherwise the pixel width over
+  ``ASSUMED_PIXEL_DENSITY`` (2: the book's figures are retina, and guessing 2x where the
+  density is unknown can only under-estimate the drawn width, never fail a figure that is
+  fine). Images not rendered at load (inside a closed toggle) are not measured,
+* "horizontal overflow" (at 1280 px and at 390 px): the page scrolls sideways
+  (``document.documentElement.scrollWidth > innerWidth + 1``), or an element of the
+  article (``.bd-article``) reaches more than ``OVERFLOW_TOLERANCE_PX`` past the article's
+  right edge without an ancestor inside the article whose ``overflow-x`` is ``auto``,
+  ``scroll``, ``hidden`` or ``clip`` (tables in the theme's
+  ``.pst-scrollable-table-container``, code in ``pre``, are fine); the outermost offending
+  element is named (tag, class, text),
+* "raw Markdown table": a text node outside ``pre``/``code``/math holds a pipe-table
+  delimiter cell such as ``| --- |`` or ``|---|`` (``MARKDOWN_TABLE_RE``; Sphinx's smart
+  quotes turn ``---`` into an em dash, so dashes of every kind count): a table that did not
+  render,
+* "stderr in cell output" / "warning in cell output": a cell output of kind stderr,
+  traceback or error (``.output.stderr``, ``.output.traceback``, ``.output.error``), or
+  any other cell output (``.cell_output``) whose text holds ``Warning:``, ``WARNING`` or
+  ``Traceback (most recent call last)`` (``WARNING_RE``),
+* "build-machine path": a text node (outside ``script``/``style``) or an attribute value
+  (``data:`` URIs excepted) of the page holds one of ``BUILD_PATHS`` (``/work/``,
+  ``/root/``, ``/home/``, ``/tmp/``, ``site-packages``, ``.venv``),
+* "figure without caption": a content image is not inside a ``<figure>`` whose
+  ``<figcaption>`` has text besides the "Fig. N" number and the ``#`` link (myst-nb's
+  ``glue:figure`` and the ``figure`` directive render so).
 
-Nothing is ignored silently: the only exceptions are the two allow-lists below, each entry
+Content images, for the two figure rules, are the ``<img>`` of the article (``.bd-article``,
+else ``article``, ``main``, the body) outside the navbar, sidebars, headers and footers
+(``CHROME``), except icons: images whose natural width and height are both below
+``ICON_PX`` (64). Nothing else is exempt.
+
+Nothing is ignored silently: the only exceptions are the allow-lists below, each entry
 with its reason. The one for external requests is empty because the book references
 nothing outside itself: MathJax is served from the book by ``sphinx-mathjax-offline`` (see
 ``_config.yml``), and the Thebe script on unpkg is loaded only when a reader clicks
 "Live code", which this check never does. The console one holds the browser's own
-``/favicon.ico`` request and a duplicated sphinx-thebe script of jupyter-book 1.x.
-With ``--screenshots DIR`` a full-page PNG of each page is written there.
+``/favicon.ico`` request and a duplicated sphinx-thebe script of jupyter-book 1.x. The one
+for build-machine paths (``ALLOWED_PATHS``) is empty.
+With ``--screenshots DIR`` a full-page PNG of each page at each width is written there,
+``<page>-1280.png`` and ``<page>-390.png`` (``/`` in the page's path becomes ``__``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import functools
 import json
 import os
 import re
 import shutil
+import struct
 import sys
 import tempfile
 import threading
@@ -65,6 +107,50 @@ ALLOWED_CONSOLE: tuple[tuple[str, str], ...] = (
 # (regex on the URL, why the page may fetch it). Empty on purpose, see the module docstring.
 ALLOWED_EXTERNAL: tuple[tuple[str, str], ...] = ()
 
+# Window sizes (CSS px; headless Chromium has a device pixel ratio of 1): a laptop, where every
+# rule is checked, and a phone (an iPhone 12 to 15 is 390 wide), where only the overflow is.
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+
+# "figure too small". The book draws its figures at dpi 100, so one inch of a figure is meant
+# to be 100 CSS px on screen (retina PNGs hold twice as many pixels, for 2x screens).
+PX_PER_INCH = 100
+# A figure shown at less than half the width it was drawn for has text too small to read.
+MIN_SHOWN_FRACTION = 0.5
+# The density assumed where neither the page nor the file says it (a PNG without pHYs, a
+# JPEG): the book's figures are retina, and assuming 2x can only make the drawn width
+# smaller than the truth (a 1x image is judged leniently), never fail a good figure.
+ASSUMED_PIXEL_DENSITY = 2
+# Images whose natural width and height are both below this are icons, not figures.
+ICON_PX = 64
+# Inches per unit of an SVG's width attribute (CSS absolute units; no unit means px).
+SVG_UNIT_INCHES = {"": 1 / 96, "px": 1 / 96, "pt": 1 / 72, "pc": 1 / 6, "in": 1.0,
+                   "cm": 1 / 2.54, "mm": 1 / 25.4}
+
+# "horizontal overflow": how far (CSS px) an element may reach past the article's right edge,
+# for sub-pixel rounding of layout.
+OVERFLOW_TOLERANCE_PX = 1
+
+# Page parts that are not the article: the navbar, the sidebars, headers and footers.
+CHROME = ("nav, header, footer, .navbar, .bd-header, .bd-header-article, .bd-sidebar-primary, "
+          ".bd-sidebar-secondary, .bd-footer, .bd-footer-article, .bd-footer-content")
+
+# "raw Markdown table": a pipe-table delimiter cell, | --- | or |:--:|, with any dash (Sphinx's
+# smart quotes render -- and --- as en and em dashes). JavaScript regex syntax.
+MARKDOWN_TABLE_RE = r"\|[ \t]*:?[-\u2013\u2014]+:?[ \t]*\|"
+
+# "warning in cell output": text of a Python warning, a logging warning or a traceback.
+WARNING_RE = r"Warning:|WARNING|Traceback \(most recent call last\)"
+
+# "build-machine path": text that names a folder of the machine that built the book; a reader
+# must never see where the build ran (cache folders, the virtual environment, tracebacks).
+BUILD_PATHS = ("/work/", "/root/", "/home/", "/tmp/", "site-packages", ".venv")
+# (regex on the text or attribute that holds the path, why it may stay). Empty on purpose.
+ALLOWED_PATHS: tuple[tuple[str, str], ...] = ()
+
+# At most this many findings of one rule are named per page and width; the rest are counted.
+MAX_REPORTS = 10
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
@@ -84,7 +170,7 @@ CHROMIUM_FLAGS = (
     "--metrics-recording-only",
     "--hide-scrollbars",
     "--mute-audio",
-    "--window-size=1280,1024",
+    f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
 )
 
 # Waits for every image to finish (lazy ones are made eager first, or those below the fold
@@ -125,6 +211,127 @@ Promise.race([mj.startup.promise.then(() => true),
 
 
 JS_LINKS = "return Array.from(document.querySelectorAll('a[href]'), a => a.href);"
+
+# What a reader sees in the article, in one pass: the overflow at this width and, when
+# arguments[0] is true (the desktop load), the images, raw tables, cell outputs and paths.
+# Arguments: full, CHROME, ICON_PX, OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
+# BUILD_PATHS, MAX_REPORTS.
+JS_LAYOUT = r"""
+const [full, chrome, iconPx, tolerance, tableSource, warningSource, paths, maxReports] =
+  arguments;
+const root = document.querySelector('.bd-article') || document.querySelector('article')
+  || document.querySelector('main') || document.body;
+const squash = text => (text || '').replace(/\s+/g, ' ').trim();
+const around = (text, index, length) =>
+  squash(text.slice(Math.max(0, index - 60), index + length + 60)).slice(0, 160);
+const describe = el => ({tag: el.tagName.toLowerCase(),
+                         cls: (el.getAttribute('class') || '').trim(),
+                         text: squash(el.textContent).slice(0, 80)});
+const capped = () => { const list = []; list.more = 0; return list; };
+const push = (list, item) => { if (list.length < maxReports) list.push(item); else list.more++; };
+const finish = list => ({items: Array.from(list), more: list.more});
+
+// Horizontal overflow: the page, then the outermost article elements past its right edge.
+const rootRight = root.getBoundingClientRect().right;
+const clipsX = new Map();
+const clips = el => {
+  if (!clipsX.has(el)) clipsX.set(el, ['auto', 'scroll', 'hidden', 'clip']
+    .includes(getComputedStyle(el).overflowX));
+  return clipsX.get(el);
+};
+const overflow = capped(), outermost = [];
+for (const el of root.querySelectorAll('*')) {
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0 || box.right <= rootRight + tolerance) continue;
+  if (outermost.some(parent => parent.contains(el))) continue;
+  let inside = false;
+  for (let a = el.parentElement; a && a !== root; a = a.parentElement) {
+    if (clips(a)) { inside = true; break; }
+  }
+  if (inside) continue;
+  const style = getComputedStyle(el);
+  if (style.visibility === 'hidden' || style.position === 'fixed') continue;
+  outermost.push(el);
+  push(overflow, Object.assign(describe(el), {right: Math.round(box.right)}));
+}
+const result = {viewport: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+                rootRight: Math.round(rootRight), overflow: finish(overflow)};
+if (!full) return result;
+
+// Content images: size as shown, what the page says of their size, their caption.
+result.images = Array.from(root.querySelectorAll('img'))
+  .filter(img => !img.closest(chrome)
+          && (img.naturalWidth >= iconPx || img.naturalHeight >= iconPx))
+  .map(img => {
+    const figure = img.closest('figure');
+    const caption = figure && figure.querySelector(':scope > figcaption');
+    let captionText = null;
+    if (caption) {
+      const copy = caption.cloneNode(true);
+      copy.querySelectorAll('.caption-number, .headerlink').forEach(n => n.remove());
+      captionText = squash(copy.textContent);
+    }
+    return {src: img.getAttribute('src') || '(no src)', url: img.currentSrc || img.src,
+            naturalWidth: img.naturalWidth, shown: img.getBoundingClientRect().width,
+            rendered: img.getClientRects().length > 0 && img.checkVisibility(),
+            widthAttr: img.getAttribute('width'), styleWidth: img.style.width,
+            figure: !!figure, caption: captionText};
+  });
+
+// Text nodes: raw Markdown tables (outside code and math) and build-machine paths.
+const tableRe = new RegExp(tableSource);
+const tables = capped(), pathHits = capped(), seen = new Set();
+const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest('script, style, noscript, template')) continue;
+  const text = node.data;
+  const table = tableRe.exec(text);
+  if (table && !parent.closest('pre, code, kbd, samp, textarea, .math, mjx-container'))
+    push(tables, around(text, table.index, table[0].length));
+  for (const path of paths) {
+    const at = text.indexOf(path);
+    if (at < 0) continue;
+    const snippet = around(text, at, path.length);
+    if (!seen.has(snippet)) { seen.add(snippet); push(pathHits, {path, where: 'text', snippet}); }
+  }
+}
+for (const el of document.querySelectorAll('*')) {
+  for (const attr of el.attributes) {
+    if (attr.value.startsWith('data:')) continue;
+    for (const path of paths) {
+      const at = attr.value.indexOf(path);
+      if (at < 0) continue;
+      const where = `<${el.tagName.toLowerCase()} ${attr.name}>`;
+      const snippet = around(attr.value, at, path.length);
+      if (!seen.has(where + snippet)) {
+        seen.add(where + snippet);
+        push(pathHits, {path, where, snippet});
+      }
+    }
+  }
+}
+result.tables = finish(tables);
+result.paths = finish(pathHits);
+
+// Cell outputs: stderr, tracebacks and errors, then warning text in any other output.
+const errorKinds = '.output.stderr, .output.traceback, .output.error';
+const stderr = capped(), warnings = capped();
+document.querySelectorAll(errorKinds).forEach(el => push(stderr, {
+  kind: ['stderr', 'traceback', 'error'].find(k => el.classList.contains(k)),
+  snippet: squash((el.querySelector('pre') || el).textContent).slice(0, 160)}));
+const warningRe = new RegExp(warningSource);
+for (const output of document.querySelectorAll('.cell_output')) {
+  for (const child of output.children) {
+    if (child.matches(errorKinds) || child.querySelector(errorKinds)) continue;
+    const found = warningRe.exec(child.textContent);
+    if (found) push(warnings, around(child.textContent, found.index, found[0].length));
+  }
+}
+result.stderr = finish(stderr);
+result.warnings = finish(warnings);
+return result;
+"""
 
 
 @dataclass
@@ -251,10 +458,142 @@ def _broken_links(hrefs: Sequence[str], base: str, root: Path) -> list[str]:
     return broken
 
 
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_dpi(data: bytes) -> float | None:
+    """The pixels per inch a PNG's ``pHYs`` chunk records (matplotlib writes the DPI it saved
+    at), or None when it records none."""
+    if not data.startswith(PNG_SIGNATURE):
+        return None
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"pHYs" and length == 9 and pos + 17 <= len(data):
+            per_unit, _y, unit = struct.unpack(">IIB", data[pos + 8:pos + 17])
+            return per_unit * 0.0254 if unit == 1 and per_unit else None  # unit 1: metre
+        if kind in (b"IDAT", b"IEND"):  # pHYs, if any, comes before the image data
+            return None
+        pos += 12 + length
+    return None
+
+
+def svg_inches(data: bytes) -> float | None:
+    """The width of an SVG in inches, from its root element's ``width``; None without one."""
+    head = data[:8192].decode("utf-8", errors="replace")
+    svg = re.search(r"<svg\b[^>]*>", head)
+    found = svg and re.search(r"\swidth\s*=\s*[\"']\s*([0-9.]+)\s*(px|pt|pc|in|cm|mm)?\s*[\"']",
+                              svg.group(0))
+    if not found:
+        return None
+    try:
+        return float(found.group(1)) * SVG_UNIT_INCHES[found.group(2) or ""]
+    except ValueError:
+        return None
+
+
+def _image_bytes(url: str, base: str, root: Path) -> bytes | None:
+    """The file behind an image URL of the served book, or a data URI's payload."""
+    if url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        try:
+            return (base64.b64decode(payload) if header.endswith(";base64")
+                    else unquote(payload).encode())
+        except ValueError:
+            return None
+    if not url.startswith(base):
+        return None
+    path = root / unquote(urlsplit(url).path).lstrip("/")
+    return path.read_bytes() if path.is_file() else None
+
+
+def drawn_width(image: dict[str, Any], data: bytes | None) -> tuple[float, str]:
+    """The width, in CSS px, an image was drawn for, and where that width comes from (see
+    "figure too small" in the module docstring)."""
+    for value, source in ((image.get("widthAttr"), "its width attribute"),
+                          (image.get("styleWidth"), "its style width")):
+        found = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(px)?\s*", value or "")
+        if found and float(found.group(1)) > 0:
+            return float(found.group(1)), source
+    if data:
+        dpi = png_dpi(data)
+        if dpi:
+            return (image["naturalWidth"] * PX_PER_INCH / dpi,
+                    f"{image['naturalWidth']} px PNG at {dpi:.0f} dpi")
+        inches = svg_inches(data)
+        if inches:
+            return inches * PX_PER_INCH, f"SVG {inches:.2f} in wide"
+    return (image["naturalWidth"] / ASSUMED_PIXEL_DENSITY,
+            f"{image['naturalWidth']} px, density unknown, assumed {ASSUMED_PIXEL_DENSITY}x")
+
+
+def _reported(findings: dict[str, Any], name: str) -> tuple[list[Any], int]:
+    """(items, how many more were left out) of one capped list of JS_LAYOUT."""
+    part = findings.get(name) or {"items": [], "more": 0}
+    return part["items"], part["more"]
+
+
+def _more(problems: list[str], rule: str, more: int) -> None:
+    if more:
+        problems.append(f"{rule}: {more} more on this page")
+
+
+def overflow_problems(findings: dict[str, Any]) -> list[str]:
+    """The "horizontal overflow" findings of one load of a page, as messages."""
+    width, problems = findings["viewport"], []
+    rule = f"horizontal overflow at {width} px"
+    if findings["scrollWidth"] > width + OVERFLOW_TOLERANCE_PX:
+        problems.append(f"{rule}: the page is {findings['scrollWidth']} px wide and scrolls "
+                        "sideways")
+    items, more = _reported(findings, "overflow")
+    for el in items:
+        cls = f' class="{el["cls"]}"' if el["cls"] else ""
+        problems.append(f"{rule}: <{el['tag']}{cls}> \"{el['text']}\" reaches {el['right']} "
+                        f"px, past the article's right edge at {findings['rootRight']} px, "
+                        "outside any scroll container")
+    _more(problems, rule, more)
+    return problems
+
+
+def content_problems(findings: dict[str, Any], base: str, root: Path) -> list[str]:
+    """The desktop-only rules: figure size and caption, raw tables, cell outputs, paths."""
+    problems = []
+    for image in findings["images"]:
+        if image["rendered"]:
+            drawn, source = drawn_width(image, _image_bytes(image["url"], base, root))
+            if image["shown"] < MIN_SHOWN_FRACTION * drawn:
+                problems.append(
+                    f"figure too small: {image['src']} is shown {image['shown']:.0f} px wide at "
+                    f"{findings['viewport']} px, drawn for {drawn:.0f} px ({source}); "
+                    f"needs at least {MIN_SHOWN_FRACTION * drawn:.0f} px")
+        if not image["figure"]:
+            problems.append(f"figure without caption: {image['src']} is not in a <figure>")
+        elif image["caption"] is None:
+            problems.append(f"figure without caption: {image['src']} has no <figcaption>")
+        elif not image["caption"]:
+            problems.append(f"figure without caption: {image['src']} has an empty <figcaption>")
+
+    items, more = _reported(findings, "tables")
+    problems += [f"raw Markdown table: \"{text}\"" for text in items]
+    _more(problems, "raw Markdown table", more)
+
+    items, more = _reported(findings, "stderr")
+    problems += [f"stderr in cell output ({hit['kind']}): \"{hit['snippet']}\"" for hit in items]
+    _more(problems, "stderr in cell output", more)
+    items, more = _reported(findings, "warnings")
+    problems += [f"warning in cell output: \"{text}\"" for text in items]
+    _more(problems, "warning in cell output", more)
+
+    items, more = _reported(findings, "paths")
+    problems += [f"build-machine path {hit['path']!r} in {hit['where']}: \"{hit['snippet']}\""
+                 for hit in items if not _allowed(hit["snippet"], ALLOWED_PATHS)]
+    _more(problems, "build-machine path", more)
+    return problems
+
+
 def screenshot(driver: Any, path: Path) -> None:
     """A PNG of the whole page, not only the window (DevTools' captureBeyondViewport)."""
-    import base64
-
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True,
@@ -266,54 +605,71 @@ def screenshot(driver: Any, path: Path) -> None:
 def check_page(driver: Any, base: str, root: Path, page: str,
                failures: list[tuple[str, int]], timeout: float,
                screenshots: Path | None = None) -> PageResult:
-    """Load one page and collect its problems."""
+    """Load one page at DESKTOP and again at PHONE size and collect its problems."""
     from selenium.common.exceptions import WebDriverException
 
     result = PageResult(page)
     start = time.perf_counter()
-    for log in ("browser", "performance"):  # drop what the previous page left
-        driver.get_log(log)
-    failures.clear()
-    try:
-        driver.get(base + page)
-    except WebDriverException as err:
-        result.problems.append(f"did not load: {err.msg or type(err).__name__}")
-        return result
     wait_ms = int(timeout * 1000) // 2
-    images = driver.execute_async_script(JS_IMAGES, wait_ms)
-    math = driver.execute_async_script(JS_MATH, wait_ms)
-    if screenshots is not None:
-        screenshot(driver, screenshots / (page.removesuffix(".html").replace("/", "__") + ".png"))
+    problems: list[str] = []
+    for width, height in (DESKTOP, PHONE):
+        desktop = (width, height) == DESKTOP
+        at = "" if desktop else f" at {width} px"
+        for log in ("browser", "performance"):  # drop what the previous load left
+            driver.get_log(log)
+        failures.clear()
+        driver.set_window_size(width, height)
+        try:
+            driver.get(base + page)
+        except WebDriverException as err:
+            problems.append(f"did not load{at}: {err.msg or type(err).__name__}")
+            break
+        images = driver.execute_async_script(JS_IMAGES, wait_ms)
+        math = driver.execute_async_script(JS_MATH, wait_ms)
+        findings = driver.execute_script(JS_LAYOUT, desktop, CHROME, ICON_PX,
+                                         OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
+                                         list(BUILD_PATHS), MAX_REPORTS)
+        if screenshots is not None:
+            name = page.removesuffix(".html").replace("/", "__")
+            screenshot(driver, screenshots / f"{name}-{width}.png")
 
-    if any(path == "/" + page for path, _ in failures):
-        status = next(code for path, code in failures if path == "/" + page)
-        result.problems.append(f"did not load: HTTP {status}")
-    result.images = images["count"]
-    result.problems += [f"broken image: {src} (naturalWidth 0)" for src in images["broken"]]
-
-    for entry in driver.get_log("browser"):
-        if entry["level"] == "SEVERE":
-            result.console += 1
-            if not _allowed(entry["message"], ALLOWED_CONSOLE):
-                result.problems.append(f"console error: {entry['message']}")
-    result.problems += [f"external request (the book must be self-contained): {url}"
-                        for url in _requests(driver.get_log("performance"))
-                        if urlsplit(url).scheme in ("http", "https", "ws", "wss")
-                        and not url.startswith(base) and not _allowed(url, ALLOWED_EXTERNAL)]
-
-    result.problems += [f"broken link: {href}" for href in
-                        _broken_links(driver.execute_script(JS_LINKS), base, root)]
-
-    result.math, result.rendered = math["math"], math["rendered"]
-    if has_math_source((root / page).read_text(encoding="utf-8", errors="replace")):
-        if not math["loaded"]:
-            result.problems.append("math not rendered: MathJax did not load")
-        elif math["rendered"] < math["math"]:
-            result.problems.append(f"math not rendered: {math['math'] - math['rendered']} of "
-                                   f"{math['math']} math elements have no mjx-container")
-    result.problems += [f"MathJax error: {text}" for text in math["errors"]]
+        if any(path == "/" + page for path, _ in failures):
+            status = next(code for path, code in failures if path == "/" + page)
+            problems.append(f"did not load{at}: HTTP {status}")
+        for entry in driver.get_log("browser"):
+            if entry["level"] == "SEVERE":
+                result.console += desktop
+                if not _allowed(entry["message"], ALLOWED_CONSOLE):
+                    problems.append(f"console error: {entry['message']}")
+        problems += [f"external request (the book must be self-contained): {url}"
+                     for url in _requests(driver.get_log("performance"))
+                     if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+                     and not url.startswith(base) and not _allowed(url, ALLOWED_EXTERNAL)]
+        if desktop:
+            result.images = images["count"]
+            problems += [f"broken image: {src} (naturalWidth 0)" for src in images["broken"]]
+            problems += [f"broken link: {href}" for href in
+                         _broken_links(driver.execute_script(JS_LINKS), base, root)]
+            problems += _math_problems(math, root / page, result)
+            problems += content_problems(findings, base, root)
+        problems += overflow_problems(findings)
+    result.problems = list(dict.fromkeys(problems))  # a problem seen at both widths, once
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _math_problems(math: dict[str, Any], html: Path, result: PageResult) -> list[str]:
+    """Math that MathJax did not render, or rendered as an error; counts go to ``result``."""
+    problems = []
+    result.math, result.rendered = math["math"], math["rendered"]
+    if has_math_source(html.read_text(encoding="utf-8", errors="replace")):
+        if not math["loaded"]:
+            problems.append("math not rendered: MathJax did not load")
+        elif math["rendered"] < math["math"]:
+            problems.append(f"math not rendered: {math['math'] - math['rendered']} of "
+                            f"{math['math']} math elements have no mjx-container")
+    problems += [f"MathJax error: {text}" for text in math["errors"]]
+    return problems
 
 
 def check_site(root: Path, pages: Sequence[str] | None = None,
@@ -345,7 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("html", type=Path, help="a built book, e.g. _build/smoke/_build/html")
     parser.add_argument("--screenshots", type=Path, metavar="DIR",
-                        help="write a full-page PNG of every page checked here")
+                        help="write full-page PNGs of every page checked here, "
+                             "<page>-1280.png and <page>-390.png")
     parser.add_argument("--page", action="append", dest="pages", metavar="PAGE",
                         help="check only this page (relative path; repeatable)")
     parser.add_argument("--timeout", type=float, default=60.0,

@@ -162,8 +162,41 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
             report_mode=False)
     finally:
         source.unlink(missing_ok=True)
+    fold_injected_parameters(out)
     stamp_file.write_text(stamp)
     return out, time.perf_counter() - start, False
+
+
+def fold_injected_parameters(notebook_path: Path) -> None:
+    """Write papermill's injected values into the chapter's own ``parameters`` cell.
+
+    papermill adds a cell tagged ``injected-parameters`` below the chapter's; a reader
+    would see both, the first one stale. The page shows one cell instead: the chapter's,
+    each injected name's line set to the value this run used (its comment kept).
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    injected = [i for i, t in enumerate(tags) if "injected-parameters" in t]
+    own = [i for i, t in enumerate(tags) if "parameters" in t]
+    if not injected or not own:
+        return
+    values = {}
+    for line in nb.cells[injected[0]].source.splitlines():
+        name, sep, value = line.partition(" = ")
+        if sep and name.isidentifier():
+            values[name] = value.strip()
+    lines = nb.cells[own[0]].source.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\w+)(\s*=\s*)([^#]*?)(\s*#.*)?$", line)
+        if match and match.group(1) in values:
+            value = values.pop(match.group(1))
+            lines[i] = f"{match.group(1)}{match.group(2)}{value}{match.group(4) or ''}"
+    lines += [f"{name} = {value}" for name, value in values.items()]
+    nb.cells[own[0]].source = "\n".join(lines)
+    del nb.cells[injected[0]]
+    nbformat.write(nb, notebook_path)
 
 
 def record_timings(path: Path, run: str, timings: dict[str, float]) -> dict[str, object]:

@@ -97,10 +97,14 @@ def read_all(preset: str) -> pd.DataFrame:
 
 
 def styled(claims: Sequence[Claim]):  # -> pandas Styler
-    """:func:`table` ready for a chapter page: without the chapter column (the page says it),
-    values to 3 decimals, text HTML-escaped (thresholds hold ``<`` and ``>``)."""
-    return (table(claims).drop(columns="chapter").style
-            .format({"value": "{:.3f}"}, escape="html").hide(axis="index"))
+    """The claims for a chapter page: figure and verdict first (visible on a phone), then
+    value, pass condition, the paper's claim and our statistic; verdicts coloured."""
+    from seelike.book import tables
+
+    frame = table(claims).drop(columns="chapter")
+    frame = frame[["figure", "verdict", "value", "threshold", "statement", "statistic"]]
+    return tables.styled(frame.rename(columns={"threshold": "pass"}),
+                         formats={"value": "{:.3f}"})
 
 
 def glue(claims: Sequence[Claim | None], prefix: str, keys: Sequence[str] | None = None) -> None:
