@@ -28,12 +28,13 @@ non-zero, naming page and problem, when
   density is unknown can only under-estimate the drawn width, never fail a figure that is
   fine). Images not rendered at load (inside a closed toggle) are not measured,
 * "horizontal overflow" (at 1280 px and at 390 px): the page scrolls sideways
-  (``document.documentElement.scrollWidth > innerWidth + 1``), or an element of the
-  article (``.bd-article``) reaches more than ``OVERFLOW_TOLERANCE_PX`` past the article's
-  right edge without an ancestor inside the article whose ``overflow-x`` is ``auto``,
-  ``scroll``, ``hidden`` or ``clip`` (tables in the theme's
-  ``.pst-scrollable-table-container``, code in ``pre``, are fine); the outermost offending
-  element is named (tag, class, text),
+  (``document.documentElement.scrollWidth > innerWidth + 1``; the outermost elements past
+  the window's edge are named), or an element of the article (``.bd-article``) reaches,
+  with its box or with its own text (a long word, a URL, raw TeX), more than
+  ``OVERFLOW_TOLERANCE_PX`` past the article's right edge without an ancestor inside the
+  article whose ``overflow-x`` is ``auto``, ``scroll``, ``hidden`` or ``clip`` (tables in
+  the theme's ``.pst-scrollable-table-container``, code in ``pre``, are fine); the
+  outermost offending element is named (tag, class, text), once per width,
 * "raw Markdown table": a text node outside ``pre``/``code``/math holds a pipe-table
   delimiter cell such as ``| --- |`` or ``|---|`` (``MARKDOWN_TABLE_RE``; Sphinx's smart
   quotes turn ``---`` into an em dash, so dashes of every kind count): a table that did not
@@ -144,7 +145,9 @@ WARNING_RE = r"Warning:|WARNING|Traceback \(most recent call last\)"
 
 # "build-machine path": text that names a folder of the machine that built the book; a reader
 # must never see where the build ran (cache folders, the virtual environment, tracebacks).
-BUILD_PATHS = ("/work/", "/root/", "/home/", "/tmp/", "site-packages", ".venv")
+# A virtual environment is named as a folder inside a path ("/.venv/"): the README's own
+# instructions say "creates .venv", which is no path of the build machine.
+BUILD_PATHS = ("/work/", "/root/", "/home/", "/tmp/", "site-packages", "/.venv/")
 # (regex on the text or attribute that holds the path, why it may stay). Empty on purpose.
 ALLOWED_PATHS: tuple[tuple[str, str], ...] = ()
 
@@ -231,31 +234,52 @@ const capped = () => { const list = []; list.more = 0; return list; };
 const push = (list, item) => { if (list.length < maxReports) list.push(item); else list.more++; };
 const finish = list => ({items: Array.from(list), more: list.more});
 
-// Horizontal overflow: the page, then the outermost article elements past its right edge.
-const rootRight = root.getBoundingClientRect().right;
+// Horizontal overflow: the outermost elements of `scope` that reach past `limit` (a right
+// edge) and are inside no ancestor, below `scope`, that clips or scrolls them sideways.
 const clipsX = new Map();
 const clips = el => {
   if (!clipsX.has(el)) clipsX.set(el, ['auto', 'scroll', 'hidden', 'clip']
     .includes(getComputedStyle(el).overflowX));
   return clipsX.get(el);
 };
-const overflow = capped(), outermost = [];
-for (const el of root.querySelectorAll('*')) {
-  const box = el.getBoundingClientRect();
-  if (box.width === 0 || box.height === 0 || box.right <= rootRight + tolerance) continue;
-  if (outermost.some(parent => parent.contains(el))) continue;
-  let inside = false;
-  for (let a = el.parentElement; a && a !== root; a = a.parentElement) {
-    if (clips(a)) { inside = true; break; }
+const range = document.createRange();
+const offenders = (scope, limit) => {
+  const list = capped(), outermost = [];
+  for (const el of scope.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    let right = box.right;
+    if (right <= limit + tolerance) {
+      // The box fits, but its own text may not (a long word, a URL, raw TeX): its scroll
+      // extent says whether anything inside sticks out, its text nodes whether they do.
+      if (box.left + el.scrollWidth <= limit + tolerance || clips(el)) continue;
+      right = 0;
+      for (const child of el.childNodes) {
+        if (child.nodeType !== Node.TEXT_NODE || !child.data.trim()) continue;
+        range.selectNodeContents(child);
+        right = Math.max(right, range.getBoundingClientRect().right);
+      }
+      if (right <= limit + tolerance) continue;
+    }
+    if (outermost.some(parent => parent.contains(el))) continue;
+    let inside = false;
+    for (let a = el.parentElement; a && a !== scope; a = a.parentElement) {
+      if (clips(a)) { inside = true; break; }
+    }
+    if (inside) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.position === 'fixed') continue;
+    outermost.push(el);
+    push(list, Object.assign(describe(el), {right: Math.round(right)}));
   }
-  if (inside) continue;
-  const style = getComputedStyle(el);
-  if (style.visibility === 'hidden' || style.position === 'fixed') continue;
-  outermost.push(el);
-  push(overflow, Object.assign(describe(el), {right: Math.round(box.right)}));
-}
-const result = {viewport: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
-                rootRight: Math.round(rootRight), overflow: finish(overflow)};
+  return finish(list);
+};
+const rootRight = root.getBoundingClientRect().right;
+const scrollWidth = document.documentElement.scrollWidth;
+const result = {viewport: window.innerWidth, scrollWidth, rootRight: Math.round(rootRight),
+                overflow: offenders(root, rootRight),
+                pageOverflow: scrollWidth > window.innerWidth + tolerance
+                  ? offenders(document.body, window.innerWidth) : {items: [], more: 0}};
 if (!full) return result;
 
 // Content images: size as shown, what the page says of their size, their caption.
@@ -539,19 +563,26 @@ def _more(problems: list[str], rule: str, more: int) -> None:
         problems.append(f"{rule}: {more} more on this page")
 
 
+def _element(el: dict[str, Any]) -> str:
+    """An element of a JS_LAYOUT finding as a reader can look it up: tag, class, text."""
+    cls = f' class="{el["cls"]}"' if el["cls"] else ""
+    return f"<{el['tag']}{cls}> \"{el['text']}\" reaches {el['right']} px"
+
+
 def overflow_problems(findings: dict[str, Any]) -> list[str]:
     """The "horizontal overflow" findings of one load of a page, as messages."""
     width, problems = findings["viewport"], []
     rule = f"horizontal overflow at {width} px"
     if findings["scrollWidth"] > width + OVERFLOW_TOLERANCE_PX:
+        items, more = _reported(findings, "pageOverflow")
+        culprits = "; ".join(_element(el) for el in items) + (f"; {more} more" if more else "")
         problems.append(f"{rule}: the page is {findings['scrollWidth']} px wide and scrolls "
-                        "sideways")
+                        "sideways" + (f" ({culprits})" if culprits else ""))
+    named = {_element(el) for el in _reported(findings, "pageOverflow")[0]}
     items, more = _reported(findings, "overflow")
-    for el in items:
-        cls = f' class="{el["cls"]}"' if el["cls"] else ""
-        problems.append(f"{rule}: <{el['tag']}{cls}> \"{el['text']}\" reaches {el['right']} "
-                        f"px, past the article's right edge at {findings['rootRight']} px, "
-                        "outside any scroll container")
+    problems += [f"{rule}: {_element(el)}, past the article's right edge at "
+                 f"{findings['rootRight']} px, outside any scroll container"
+                 for el in items if _element(el) not in named]  # each element named once
     _more(problems, rule, more)
     return problems
 

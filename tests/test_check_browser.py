@@ -34,39 +34,172 @@ pytestmark = pytest.mark.skipif(
            "chromium-driver; .ci/run does this)")
 
 
-def _png(width: int = 2, height: int = 2) -> bytes:
-    """A valid grey PNG, written by hand so the test needs no imaging library."""
+def _png(width: int = 2, height: int = 2, dpi: float | None = None) -> bytes:
+    """A valid grey PNG, written by hand so the test needs no imaging library; with ``dpi``
+    it records that density in a pHYs chunk, as matplotlib does."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
                 + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
     raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    density = b"" if dpi is None else chunk(
+        b"pHYs", struct.pack(">IIB", round(dpi / 0.0254), round(dpi / 0.0254), 1))
     return (b"\x89PNG\r\n\x1a\n"
             + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+            + density + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _svg(width: str) -> str:
+    """An SVG as matplotlib writes it: the size in pt on the root element."""
+    return ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="216pt" '
+            'viewBox="0 0 432 216" version="1.1"><rect width="432" height="216" '
+            'fill="#888"/></svg>')
 
 
 def _page(body: str) -> str:
     return f"<!DOCTYPE html><html><head><title>t</title></head><body>{body}</body></html>"
 
 
+# The layout of sphinx-book-theme 1.x (pydata-sphinx-theme 0.17) that the rules depend on:
+# a navbar with the logo, a primary sidebar hidden on phones, the article in a container that
+# does not clip, tables in a scroll container, images at most as wide as the text.
+BOOK_CSS = """
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 sans-serif; }
+.bd-container { display: flex; }
+.bd-sidebar-primary { flex: 0 0 250px; }
+@media (max-width: 960px) { .bd-sidebar-primary { display: none; } }
+.bd-main { flex: 1 1 auto; min-width: 0; }
+.bd-article-container { max-width: 60em; padding: 1rem; }
+img { max-width: 100%; height: auto; }
+figure { margin: 1em 0; }
+pre { overflow: auto; }
+.pst-scrollable-table-container { overflow-x: auto; }
+td { white-space: nowrap; }
+"""
+
+
+def _book(article: str, footer: str = "") -> str:
+    """A page of the book as sphinx-book-theme lays it out, with ``article`` as its content."""
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>t</title><style>{BOOK_CSS}</style></head><body>"
+            '<header class="bd-header navbar"><a href="../index.html">'
+            '<img class="logo__image" src="../_static/logo.png" alt="logo"></a></header>'
+            '<div class="bd-container"><div class="bd-sidebar-primary">'
+            '<a href="clean.html">Clean</a></div>'
+            '<main id="main-content" class="bd-main"><div class="bd-content">'
+            '<div class="bd-article-container"><article class="bd-article">'
+            f"{article}</article></div></div></main></div>"
+            f'<footer class="bd-footer">{footer}</footer></body></html>')
+
+
+def _figure(image: str, caption: str = "A captioned figure.", name: str = "fig-x") -> str:
+    """A figure as myst-nb's glue:figure and the figure directive render it."""
+    number = '<span class="caption-number">Fig. 1 </span>'
+    text = f'<span class="caption-text">{caption}</span>' if caption else ""
+    return (f'<figure class="align-default" id="{name}">'
+            f'<a class="reference internal image-reference" href="#">{image}</a>'
+            f"<figcaption><p>{number}{text}"
+            f'<a class="headerlink" href="#{name}" title="Link to this image">#</a></p>'
+            "</figcaption></figure>")
+
+
+def _retina(src: str, width: int = 600, height: int = 300) -> str:
+    """An image as myst-nb renders a retina output: its 1x size in the style."""
+    return (f'<img alt="{src}" src="{src}" '
+            f'style="width: {width}px; height: {height}px;" />')
+
+
+def _cell(code: str, outputs: str) -> str:
+    """A notebook cell as myst-nb renders it."""
+    return ('<div class="cell docutils container"><div class="cell_input docutils container">'
+            '<div class="highlight-ipython3 notranslate"><div class="highlight"><pre>'
+            f'{code}</pre></div></div></div>'
+            f'<div class="cell_output docutils container">{outputs}</div></div>')
+
+
+def _stream(text: str, name: str = "stream") -> str:
+    """A stream output (stdout is "stream", stderr "stderr") as myst-nb renders it."""
+    return (f'<div class="output {name} highlight-myst-ansi notranslate">'
+            f'<div class="highlight"><pre><span></span>{text}</pre></div></div>')
+
+
+WIDE_TABLE = ('<div class="pst-scrollable-table-container"><table class="table"><tr>'
+              + "".join(f"<td>column number {i} of a wide table</td>" for i in range(20))
+              + "</tr></table></div>")
+
+CLEAN = (
+    '<section id="clean"><h1>Clean</h1>'
+    "<p>A | in prose — and dashes – are fine.</p>"
+    + _cell('print("| a | b |")\nprint("| --- | --- |")  # Warning: in code, not output'
+            + " + 1" * 60,
+            _stream("accuracy 0.93\n| --- | --- |"))
+    + _figure(_retina("../_images/retina.png"), name="fig-retina")
+    + _figure('<img alt="svg" src="../_images/figure.svg">', "An SVG figure.", "fig-svg")
+    + WIDE_TABLE
+    + '<p>An icon <img src="../_static/icon.png" alt="icon"> in the text.</p>'
+    + "<p><code>|---|</code> in code is fine.</p></section>")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """index.html and chapters/ with one good page and one page for each kind of problem."""
+    """index.html and chapters/ with good pages and one page for each kind of problem."""
     root = tmp_path_factory.mktemp("html")
-    (root / "chapters").mkdir()
-    (root / "_static").mkdir()
-    (root / "chapters" / "figure.png").write_bytes(_png())
+    chapters, images, static = root / "chapters", root / "_images", root / "_static"
+    for folder in (chapters, images, static):
+        folder.mkdir()
+    (chapters / "figure.png").write_bytes(_png())
+    (static / "logo.png").write_bytes(_png(200, 50))
+    (static / "icon.png").write_bytes(_png(32, 32))
+    (images / "retina.png").write_bytes(_png(1200, 600, dpi=200))
+    (images / "wide.png").write_bytes(_png(1600, 400, dpi=200))
+    (images / "plain.png").write_bytes(_png(300, 150))
+    (images / "figure.svg").write_text(_svg("432pt"))
+    for name in ("a", "b", "c"):
+        (images / f"output_{name}.png").write_bytes(_png(1200, 600, dpi=200))
     (root / "index.html").write_text(_page('<a href="chapters/good.html">good</a>'))
-    (root / "_static" / "skipped.html").write_text(_page("an asset, not a page"))
-    (root / "chapters" / "good.html").write_text(_page('<p>fine</p><img src="figure.png">'))
-    (root / "chapters" / "broken_image.html").write_text(_page('<img src="missing.png">'))
-    (root / "chapters" / "broken_link.html").write_text(
+    (static / "skipped.html").write_text(_page("an asset, not a page"))
+    (chapters / "good.html").write_text(_page('<p>fine</p><img src="figure.png">'))
+    (chapters / "broken_image.html").write_text(_page('<img src="missing.png">'))
+    (chapters / "broken_link.html").write_text(
         _page('<a href="good.html#top">ok</a> <a href="../_sources/gone.ipynb">download</a>'))
-    (root / "chapters" / "console_error.html").write_text(
+    (chapters / "console_error.html").write_text(
         _page('<script>console.error("boom from the page")</script>'))
-    (root / "chapters" / "math.html").write_text(
+    (chapters / "math.html").write_text(
         _page(r'<p>An equation <span class="math notranslate nohighlight">\(x^2\)</span>.</p>'))
+
+    (chapters / "clean.html").write_text(_book(CLEAN))
+    narrow = '<div style="width: 200px">{}</div>'
+    (chapters / "figure_small.html").write_text(_book(
+        narrow.format(_figure(_retina("../_images/retina.png"), name="fig-a"))
+        + narrow.format(_figure('<img src="../_images/wide.png">', name="fig-b"))
+        + narrow.format(_figure('<img src="../_images/figure.svg">', name="fig-c"))
+        # drawn for 150 px (300 px, density unknown, assumed 2x), shown 200 px: fine
+        + narrow.format(_figure('<img src="../_images/plain.png">', name="fig-d"))))
+    (chapters / "overflow.html").write_text(_book(
+        '<p>Text.</p><div class="wide-plot" style="width: 1000px">A block too wide</div>'
+        '<div style="overflow-x: auto"><div style="width: 2000px">scrolls: fine</div></div>'
+        f"<p>A word too long for a phone: {'w' * 40}</p>",
+        footer='<div style="width: 500px">a footer wider than a phone</div>'))
+    (chapters / "raw_table.html").write_text(_book(
+        "<p>| model | accuracy |\n| — | — |\n| ViT | 0.9 |</p>"
+        "<p>Also a bare |---| row.</p>"
+        "<pre>| in | code |\n| --- | --- |</pre><p><code>|---|</code></p>"))
+    (chapters / "stderr.html").write_text(_book(
+        _cell("train()", _stream("100%|##########| 10/10", "stderr")
+              + _stream("DeprecationWarning: x is deprecated"))
+        + _cell("fit()", _stream("Traceback (most recent call last):\n  File x"))))
+    (chapters / "build_path.html").write_text(_book(
+        "<p>Results are in /work/main/_build/results.</p>"
+        '<p><a href="#" title="see /home/user/cache">cache</a></p>'))
+    (chapters / "no_caption.html").write_text(_book(
+        _cell("plot()", _retina("../_images/output_a.png"))
+        + _figure(_retina("../_images/output_b.png"), caption="", name="fig-empty")
+        + '<figure class="align-default" id="fig-bare">'
+        + _retina("../_images/output_c.png") + "</figure>"
+        + '<p><img src="../_static/icon.png" alt="an icon needs no caption"></p>'))
     return root
 
 
@@ -78,14 +211,92 @@ def results(site: Path) -> dict[str, list[str]]:
 
 def test_finds_pages_not_assets(site: Path) -> None:
     assert check_browser.find_pages(site) == [
-        "chapters/broken_image.html", "chapters/broken_link.html", "chapters/console_error.html",
-        "chapters/good.html",
-        "chapters/math.html", "index.html"]
+        "chapters/broken_image.html", "chapters/broken_link.html", "chapters/build_path.html",
+        "chapters/clean.html", "chapters/console_error.html", "chapters/figure_small.html",
+        "chapters/good.html", "chapters/math.html", "chapters/no_caption.html",
+        "chapters/overflow.html", "chapters/raw_table.html", "chapters/stderr.html",
+        "index.html"]
 
 
 def test_good_pages_pass(results: dict[str, list[str]]) -> None:
     assert results["chapters/good.html"] == []
     assert results["index.html"] == []
+
+
+def test_clean_book_page_passes_every_rule_at_both_widths(results: dict[str, list[str]]) -> None:
+    """A captioned retina figure, an SVG, a wide table in its scroll container, a long code
+    line, a table and "Warning:" in code, an icon and a logo: nothing to report."""
+    assert results["chapters/clean.html"] == []
+
+
+def test_figure_shown_below_half_its_drawn_width_fails(results: dict[str, list[str]]) -> None:
+    problems = results["chapters/figure_small.html"]
+    assert all(p.startswith("figure too small: ") for p in problems), problems
+    expected = {"retina.png": "drawn for 600 px (its style width)",
+                "wide.png": "drawn for 800 px (1600 px PNG at 200 dpi)",
+                "figure.svg": "drawn for 600 px (SVG 6.00 in wide)"}
+    assert len(problems) == len(expected), problems
+    for name, drawn in expected.items():
+        assert any(f"../_images/{name} is shown 200 px wide at 1280 px, {drawn}" in p
+                   for p in problems), (name, problems)
+
+
+def test_horizontal_overflow_fails_at_both_widths(results: dict[str, list[str]]) -> None:
+    """At 1280 px a block passes the article's edge (the window is wide enough to hide it); at
+    390 px the page scrolls sideways, and the block, a long word and the footer are named."""
+    problems = results["chapters/overflow.html"]
+    assert len(problems) == 2, problems
+    desktop, phone = problems
+    assert desktop.startswith('horizontal overflow at 1280 px: <div class="wide-plot"> '
+                              '"A block too wide" reaches '), desktop
+    assert "past the article's right edge at" in desktop
+    assert phone.startswith("horizontal overflow at 390 px: the page is "), phone
+    for named in ('<div class="wide-plot"> "A block too wide" reaches 1016 px',
+                  '<p> "A word too long for a phone: www', '<div> "a footer wider than a phone" '
+                  "reaches 500 px"):
+        assert named in phone, (named, phone)
+    assert "scrolls: fine" not in phone
+
+
+def test_raw_markdown_table_fails(results: dict[str, list[str]]) -> None:
+    problems = results["chapters/raw_table.html"]
+    assert len(problems) == 2, problems  # not the ones in <pre> and <code>
+    assert problems[0].startswith('raw Markdown table: "| model | accuracy | | — | — |')
+    assert problems[1] == 'raw Markdown table: "Also a bare |---| row."'
+
+
+def test_stderr_and_warnings_in_cell_outputs_fail(results: dict[str, list[str]]) -> None:
+    assert results["chapters/stderr.html"] == [
+        'stderr in cell output (stderr): "100%|##########| 10/10"',
+        'warning in cell output: "DeprecationWarning: x is deprecated"',
+        'warning in cell output: "Traceback (most recent call last): File x"']
+
+
+def test_build_machine_path_fails(results: dict[str, list[str]]) -> None:
+    assert results["chapters/build_path.html"] == [
+        "build-machine path '/work/' in text: \"Results are in /work/main/_build/results.\"",
+        "build-machine path '/home/' in <a title>: \"see /home/user/cache\""]
+
+
+def test_figure_without_caption_fails(results: dict[str, list[str]]) -> None:
+    assert results["chapters/no_caption.html"] == [
+        "figure without caption: ../_images/output_a.png is not in a <figure>",
+        "figure without caption: ../_images/output_b.png has an empty <figcaption>",
+        "figure without caption: ../_images/output_c.png has no <figcaption>"]
+
+
+def test_drawn_width_sources() -> None:
+    """The drawn width from the page, a PNG's pHYs, an SVG's size, or the assumed 2x."""
+    image = {"naturalWidth": 1200, "widthAttr": None, "styleWidth": ""}
+    assert check_browser.drawn_width({**image, "widthAttr": "500"}, None)[0] == 500
+    assert check_browser.drawn_width({**image, "styleWidth": "517px"}, None)[0] == 517
+    assert check_browser.drawn_width({**image, "styleWidth": "50%"}, None)[0] == 600
+    assert round(check_browser.drawn_width(image, _png(1200, 2, dpi=200))[0]) == 600
+    assert round(check_browser.drawn_width(image, _png(1200, 2, dpi=100))[0]) == 1200
+    assert check_browser.drawn_width(image, _png(1200, 2)) == (
+        600, "1200 px, density unknown, assumed 2x")
+    assert round(check_browser.drawn_width(image, _svg("432pt").encode())[0]) == 600
+    assert round(check_browser.drawn_width(image, _svg("576px").encode())[0]) == 600
 
 
 def test_broken_image_is_named(results: dict[str, list[str]]) -> None:
@@ -112,7 +323,10 @@ def test_command_line_exit_status_and_message(site: Path, tmp_path: Path) -> Non
                            "--screenshots", str(tmp_path)], capture_output=True, text=True)
     assert good.returncode == 0, good.stderr
     assert "1 pages checked, 0 problems" in good.stdout
-    assert (tmp_path / "chapters__good.png").read_bytes().startswith(b"\x89PNG")
+    for width in (1280, 390):
+        shot = (tmp_path / f"chapters__good-{width}.png").read_bytes()
+        assert shot.startswith(b"\x89PNG")
+        assert struct.unpack(">I", shot[16:20])[0] == width  # the PNG's width, from IHDR
     bad = subprocess.run([sys.executable, str(SCRIPT), str(site), "--page",
                           "chapters/console_error.html"], capture_output=True, text=True)
     assert bad.returncode == 1

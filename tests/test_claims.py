@@ -215,14 +215,15 @@ def test_glue_names_each_value_and_verdict(monkeypatch: pytest.MonkeyPatch) -> N
     glued: dict[str, object] = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update(
         {name: (value, display)}))
-    claims.glue([_claim(value=0.256), None], "ch4", ["uniform", "stages"])
-    assert glued == {"ch4_uniform_value": ("0.26", False),
+    claims.glue([_claim(value=0.0988), None], "ch4", ["uniform", "stages"])
+    # three decimals: a value just under a 0.1 bar must not read as 0.10
+    assert glued == {"ch4_uniform_value": ("0.099", False),
                      "ch4_uniform_verdict": ("reproduced", False),
                      "ch4_stages_value": ("n/a", False),
                      "ch4_stages_verdict": ("not testable on this preset", False)}
     glued.clear()
     claims.glue([_claim(value=-1.0)], "x")
-    assert glued["x_claim0_value"] == ("-1.00", False)
+    assert glued["x_claim0_value"] == ("-1.000", False)
     assert glued["x_claim0_verdict"] == ("not reproduced", False)
     with pytest.raises(ValueError, match="2 claims but 1 keys"):
         claims.glue([_claim(), _claim()], "x", ["only"])

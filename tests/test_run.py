@@ -60,6 +60,55 @@ def test_plain_pages_are_staged_as_they_are_and_notebooks_executed(tmp_path):
     assert [p.name for p in run.pages(tmp_path)] == ["02_page.md"]
 
 
+def test_the_landing_page_is_a_notebook_executed_first_on_the_preset():
+    """intro.md reads the committed results, so it is executed like a chapter: first."""
+    front = run.root_page()
+    assert front == repo_root() / "intro.md" and run.is_notebook(front)
+    assert run.notebooks() == [front, *run.chapters()]
+    tagged = [c for c in jupytext.read(front).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].source.strip() == 'preset = "cifar"'
+    assert run.executed_path(front, Path("out")) == Path("out") / "intro.ipynb"
+    chapter = run.chapters()[0]
+    assert run.executed_path(chapter, Path("out")) == Path("out/chapters") / f"{chapter.stem}.ipynb"
+
+
+def test_a_notebook_landing_page_is_executed_and_staged_as_ipynb(tmp_path, monkeypatch):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                       "  - file: chapters/01_nb\n  - file: chapters/02_page\n")
+    for name in run.BOOK_FILES:
+        if not (tmp_path / name).exists():
+            (tmp_path / name).write_text(f"# {name}\n")
+    _chapter(tmp_path, '\n```{code-cell} ipython3\nprint("FRONT=" + preset)\n```\n', "intro.md")
+    _chapter(tmp_path / "chapters", "", "01_nb.md")
+    (tmp_path / "chapters" / "02_page.md").write_text("# A page\n\nNo code here.\n")
+    monkeypatch.setattr(run, "repo_root", lambda: tmp_path)
+    assert [p.name for p in run.notebooks(tmp_path)] == ["intro.md", "01_nb.md"]
+    assert run.main(["intro", "--preset", "smoke"]) == 0
+    out = tmp_path / "_build" / "executed" / "smoke"
+    assert "FRONT=smoke" in (out / "intro.ipynb").read_text()
+    assert not (out / "chapters" / "intro.ipynb").exists()
+    stage = run.stage("smoke", out, tmp_path)
+    assert (stage / "intro.ipynb").is_file() and not (stage / "intro.md").exists()
+    assert (stage / "chapters" / "02_page.md").is_file()
+    assert all((stage / name).is_file() for name in run.BOOK_FILES)
+
+
+def test_a_plain_landing_page_is_staged_as_it_is(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                       "  - file: chapters/02_page\n")
+    for name in run.BOOK_FILES:
+        if not (tmp_path / name).exists():
+            (tmp_path / name).write_text(f"# {name}\n")
+    (tmp_path / "intro.md").write_text("# Welcome\n\nNo code here.\n")
+    (tmp_path / "chapters" / "02_page.md").write_text("# A page\n")
+    assert run.notebooks(tmp_path) == []
+    stage = run.stage("smoke", tmp_path / "_build" / "executed" / "smoke", tmp_path)
+    assert (stage / "intro.md").read_text() == "# Welcome\n\nNo code here.\n"
+    assert not (stage / "intro.ipynb").exists()
+
+
 def test_no_ipynb_is_committed_next_to_the_chapters():
     assert not list((repo_root() / "chapters").glob("*.ipynb"))
 

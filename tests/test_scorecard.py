@@ -59,6 +59,36 @@ def test_scorecard_frame_has_preset_and_link(build: Path, tmp_path: Path) -> Non
     assert '<a href="04_a.html">Fig 1</a>' in html and "&gt; 0 | &lt; 1" in html
 
 
+def test_chapter_tables_and_chart(build: Path, tmp_path: Path) -> None:
+    """Chapter 11's display: one coloured table per chapter, verdict second, no preset column;
+    the chart counts claims per verdict of each chapter and fits the page."""
+    import matplotlib.pyplot as plt
+
+    from seelike.book import plots, tables
+
+    card = scorecard.scorecard([scorecard.load("cifar", tmp_path / "data")])
+    per = scorecard.per_chapter(card)
+    assert per.index.tolist() == ["04_a", "06_b"] and list(per.columns) == list(claims.VERDICTS)
+    assert per.loc["04_a"].tolist() == [2, 1, 0] and per.loc["06_b"].tolist() == [0, 0, 1]
+    found = scorecard.chapter_tables(card)
+    assert len(found) == 2
+    assert [s.data.columns.tolist() for s in found] == \
+        [["figure", "verdict", "value", "pass", "statement", "statistic"]] * 2
+    html = found[1].to_html()
+    assert '<a href="06_b.html">Chapter 6: 06_b</a>' in html  # caption links to the chapter
+    assert tables.VERDICT_COLOURS["not reproduced"] in html and "preset" not in html
+    assert '<a href="06_b.html">Fig 8</a>' in html and "0.500" in html
+    assert scorecard.styled(card).data.columns[:3].tolist() == ["figure", "verdict", "chapter"]
+    fig = scorecard.verdict_chart(card)
+    assert fig.get_figwidth() <= plots.PAGE_WIDTH
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["4  04_a", "6  06_b"]
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == set(claims.VERDICTS)
+    empty = scorecard.verdict_chart(card.iloc[:0], empty="not run")
+    assert "not run" in [t.get_text() for t in empty.axes[0].texts]
+    plt.close(fig)
+    plt.close(empty)
+
+
 def test_figure_link_finds_the_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chapter = tmp_path / "chapters" / "07_x.md"
     chapter.parent.mkdir()

@@ -3,10 +3,12 @@
 ``python -m seelike.book.run [chapters…] --preset P [--build]`` reads each chapter
 (a MyST Markdown notebook) with jupytext, executes it with papermill, which
 injects ``preset = P`` after the chapter's ``parameters`` cell, and writes the
-executed notebook to ``_build/executed/P/``. ``--build`` then stages those
-executed notebooks beside the book's config and runs ``jupyter-book build -W``
-on them, so the HTML shows exactly what was executed (CI builds the smoke
-preset this way; ``make book`` the default one). A chapter whose source, the
+executed notebook to ``_build/executed/P/`` (``chapters/<name>.ipynb``). The book's
+landing page (``root`` of ``_toc.yml``, ``intro.md``) is executed the same way when it is
+a notebook too, to ``_build/executed/P/intro.ipynb``, and staged as ``intro.ipynb``.
+``--build`` then stages those executed notebooks beside the book's config and runs
+``jupyter-book build -W`` on them, so the HTML shows exactly what was executed (CI
+builds the smoke preset this way; ``make book`` the default one). A chapter whose source, the
 library code it imports (:func:`seelike.cache.code_closure`), weights, preset and
 parameters are unchanged is not executed again: editing one chapter's claims or
 plots re-executes that chapter alone, and its analyses come from the results cache.
@@ -38,9 +40,13 @@ from seelike.book.presets import PRESETS
 from seelike.cache import code_closure
 from seelike.config import repo_root
 
-# Chapters that collect the others' results tables (the scorecard): re-run whenever they change.
-READS_RESULTS = {"11_scorecard"}
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "intro.md", "references.md")
+# Chapters that read the other chapters' results tables (the scorecard; chapter 10 shows
+# chapter 4's verdicts beside its own): re-run whenever those change.
+READS_RESULTS = {"10_estimators", "11_scorecard"}
+# Pages that read the committed results (data/results): re-run whenever those change.
+READS_COMMITTED = {"11_scorecard", "intro"}
+# Staged as they are; the root page (intro) too, unless it is a notebook (then executed).
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
 
 
 def _toc_files(root: Path) -> list[Path]:
@@ -74,6 +80,33 @@ def is_notebook(page: Path) -> bool:
 def chapters(root: Path | None = None) -> list[Path]:
     """The chapter notebooks in the order of ``_toc.yml`` (the one list of chapters)."""
     return [p for p in _toc_files(root or repo_root()) if is_notebook(p)]
+
+
+def root_page(root: Path | None = None) -> Path | None:
+    """The book's landing page, ``root`` of ``_toc.yml`` (``intro.md``); None without a toc."""
+    root = root or repo_root()
+    toc = root / "_toc.yml"
+    if not toc.is_file():
+        return None
+    return root / f"{yaml.safe_load(toc.read_text())['root']}.md"
+
+
+def notebooks(root: Path | None = None) -> list[Path]:
+    """What the runner executes: the landing page if it is a notebook, then the chapters."""
+    front = root_page(root)
+    first = [front] if front is not None and front.is_file() and is_notebook(front) else []
+    return first + chapters(root)
+
+
+def executed_path(page: Path, out_dir: Path, root: Path | None = None) -> Path:
+    """Where the executed notebook of ``page`` goes: the book's layout below ``out_dir``
+    (``chapters/<name>.ipynb``, the landing page at the top); a page outside the book
+    (a test's) goes under ``chapters/``."""
+    try:
+        relative = page.resolve().relative_to((root or repo_root()).resolve())
+    except ValueError:
+        relative = Path("chapters") / page.name
+    return out_dir / relative.with_suffix(".ipynb")
 
 
 def pages(root: Path | None = None) -> list[Path]:
@@ -125,6 +158,7 @@ def _stamp(chapter: Path, preset: str, root: Path, params: dict[str, object]) ->
     if chapter.stem in READS_RESULTS:
         sources += [p for p in sorted(results_dir(preset).glob("*.csv")) if p.stem not in
                     READS_RESULTS]
+    if chapter.stem in READS_COMMITTED:
         sources += sorted((root / "data" / "results").rglob("*.*"))
     for path in sources:
         digest.update(path.read_bytes())
@@ -139,7 +173,7 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     import papermill
 
     root = repo_root()
-    out = out_dir / "chapters" / f"{chapter.stem}.ipynb"
+    out = executed_path(chapter, out_dir, root)
     stamp_file = out.with_suffix(".stamp")
     params = params or {}
     stamp = _stamp(chapter, preset, root, params)
@@ -221,23 +255,46 @@ def _failure(err: Exception) -> str:
     return f"cell {cell}: {name}: {value}" if cell is not None else f"{name}: {value}"
 
 
+def stage(preset: str, executed: Path, root: Path) -> Path:
+    """The book's sources for jupyter-book: its config and plain pages as they are, the
+    executed notebooks in their place (the landing page as ``intro.ipynb`` if it is one).
+
+    The staging folder is synchronised, not rebuilt: a file whose content is unchanged
+    keeps its modification time, so Sphinx re-reads only the pages that changed and an
+    edit to one chapter rebuilds one page.
+    """
+    stage = root / "_build" / f"book-{preset}"
+    wanted: dict[Path, Path] = {stage / name: root / name for name in BOOK_FILES}
+    front = root_page(root)
+    if front is not None and front.is_file():
+        wanted[stage / (f"{front.stem}.ipynb" if is_notebook(front) else front.name)] = (
+            executed_path(front, executed, root) if is_notebook(front) else front)
+    if (root / "_static").exists():
+        wanted |= {stage / p.relative_to(root): p
+                   for p in (root / "_static").rglob("*") if p.is_file()}
+    for nb in sorted((executed / "chapters").glob("*.ipynb")):
+        wanted[stage / "chapters" / nb.name] = nb
+    for page in pages(root):
+        wanted[stage / "chapters" / page.name] = page
+    for target, source in wanted.items():
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    for old in [p for p in stage.rglob("*") if p.is_file() and p not in wanted]:
+        old.unlink()
+    return stage
+
+
 def build(preset: str, executed: Path, root: Path) -> Path:
     """Stage the executed notebooks with the book's config and build the HTML (warnings fail)."""
-    stage = root / "_build" / f"book-{preset}"
-    shutil.rmtree(stage, ignore_errors=True)
-    (stage / "chapters").mkdir(parents=True)
-    for name in BOOK_FILES:
-        shutil.copy(root / name, stage / name)
-    for extra in ("_static",):
-        if (root / extra).exists():
-            shutil.copytree(root / extra, stage / extra)
-    for nb in sorted((executed / "chapters").glob("*.ipynb")):
-        shutil.copy(nb, stage / "chapters" / nb.name)
-    for page in pages(root):
-        shutil.copy(page, stage / "chapters" / page.name)
+    stage_dir = stage(preset, executed, root)
     html_root = root / "_build" / preset
+    # Sphinx copies a static file only where none exists yet: drop the old copies of the
+    # book's own (_static/) so that an edited stylesheet reaches the pages.
+    for own in (p for p in (root / "_static").rglob("*") if p.is_file()):
+        (html_root / "_build" / "html" / own.relative_to(root)).unlink(missing_ok=True)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jupyter_book), "build", str(stage), "--path-output",
+    result = subprocess.run([str(jupyter_book), "build", str(stage_dir), "--path-output",
                              str(html_root), "-W", "-n", "--keep-going"])
     if result.returncode:
         raise SystemExit(f"jupyter-book build failed (exit {result.returncode}); see above")
@@ -297,7 +354,8 @@ def export_ipynb(directory: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seelike.book.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("chapters", nargs="*", help="chapter file names or stems (default: all)")
+    parser.add_argument("chapters", nargs="*", help="chapter file names or stems, or intro "
+                                                    "(default: all)")
     parser.add_argument("--preset", default="cifar", help=f"one of {', '.join(PRESETS)}")
     parser.add_argument("--build", action="store_true", help="then build the HTML book")
     parser.add_argument("--force", action="store_true", help="re-execute unchanged chapters")
@@ -326,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.preset not in PRESETS:
         parser.error(f"unknown preset {args.preset!r}; valid presets: {', '.join(PRESETS)}")
     root = repo_root()
-    selected = chapters(root)
+    selected = notebooks(root)
     if args.chapters:
         wanted = {Path(c).stem for c in args.chapters}
         unknown = wanted - {c.stem for c in selected}
@@ -350,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:  # papermill's errors carry the failing cell
             print(f"FAILED {chapter.name} at {_failure(err)}", file=sys.stderr, flush=True)
             print(f"  executed notebook with the traceback: "
-                  f"{out_dir / 'chapters' / (chapter.stem + '.ipynb')}", file=sys.stderr)
+                  f"{executed_path(chapter, out_dir, root)}", file=sys.stderr)
             return 1
         timings[chapter.stem] = round(seconds, 1)
         print(f"{label} {'cached' if cached else f'{seconds:.1f} s'}", flush=True)

@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seelike import __version__
@@ -169,16 +170,103 @@ def scorecard(results: list[Results]) -> pd.DataFrame:
     return card
 
 
-def styled(card: pd.DataFrame):  # -> pandas Styler
-    """The scorecard for a chapter page: chapter number, figure linked to its section,
-    text HTML-escaped (thresholds hold ``<``), values to 3 decimals."""
-    shown = card.assign(chapter=card.chapter.map(chapter_number),
-                        figure=[f'<a href="{html.escape(link)}">{html.escape(fig)}</a>'
-                                for fig, link in zip(card.figure, card.link, strict=True)])
-    shown = shown.drop(columns="link")
-    text = [c for c in shown.columns if c not in ("figure", "value", "chapter")]
-    return (shown.style.format({"value": "{:.3f}"})
-            .format(escape="html", subset=text).hide(axis="index"))
+def _figure_cells(card: pd.DataFrame) -> list[str]:
+    """Each claim's figure as a link to its chapter's section (HTML, text escaped)."""
+    return [f'<a href="{html.escape(link)}">{html.escape(fig)}</a>'
+            for fig, link in zip(card.figure, card.link, strict=True)]
+
+
+def styled(card: pd.DataFrame, caption: str | None = None):  # -> pandas Styler
+    """Claims of the scorecard for a chapter page, as :func:`seelike.book.tables.styled` shows
+    them: figure (linked to its section) and verdict first, so that both fit on a phone, then
+    value, pass condition, the paper's claim and our statistic; verdicts coloured, text
+    HTML-escaped (thresholds hold ``<``), values to 3 decimals.
+
+    A ``chapter`` number column follows the verdict only when the rows span several
+    chapters; the ``preset`` and ``link`` columns are never shown. ``caption`` is HTML.
+    """
+    from seelike.book import tables
+
+    columns = {"figure": _figure_cells(card), "verdict": card.verdict.to_numpy()}
+    if card.chapter.nunique() > 1:
+        columns["chapter"] = [chapter_number(c) for c in card.chapter]
+    columns.update({"value": card.value.to_numpy(dtype=float),
+                    "pass": card.threshold.to_numpy(), "statement": card.statement.to_numpy(),
+                    "statistic": card.statistic.to_numpy()})
+    style = tables.styled(pd.DataFrame(columns), formats={"value": "{:.3f}"}, caption=caption)
+    # The links are HTML already (their text escaped above): shown as they are.
+    return style.format(lambda cell: cell, subset=["figure"], escape=None)
+
+
+def short_title(chapter: str) -> str:
+    """The chapter's title up to its colon: "Representation structure" for Chapter 4."""
+    return chapter_title(chapter).split(":")[0].strip()
+
+
+def chapter_tables(card: pd.DataFrame) -> list:  # -> list of pandas Styler
+    """One :func:`styled` table per chapter, in chapter order, captioned with a link to it."""
+    found = []
+    for chapter in dict.fromkeys(card.chapter):
+        rows = card[card.chapter == chapter]
+        caption = (f'<a href="{html.escape(chapter)}.html">Chapter {chapter_number(chapter)}: '
+                   f"{html.escape(chapter_title(chapter))}</a>")
+        found.append(styled(rows, caption=caption))
+    return found
+
+
+def per_chapter(card: pd.DataFrame) -> pd.DataFrame:
+    """Claims per verdict (columns, :data:`claims.VERDICTS`) of each chapter (rows, in order)."""
+    order = list(dict.fromkeys(card.chapter))
+    return (card.groupby(["chapter", "verdict"]).size().unstack(fill_value=0)
+            .reindex(index=order, columns=list(claims.VERDICTS), fill_value=0)
+            .rename_axis(index=None, columns=None).astype(int))
+
+
+#: Bar edges and count labels of each verdict: darker shades of ``tables.VERDICT_COLOURS``.
+VERDICT_EDGES = {"reproduced": "#2e7d32", "partly": "#a07a00", "not reproduced": "#b71c1c"}
+
+
+def verdict_chart(card: pd.DataFrame, width: float = 6.8, empty: str = ""):  # -> Figure
+    """Claims per verdict of each chapter as stacked horizontal bars, in the book's colours.
+
+    One bar per chapter (labelled with its number and short title), segments in the
+    verdict colours of the tables, each labelled with its count. With no claims the
+    figure says ``empty`` instead.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from seelike.book import tables
+
+    counts = per_chapter(card) if len(card) else pd.DataFrame(columns=list(claims.VERDICTS))
+    labels = [f"{chapter_number(c)}  {short_title(c)}" for c in counts.index]
+    fig, ax = plt.subplots(figsize=(width, 1.3 + 0.42 * max(len(labels), 1)))
+    rows = np.arange(len(labels))
+    left = np.zeros(len(labels))
+    for verdict in claims.VERDICTS:
+        n = counts[verdict].to_numpy(dtype=float)
+        drawn = n > 0  # an empty segment would still draw its edge
+        ax.barh(rows[drawn], n[drawn], left=left[drawn], height=0.62,
+                color=tables.VERDICT_COLOURS[verdict], edgecolor=VERDICT_EDGES[verdict],
+                linewidth=1.2, label=verdict)
+        for y in rows[drawn]:
+            ax.text(left[y] + n[y] / 2, y, f"{n[y]:.0f}", ha="center", va="center",
+                    color="#1b1b1b", fontsize="small", fontweight="bold")
+        left += n
+    ax.set_yticks(rows, labels)
+    ax.invert_yaxis()
+    most = float(left.max()) if len(left) else 0.0
+    ax.set(xlabel="claims", ylabel="chapter", xlim=(0, max(most, 1.0) * 1.02))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    if labels:
+        ax.legend(ncol=3, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                  handlelength=1.5, borderaxespad=0.2)
+    else:
+        ax.text(0.5, 0.5, empty or "no claims", transform=ax.transAxes, ha="center",
+                va="center", color="grey")
+    sns.despine(ax=ax)
+    fig.tight_layout()
+    return fig
 
 
 def _shorten(text: str, limit: int = STATEMENT_CHARS) -> str:

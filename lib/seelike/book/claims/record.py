@@ -108,7 +108,10 @@ def styled(claims: Sequence[Claim]):  # -> pandas Styler
 
 
 def glue(claims: Sequence[Claim | None], prefix: str, keys: Sequence[str] | None = None) -> None:
-    """Glue each claim's value (2 decimals) and verdict for the prose of its chapter.
+    """Glue each claim's value and verdict for the prose of its chapter.
+
+    Values get 3 decimals, as in the claims tables, so that none reads as sitting on its
+    bar (0.099 against "< 0.1" would round to 0.10).
 
     ``keys[i]`` names ``claims[i]`` (default ``claim0``, ``claim1``, …): the text cites
     ``{glue:text}`<prefix>_<key>_value``` and ``…_verdict```. A ``None`` claim (not
@@ -120,7 +123,7 @@ def glue(claims: Sequence[Claim | None], prefix: str, keys: Sequence[str] | None
     if len(keys) != len(claims):
         raise ValueError(f"{len(claims)} claims but {len(keys)} keys")
     for key, claim in zip(keys, claims, strict=True):
-        myst_glue(f"{prefix}_{key}_value", "n/a" if claim is None else f"{claim.value:.2f}",
+        myst_glue(f"{prefix}_{key}_value", "n/a" if claim is None else f"{claim.value:.3f}",
                   display=False)
         myst_glue(f"{prefix}_{key}_verdict", "not testable on this preset" if claim is None
                   else claim.verdict, display=False)
