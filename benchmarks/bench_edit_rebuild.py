@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EDITS = (
     (ROOT / "lib/seelike/book/claims/ch04.py", "DISSIMILAR_CKA = 0.5\n", "DISSIMILAR_CKA = 0.45\n"),
     (ROOT / "chapters/04_representation_structure.md",
-     'ax.axhspan(0, 0.25, xmin=0, xmax=0.5, color="C0"',
-     'ax.axhspan(0, 0.25, xmin=0, xmax=0.5, color="C9"'),
+     'ax.axhspan(0, 0.25, xmin=0, xmax=0.5, color="0.5"',
+     'ax.axhspan(0, 0.25, xmin=0, xmax=0.5, color="0.7"'),
 )
 LINE = re.compile(r"^\[\d+/\d+\] (\S+) \(\S+\) (cached|[\d.]+ s)$", re.M)
 

@@ -157,3 +157,51 @@ def test_export_ipynb_writes_every_chapter_without_outputs(tmp_path):
     for path in written:
         nb = json.loads(path.read_text())
         assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_the_injected_parameters_are_folded_into_the_chapters_own_cell(tmp_path):
+    chapter = _chapter(tmp_path, '\n```{code-cell} ipython3\nprint(preset)\n```\n')
+    out, _, _ = run.execute(chapter, "smoke", tmp_path / "out", params={"shots": 5})
+    cells = json.loads(out.read_text())["cells"]
+    tagged = [c for c in cells if c["metadata"].get("tags")]
+    assert [c["metadata"]["tags"] for c in tagged] == [["parameters"]]
+    assert "".join(tagged[0]["source"]) == 'preset = "smoke"\nshots = 5'
+
+
+def test_timings_of_a_single_chapter_run_are_merged_not_replaced(tmp_path):
+    path = tmp_path / "timings.json"
+    run.record_timings(path, "cifar", {"01_a": 3.0, "02_b": 4.0})
+    record = run.record_timings(path, "cifar", {"02_b": 5.0})
+    assert record["chapters"] == {"01_a": 3.0, "02_b": 5.0}
+    assert json.loads(path.read_text())["total_seconds"] == 8.0
+
+
+def test_build_with_chapter_names_is_refused_before_anything_runs(monkeypatch, capsys):
+    monkeypatch.setattr(run, "execute", lambda *a, **k: pytest.fail("a chapter ran"))
+    with pytest.raises(SystemExit):
+        run.main(["chapters/02_cka.md", "--preset", "smoke", "--build"])
+    assert "--build builds the whole book" in capsys.readouterr().err
+
+
+def _tree_digest(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+
+
+def test_a_reader_parameter_never_touches_the_preset_tables(tmp_path, monkeypatch, mirror):
+    """Chapter 8 run with shots=5 (a knob of its parameters cell) writes its claims under
+    a name of its own; the book's smoke tables and the committed results stay as they were."""
+    results = tmp_path / "results"
+    monkeypatch.setenv("SEELIKE_RESULTS", str(results))
+    monkeypatch.setenv("SEELIKE_CACHE", str(tmp_path / "cache"))
+    own = results / "smoke" / "08_scale.csv"
+    own.parent.mkdir(parents=True)
+    own.write_text("the book's own smoke table\n")
+    committed = _tree_digest(repo_root() / "data" / "results")
+    assert run.main(["chapters/08_scale.md", "--preset", "smoke", "-p", "shots=5",
+                     "--force"]) == 0
+    assert own.read_text() == "the book's own smoke table\n"
+    assert sorted(p.name for p in (results / "smoke").iterdir()) == ["08_scale.csv"]
+    reader = results / "smoke~shots=5" / "08_scale.csv"
+    assert reader.exists() and "08_scale" in reader.read_text()
+    assert _tree_digest(repo_root() / "data" / "results") == committed
