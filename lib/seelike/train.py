@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="+", help=f"zoo models: {', '.join(models.ZOO)}")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: data/weights of the checkout)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=str(models.default_device()))
     parser.add_argument("--seed", type=int, default=0)
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int)
