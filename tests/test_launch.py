@@ -41,7 +41,11 @@ def _step(job: dict, uses: str) -> dict:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> dict[str, Path]:
-    written = run.export_ipynb(tmp_path_factory.mktemp("launch"))
+    folder = tmp_path_factory.mktemp("launch")
+    written = run.export_ipynb(folder)
+    # the book's layout: the landing page at the root, the chapters under chapters/
+    assert [p.relative_to(folder) for p in written] == [
+        c.relative_to(ROOT).with_suffix(".ipynb") for c in run.notebooks()]
     return {path.stem: path for path in written}
 
 
@@ -50,8 +54,9 @@ def setup_source(exported) -> str:
     return nbformat.read(next(iter(exported.values())), as_version=4).cells[0].source
 
 
-def test_every_chapter_is_exported_as_a_valid_notebook_without_outputs(exported):
-    assert list(exported) == [c.stem for c in run.chapters()]
+def test_every_page_that_runs_is_exported_as_a_valid_notebook_without_outputs(exported):
+    assert list(exported) == [c.stem for c in run.notebooks()] == ["intro", *(
+        c.stem for c in run.chapters())]
     for path in exported.values():
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -62,7 +67,7 @@ def test_every_chapter_is_exported_as_a_valid_notebook_without_outputs(exported)
 
 def test_the_setup_cell_comes_first_then_the_chapters_cells(exported):
     setups = set()
-    for chapter in run.chapters():
+    for chapter in run.notebooks():
         nb = nbformat.read(exported[chapter.stem], as_version=4)
         first, *rest = nb.cells
         assert (first.cell_type, first.get("id")) == ("code", SETUP_ID), chapter.name
@@ -153,7 +158,8 @@ def test_launch_buttons_point_at_the_branch_the_workflow_publishes():
 
 
 def test_the_published_layout_matches_the_launch_links():
-    """The links open chapters/<name>.ipynb; the workflow puts the export exactly there."""
+    """The links open intro.ipynb and chapters/<name>.ipynb; the workflow puts the export
+    exactly there."""
     jobs = _workflow()["jobs"]
     build, job = jobs["build"], jobs["notebooks"]
     assert job["needs"] == "build" and job["permissions"] == {"contents": "write"}
@@ -164,10 +170,11 @@ def test_the_published_layout_matches_the_launch_links():
     assert upload["with"]["name"] == download["with"]["name"]
     # The branch is the book's sources with the exported notebooks beside the chapters, at the
     # path the theme puts in the links (pagename + .ipynb, below path_to_docs = "").
-    assert download["with"]["path"] == "chapters"
+    assert download["with"]["path"] == "."
     assert all(c.parent == ROOT / "chapters" for c in run.chapters())
+    assert run.root_page() == ROOT / "intro.md"
     script = job["steps"][-1]["run"]
-    assert "git add chapters/*.ipynb binder" in script
+    assert "git add intro.ipynb chapters/*.ipynb binder" in script
     # Binder: requirements in binder/ that install the checkout itself (data/weights included).
     assert "-e .[book]" in script and "binder/requirements.txt" in script
     assert "git rm -r --cached --quiet .github" in script  # no workflows on the generated branch

@@ -151,9 +151,9 @@ def test_unknown_preset_and_chapter_are_refused(capsys):
     assert "unknown chapters" in capsys.readouterr().err
 
 
-def test_export_ipynb_writes_every_chapter_without_outputs(tmp_path):
+def test_export_ipynb_writes_every_page_that_runs_without_outputs(tmp_path):
     written = run.export_ipynb(tmp_path)
-    assert [p.stem for p in written] == [c.stem for c in run.chapters()]
+    assert [p.stem for p in written] == [c.stem for c in run.notebooks()]
     for path in written:
         nb = json.loads(path.read_text())
         assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")

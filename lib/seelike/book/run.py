@@ -302,7 +302,10 @@ def build(preset: str, executed: Path, root: Path) -> Path:
 
 
 def export_ipynb(directory: Path) -> list[Path]:
-    """Every chapter as a plain .ipynb without outputs, launchable on Colab and Binder.
+    """Every page that runs as a plain .ipynb without outputs, launchable on Colab and Binder.
+
+    Written in the book's layout below ``directory``: ``intro.ipynb`` (the landing page)
+    and ``chapters/<name>.ipynb``, where the launch buttons of each page look for them.
 
     Each notebook starts with a setup cell (id ``seelike-setup``) that does nothing where
     ``seelike`` is importable (a checkout, Binder, papermill). Anywhere else (Colab) it
@@ -342,8 +345,11 @@ def export_ipynb(directory: Path) -> list[Path]:
     ])
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for chapter in chapters(root):
-        target = directory / f"{chapter.stem}.ipynb"
+    # The book's layout, which the launch links follow: the landing page at the root
+    # (intro.ipynb), the chapters under chapters/.
+    for chapter in notebooks(root):
+        target = directory / chapter.relative_to(root).with_suffix(".ipynb")
+        target.parent.mkdir(parents=True, exist_ok=True)
         notebook = jupytext.read(chapter)
         notebook.cells.insert(0, nbformat.v4.new_code_cell(setup, id="seelike-setup"))
         jupytext.write(notebook, target)
