@@ -303,7 +303,7 @@ def test_cka_cache_key_parts(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert key["batch_size"] == 32 and key["examples"] == 64
     ident = store.result_id(smoke, analysis, purpose="cka", batch_size=32)
     assert ident == cache.cache_path(analysis.name, key, "seelike.compare").stem
-    assert not store.is_cached(smoke, analysis, purpose="cka", batch_size=32)
+    assert not cache.is_cached(analysis.name, key, "seelike.compare")
     monkeypatch.setattr(cache, "model_fingerprint", lambda name: "retrained")
     retrained = passes.cache_key(analysis, probe_set(smoke, "cka"), 32)
     assert retrained["weights"] == {"vit_cifar": "retrained"}

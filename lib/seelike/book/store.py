@@ -58,10 +58,3 @@ def result_id(preset: Preset, analysis: Analysis, *, purpose: str, batch_size: i
     """The cache file stem of ``analysis`` on ``preset``'s ``purpose`` set: a result's identity."""
     key = passes.cache_key(analysis, probe_set(preset, purpose), batch_size)
     return cache.cache_path(analysis.name, key, passes.code_of(analysis)).stem
-
-
-def is_cached(preset: Preset, analysis: Analysis, *, purpose: str, batch_size: int,
-              repeat: int = 0) -> bool:
-    """Whether :func:`results` would read ``analysis`` from disk."""
-    key = passes.cache_key(analysis, probe_set(preset, purpose, seed=repeat), batch_size)
-    return cache.is_cached(analysis.name, key, passes.code_of(analysis))
