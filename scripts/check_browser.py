@@ -44,8 +44,10 @@ non-zero, naming page and problem, when
   any other cell output (``.cell_output``) whose text holds ``Warning:``, ``WARNING`` or
   ``Traceback (most recent call last)`` (``WARNING_RE``),
 * "build-machine path": a text node (outside ``script``/``style``) or an attribute value
-  (``data:`` URIs excepted) of the page holds one of ``BUILD_PATHS`` (``/work/``,
-  ``/root/``, ``/home/``, ``/tmp/``, ``site-packages``, ``.venv``),
+  (``data:`` URIs excepted) of the page holds a folder of the machine that checks it
+  (:func:`build_paths`: the checkout, the book, the Python environment, the home and temp
+  folders, the data, cache and results folders the environment names) or one of
+  ``PATH_MARKERS`` (``site-packages``, ``/.venv/``),
 * "figure without caption": a content image is not inside a ``<figure>`` whose
   ``<figcaption>`` has text besides the "Fig. N" number and the ``#`` link (myst-nb's
   ``glue:figure`` and the ``figure`` directive render so).
@@ -145,9 +147,12 @@ WARNING_RE = r"Warning:|WARNING|Traceback \(most recent call last\)"
 
 # "build-machine path": text that names a folder of the machine that built the book; a reader
 # must never see where the build ran (cache folders, the virtual environment, tracebacks).
+# The folders are this machine's own (build_paths); these markers name any Python install.
 # A virtual environment is named as a folder inside a path ("/.venv/"): the README's own
 # instructions say "creates .venv", which is no path of the build machine.
-BUILD_PATHS = ("/work/", "/root/", "/home/", "/tmp/", "site-packages", "/.venv/")
+PATH_MARKERS = ("site-packages", "/.venv/")
+# The environment variables that name the book's data, cache and results folders.
+FOLDER_ENVS = ("SEELIKE_DATA", "SEELIKE_CACHE", "SEELIKE_RESULTS")
 # (regex on the text or attribute that holds the path, why it may stay). Empty on purpose.
 ALLOWED_PATHS: tuple[tuple[str, str], ...] = ()
 
@@ -213,12 +218,25 @@ Promise.race([mj.startup.promise.then(() => true),
 """
 
 
+def build_paths() -> list[str]:
+    """The folders of this machine a page must not name, as prefixes ending in ``/``, then
+    :data:`PATH_MARKERS`: the checkout, the Python environment (``sys.prefix``), the home
+    and temp folders, and the folders :data:`FOLDER_ENVS` name. Read from the machine, so
+    the rule holds wherever the book is built, and names no machine of its own.
+    """
+    folders = {Path(__file__).resolve().parents[1], Path(sys.prefix), Path.home(),
+               Path(tempfile.gettempdir())}
+    folders |= {Path(os.environ[v]).expanduser() for v in FOLDER_ENVS if os.environ.get(v)}
+    prefixes = {str(p.resolve()).rstrip("/") + "/" for p in folders}
+    return [*sorted(prefixes - {"/"}), *PATH_MARKERS]
+
+
 JS_LINKS = "return Array.from(document.querySelectorAll('a[href]'), a => a.href);"
 
 # What a reader sees in the article, in one pass: the overflow at this width and, when
 # arguments[0] is true (the desktop load), the images, raw tables, cell outputs and paths.
 # Arguments: full, CHROME, ICON_PX, OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
-# BUILD_PATHS, MAX_REPORTS.
+# build_paths(), MAX_REPORTS.
 JS_LAYOUT = r"""
 const [full, chrome, iconPx, tolerance, tableSource, warningSource, paths, maxReports] =
   arguments;
@@ -659,7 +677,7 @@ def check_page(driver: Any, base: str, root: Path, page: str,
         math = driver.execute_async_script(JS_MATH, wait_ms)
         findings = driver.execute_script(JS_LAYOUT, desktop, CHROME, ICON_PX,
                                          OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
-                                         list(BUILD_PATHS), MAX_REPORTS)
+                                         build_paths(), MAX_REPORTS)
         if screenshots is not None:
             name = page.removesuffix(".html").replace("/", "__")
             screenshot(driver, screenshots / f"{name}-{width}.png")

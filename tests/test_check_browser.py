@@ -6,6 +6,7 @@ import importlib.util
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 from types import ModuleType
@@ -192,8 +193,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
               + _stream("DeprecationWarning: x is deprecated"))
         + _cell("fit()", _stream("Traceback (most recent call last):\n  File x"))))
     (chapters / "build_path.html").write_text(_book(
-        "<p>Results are in /work/main/_build/results.</p>"
-        '<p><a href="#" title="see /home/user/cache">cache</a></p>'))
+        f"<p>Results are in {Path.home()}/cache/results.</p>"
+        f'<p><a href="#" title="see {tempfile.gettempdir()}/run">cache</a></p>'))
     (chapters / "no_caption.html").write_text(_book(
         _cell("plot()", _retina("../_images/output_a.png"))
         + _figure(_retina("../_images/output_b.png"), caption="", name="fig-empty")
@@ -273,9 +274,23 @@ def test_stderr_and_warnings_in_cell_outputs_fail(results: dict[str, list[str]])
 
 
 def test_build_machine_path_fails(results: dict[str, list[str]]) -> None:
-    assert results["chapters/build_path.html"] == [
-        "build-machine path '/work/' in text: \"Results are in /work/main/_build/results.\"",
-        "build-machine path '/home/' in <a title>: \"see /home/user/cache\""]
+    found = results["chapters/build_path.html"]
+    home, temp = f"{Path.home()}/", f"{tempfile.gettempdir()}/"
+    assert f"build-machine path {home!r} in text: \"Results are in {home}cache/results.\"" \
+        in found
+    assert f"build-machine path {temp!r} in <a title>: \"see {temp}run\"" in found
+    assert all(line.startswith("build-machine path ") for line in found)
+
+
+def test_build_paths_are_this_machines_folders(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setenv("SEELIKE_DATA", str(tmp_path / "mirror"))
+    paths = check_browser.build_paths()
+    for folder in (SCRIPT.parents[1], Path(sys.prefix), Path.home(),
+                   Path(tempfile.gettempdir()), tmp_path / "mirror"):
+        assert f"{folder.resolve()}/" in paths
+    assert "/" not in paths  # the root would match every path in a page
+    assert paths[-2:] == list(check_browser.PATH_MARKERS)
 
 
 def test_figure_without_caption_fails(results: dict[str, list[str]]) -> None:
