@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ class ModelSpec:
     std: tuple[float, ...] = CIFAR_STD
     presets: tuple[str, ...] = ("cifar",)
     extra: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0  # the training seed: initialisation, data order and augmentation draws
 
 
 # The main CIFAR ViT: 12 blocks like ViT-B, 64 patch tokens (8 x 8 grid of 4-px patches).
@@ -170,6 +171,38 @@ _register(ModelSpec("mixer_cifar", "mixer", MIXER_CIFAR, "MLP-Mixer, patch 4, 12
 _register(ModelSpec("resnet56_akamaster", "akamaster", dict(depth=56),
                     "external: pretrained CIFAR ResNet-56 of akamaster/pytorch_resnet_cifar10",
                     mean=IMAGENET_MEAN, std=IMAGENET_STD))
+
+
+# Extra training seeds of the models the verdicts lean on (Chapter 3's seed table, the
+# noise floor of Chapter 4, Fig 8's accuracy cost in Chapter 6). A seed variant is named
+# ``<model>@seed<k>``; the plain name is seed 0.
+SEED_SEP = "@seed"
+SEEDS: dict[str, tuple[int, ...]] = {
+    name: (0, 1, 2) for name in ("vit_cifar", "resnet_cifar", "vit_cifar_gap", "vit_cifar_noskip7")
+}
+
+
+def seed_name(name: str, seed: int) -> str:
+    """The zoo name of ``name``'s training seed ``seed`` (seed 0 is the plain name)."""
+    return name if seed == 0 else f"{name}{SEED_SEP}{seed}"
+
+
+def split_seed(name: str) -> tuple[str, int]:
+    """``("vit_cifar", 1)`` for ``"vit_cifar@seed1"``; ``(name, 0)`` for a plain name."""
+    base, sep, seed = name.partition(SEED_SEP)
+    if not sep:
+        return name, 0
+    if not seed.isdigit():
+        raise KeyError(f"bad seed in model name {name!r}: write {base}{SEED_SEP}<k>, e.g. "
+                       f"{base}{SEED_SEP}1")
+    return base, int(seed)
+
+
+def seed_variants(name: str) -> list[str]:
+    """Every trained seed of model ``name``, seed 0 first (just ``[name]`` without seeds)."""
+    base, _ = split_seed(name)
+    spec_of(base)
+    return [seed_name(base, k) for k in SEEDS.get(base, (0,))]
 
 
 def build_net(spec: ModelSpec) -> nn.Module:
@@ -236,10 +269,17 @@ def spec_of(name: str) -> ModelSpec:
     """The :class:`ModelSpec` called ``name``; a clear error listing the zoo otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {name!r}")
+    base, seed = split_seed(name)
     try:
-        return ZOO[name]
+        spec = ZOO[base]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; the zoo has: {', '.join(ZOO)}") from None
+    if seed == 0:
+        return spec
+    if seed not in SEEDS.get(base, ()):
+        trained = ", ".join(seed_variants(base))
+        raise KeyError(f"no seed {seed} of {base!r} in the zoo; its trained seeds: {trained}")
+    return replace(spec, name=name, seed=seed)
 
 
 # ---- shipped weights -------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
+def train(name: str, *, out_dir: Path, device: str = "cuda",
           steps: int | None = None, epochs: float | None = None,
           time_budget: float | None = None, batch_size: int | None = None,
           limit: int | None = None, transport: Path | None = None,
@@ -140,12 +140,15 @@ def train(name: str, *, out_dir: Path, device: str = "cuda", seed: int = 0,
     """Train zoo model ``name``; write ``<name>.safetensors`` and ``<name>.json`` to out_dir.
 
     ``limit`` keeps N images spread evenly over the (label-sorted) training and test sets, for
-    smoke tests. ``transport`` names a folder with ``train.npz`` and ``test.npz``
+    smoke tests. The training seed (initialisation, data order, augmentation draws) is the
+    model's: 0 for a plain name, k for ``NAME@seedk`` (:data:`seelike.models.SEEDS`).
+    ``transport`` names a folder with ``train.npz`` and ``test.npz``
     read instead of the verified cache (the GPU machine gets a lossy copy, see
     ``scripts/gpu_zoo.py``); the manifest says which, and the shipped accuracy is
     re-measured on the verified test split afterwards.
     """
     spec = models.spec_of(name)
+    seed = spec.seed
     recipe = RECIPES[spec.recipe]
     if batch_size:
         recipe = Recipe(**{**asdict(recipe), "batch_size": batch_size})
@@ -313,6 +316,22 @@ def _parallel(names: list[str], argv: list[str], out_dir: Path) -> int:
     return 1 if failed else 0
 
 
+def _trainable(name: str) -> bool:
+    try:
+        return bool(models.spec_of(name).recipe)
+    except KeyError:
+        return False
+
+
+def replay_steps(name: str) -> int:
+    """The steps the shipped seed-0 model of ``name`` trained for (its manifest records them).
+
+    A seed variant replays its seed-0 run step for step, so that the seeds differ in the
+    seed alone (Chapter 3's seed table).
+    """
+    return int(models.read_manifest(models.split_seed(name)[0])["steps"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seelike.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -320,9 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: data/weights of the checkout)")
     parser.add_argument("--device", default=str(models.default_device()))
-    parser.add_argument("--seed", type=int, default=0)
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int)
+    length.add_argument("--replay", action="store_true",
+                        help="as many steps as the shipped seed-0 model of each name took")
     length.add_argument("--epochs", type=float)
     length.add_argument("--time-budget", type=float, help="seconds; schedule follows the clock")
     parser.add_argument("--batch-size", type=int)
@@ -333,17 +353,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in models.ZOO or models.ZOO[n].recipe == ""]
+    unknown = [n for n in args.names if not _trainable(n)]
     if unknown:
         trainable = [n for n, s in models.ZOO.items() if s.recipe]
-        parser.error(f"not trainable here: {unknown}; trainable: {', '.join(trainable)}")
+        parser.error(f"not trainable here: {unknown}; trainable: {', '.join(trainable)}, and "
+                     f"their seeds NAME{models.SEED_SEP}k declared in seelike.models.SEEDS")
     out_dir = args.out or models.weights_dir()
     if args.parallel:
         passthrough = [a for a in (argv if argv is not None else sys.argv[1:])
                        if a not in args.names and a != "--parallel"]
         return _parallel(args.names, passthrough, out_dir)
     for name in args.names:
-        m = train(name, out_dir=out_dir, device=args.device, seed=args.seed, steps=args.steps,
+        steps = replay_steps(name) if args.replay else args.steps
+        m = train(name, out_dir=out_dir, device=args.device, steps=steps,
                   epochs=args.epochs, time_budget=args.time_budget, batch_size=args.batch_size,
                   limit=args.limit, transport=args.transport, progress=not args.no_progress,
                   compile_model=args.compile)
