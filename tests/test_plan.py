@@ -36,9 +36,9 @@ def _requested(p) -> dict[str, list[Analysis]]:
     cka = [*plan.representation_structure(p), *plan.skip_removed(p), *plan.data_scale(p),
            *plan.mixer_comparison(p), plan.first_heatmap(p)]
     return {
-        "cka": [*(compare.analysis_of(r) for r in cka),
+        "cka": [*(plan.cka_analysis(r) for r in cka),
                 # Chapter 6 asks for the skip-removed maps by the paper's layers, written out.
-                *(compare.analysis_of(compare.CKARequest(name, layer_names(name)))
+                *(plan.cka_analysis(compare.CKARequest(name, layer_names(name)))
                   for name in [p.vit, *plan.no_skip(p)]),
                 plan.cka_walkthrough(p), *plan.zoo_accuracy(p), *plan.skip_statistics(p),
                 *plan.localization(p),
@@ -78,7 +78,7 @@ def test_every_planned_analysis_is_unique_and_of_its_probe_set(
     assert set(by_purpose["cka"]) == {_ident(a) for a in smoke_requests["cka"]}
     # Chapter 4's spread over probe sets: repeats other than 0 carry Fig 1 and 2 only.
     repeat = {_ident(a) for a in plan.analyses(smoke, "cka", repeat=1)}
-    assert repeat == {_ident(compare.analysis_of(r))
+    assert repeat == {_ident(plan.cka_analysis(r))
                       for r in plan.representation_structure(smoke)}
     assert plan.analyses(smoke, "attention", repeat=1) == []
 

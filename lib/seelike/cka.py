@@ -381,8 +381,15 @@ class MinibatchCKA:
     included). Grams are formed on the features' device; sums are kept in float64.
     """
 
-    def __init__(self, num_a: int, num_b: int | None = None, *, unbiased: bool = True) -> None:
+    def __init__(self, num_a: int, num_b: int | None = None, *, unbiased: bool = True,
+                 bootstrap: int = 0, seed: int = 0) -> None:
         num_b = num_a if num_b is None else num_b
+        if not isinstance(bootstrap, int | np.integer) or isinstance(bootstrap, bool) \
+                or bootstrap < 0:
+            raise ValueError(f"bootstrap must be a number of draws (an int >= 0), got "
+                             f"{bootstrap!r}")
+        self.bootstrap = int(bootstrap)
+        self.seed = seed
         for name, value in (("num_a", num_a), ("num_b", num_b)):
             if not isinstance(value, int | np.integer) or isinstance(value, bool):
                 raise TypeError(f"{name} must be a number of layers (an int), got {value!r}")
@@ -400,6 +407,11 @@ class MinibatchCKA:
         self._self_a = np.zeros(self.num_a)
         self._self_b = np.zeros(self.num_b)
         self._num_batches = 0
+        self._rng = np.random.default_rng(self.seed)
+        d = self.bootstrap
+        self._boot_cross = np.zeros((d, self.num_a, self.num_b))
+        self._boot_a = np.zeros((d, self.num_a))
+        self._boot_b = np.zeros((d, self.num_b))
 
     @property
     def num_batches(self) -> int:
@@ -461,6 +473,47 @@ class MinibatchCKA:
         self._self_a += self_a
         self._self_b += self_b
         self._num_batches += 1
+        if self.bootstrap:
+            self._bootstrap_update(a, None if b is None else b_, n, scale)
+
+    def _bootstrap_update(self, a: torch.Tensor, b: torch.Tensor | None, n: int,
+                          scale: float) -> None:
+        """Add this minibatch's examples to every bootstrap draw, from the Grams in hand.
+
+        HSIC is a sum of per-example row terms r_i = sum_j T(K)_ij T(L)_ij. Its influence
+        function is 2 (g(x) - HSIC) (the centring's own terms vanish against a doubly centred
+        Gram), so a draw that takes example i c_i times, c_i ~ Poisson(1), is the linearised
+        bootstrap sum_i (2 c_i - 1) r_i: no forward pass and no Gram is recomputed.
+        """
+        weights = torch.as_tensor(2.0 * self._rng.poisson(1.0, (self.bootstrap, n)) - 1.0,
+                                  dtype=a.dtype, device=a.device)
+        with torch.no_grad():
+            rows_a = a.reshape(self.num_a, n, n).transpose(0, 1)  # (n, A, n)
+            rows_b = rows_a if b is None else b.reshape(self.num_b, n, n).transpose(0, 1)
+            cross = torch.bmm(rows_a, rows_b.transpose(1, 2)).reshape(n, -1)  # (n, A*B)
+            self_a = (rows_a * rows_a).sum(dim=2)
+            self_b = self_a if b is None else (rows_b * rows_b).sum(dim=2)
+            self._boot_cross += (weights @ cross).reshape(
+                self.bootstrap, self.num_a, self.num_b).cpu().numpy() * scale
+            self._boot_a += (weights @ self_a).cpu().numpy() * scale
+            self._boot_b += (weights @ self_b).cpu().numpy() * scale
+
+    def compute_bootstrap(self) -> np.ndarray:
+        """``(bootstrap, num_a, num_b)`` CKA matrices, one per resampling of the examples.
+
+        The uncertainty of every CKA-based statistic in the book (Chapters 4 to 9): apply the
+        statistic to each draw and read off its percentiles. A draw whose resampled self-HSIC
+        is not positive gives NaN for that layer, which percentiles then skip.
+        """
+        if not self.bootstrap:
+            raise RuntimeError("this MinibatchCKA keeps no bootstrap draws; build it with "
+                               "bootstrap=N (e.g. 200)")
+        if self._num_batches == 0:
+            raise RuntimeError("MinibatchCKA.compute_bootstrap() called before any update()")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(self._boot_a > 0, np.sqrt(np.abs(self._boot_a)), np.nan)
+            b = np.where(self._boot_b > 0, np.sqrt(np.abs(self._boot_b)), np.nan)
+            return self._boot_cross / (a[:, :, None] * b[:, None, :])
 
     def compute(self) -> np.ndarray:
         """``(num_a, num_b)`` float64 CKA matrix over all minibatches so far.

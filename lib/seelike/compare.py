@@ -108,6 +108,7 @@ class CKAAnalysis(Analysis):
     layers_b: tuple[str, ...]
     tokens: TokenMode = "all"
     unbiased: bool = True
+    bootstrap: int = 0  # resamplings of the examples kept beside the matrix (``boot``)
 
     def __post_init__(self) -> None:
         self.layers_a, self.layers_b = tuple(self.layers_a), tuple(self.layers_b)
@@ -126,7 +127,7 @@ class CKAAnalysis(Analysis):
         return {"model_a": self.model_a, "layers_a": list(self.layers_a),
                 "model_b": self.model_b, "layers_b": list(self.layers_b),
                 "tokens": self.tokens, "unbiased": self.unbiased,
-                "estimator": "linear minibatch CKA"}
+                "estimator": "linear minibatch CKA", "bootstrap": self.bootstrap}
 
     def _specs(self, layers: Sequence[str]) -> list[GramSpec]:
         return [GramSpec(Tap(layer), self.tokens, self.unbiased) for layer in layers]
@@ -137,7 +138,8 @@ class CKAAnalysis(Analysis):
         return Needs(grams=self._specs(dict.fromkeys(layers)))
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
-        self._acc = MinibatchCKA(len(self.layers_a), len(self.layers_b), unbiased=self.unbiased)
+        self._acc = MinibatchCKA(len(self.layers_a), len(self.layers_b), unbiased=self.unbiased,
+                                 bootstrap=self.bootstrap)
 
     def update(self, batch: Batch) -> None:
         if not batch.full:
@@ -147,7 +149,10 @@ class CKAAnalysis(Analysis):
         self._acc.update_transformed(a, b, len(batch))
 
     def result(self) -> dict[str, np.ndarray]:
-        return {"cka": self._acc.compute()}
+        out = {"cka": self._acc.compute()}
+        if self.bootstrap:
+            out["boot"] = self._acc.compute_bootstrap().astype(np.float32)
+        return out
 
 
 @dataclass(eq=False)
@@ -279,7 +284,7 @@ class CKARequest:
 
 
 def analysis_of(request: CKARequest, *, tokens: TokenMode = "all",
-                unbiased: bool = True) -> CKAAnalysis:
-    """The :class:`CKAAnalysis` that computes ``request``."""
+                unbiased: bool = True, bootstrap: int = 0) -> CKAAnalysis:
+    """The :class:`CKAAnalysis` that computes ``request`` (``bootstrap`` draws beside it)."""
     a, la, b, lb = request.resolved()
-    return CKAAnalysis(a, la, b, lb, tokens, unbiased)
+    return CKAAnalysis(a, la, b, lb, tokens, unbiased, bootstrap)

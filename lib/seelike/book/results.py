@@ -53,10 +53,24 @@ def cka_many(preset: Preset, requests: Sequence[CKARequest], *, purpose: str = "
     ``batch_size`` (default: the plan's). Serves paper Figs 1 and 2 (Chapter 4) and every
     later CKA figure.
     """
-    analyses = [analysis_of(r, tokens=tokens, unbiased=unbiased) for r in requests]
-    out = results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch_size,
-                  progress=progress)
-    return [r["cka"] for r in out]
+    return [d["cka"] for d in cka_draws(preset, requests, purpose=purpose, repeat=repeat,
+                                        unbiased=unbiased, batch_size=batch_size,
+                                        tokens=tokens, progress=progress)]
+
+
+def cka_draws(preset: Preset, requests: Sequence[CKARequest], *, purpose: str = "cka",
+              repeat: int = 0, unbiased: bool = True, batch_size: int | None = None,
+              tokens: TokenMode = "all", progress: bool = False,
+              ) -> list[dict[str, np.ndarray]]:
+    """As :func:`cka_many`, each matrix as ``{"cka": matrix, "boot": (draws, ...) matrices}``.
+
+    ``boot`` resamples the probe examples (:meth:`seelike.cka.MinibatchCKA.
+    compute_bootstrap`) in the same pass: what every CKA claim's interval is read from.
+    """
+    analyses = [analysis_of(r, tokens=tokens, unbiased=unbiased, bootstrap=plan.BOOTSTRAP)
+                for r in requests]
+    return results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch_size,
+                   progress=progress)
 
 
 def cka(preset: Preset, model_a: str, layers_a: Sequence[str] | None = None,
