@@ -48,17 +48,71 @@ RESNET_STAGES = [layers.stage_of(n) for n in RESNET_LAYERS]
 # --- verdicts, records, helpers -----------------------------------------------------------------
 
 
-def test_verdict_strings() -> None:
-    assert claims.verdict(True) == "reproduced"
-    assert claims.verdict(True, partly=True) == "reproduced"
-    assert claims.verdict(False, partly=True) == "partly"
-    assert claims.verdict(False) == "not reproduced"
-    assert claims.VERDICTS == ("reproduced", "partly", "not reproduced")
+@pytest.mark.parametrize(("low", "high", "direction", "bars", "expected"), [
+    (0.2, 0.3, ">", (0.1, 0.05), "reproduced"),       # the whole interval clears the bar
+    (0.06, 0.09, ">", (0.1, 0.05), "partly"),         # wholly between the bars
+    (0.0, 0.04, ">", (0.1, 0.05), "not reproduced"),
+    (0.08, 0.12, ">", (0.1, 0.05), "inconclusive"),   # straddles the pass bar
+    (0.04, 0.06, ">", (0.1, 0.05), "inconclusive"),   # straddles the partly bar
+    (0.0, 0.2, ">", (0.1, 0.05), "inconclusive"),
+    (-0.2, -0.1, ">", (0.0, None), "not reproduced"),
+    (-0.1, 0.1, ">", (0.0, None), "inconclusive"),
+    (0.1, 0.2, "<", (0.35, 0.5), "reproduced"),
+    (0.4, 0.45, "<", (0.35, 0.5), "partly"),
+    (0.6, 0.7, "<", (0.35, 0.5), "not reproduced"),
+    (0.3, 0.4, "<", (0.35, 0.5), "inconclusive"),
+    (0.5, 0.5, ">", (0.5, None), "not reproduced"),   # on the bar does not clear it
+])
+def test_decide_reads_the_interval(low: float, high: float, direction: str,
+                                   bars: tuple[float, float | None], expected: str) -> None:
+    assert claims.decide(low, high, direction, *bars) == expected
+
+
+def test_decide_refuses_bad_bars_and_intervals() -> None:
+    with pytest.raises(ValueError, match="weaker side"):
+        claims.decide(0.1, 0.2, ">", 0.1, 0.2)
+    with pytest.raises(ValueError, match="direction"):
+        claims.decide(0.1, 0.2, ">=", 0.1)
+    with pytest.raises(ValueError, match="finite"):
+        claims.decide(float("nan"), 0.2, ">", 0.1)
+    with pytest.raises(ValueError, match="weaker side"):
+        claims.Declaration("k", "Fig 1", "q", "w", "s", "<", 0.5, 0.4, "r")
+
+
+DECL = claims.Declaration("k", "Fig 1", "A sentence.", "Section 4", "a statistic", ">", 0.1,
+                          0.05, "a reason")
+
+
+def test_judge_uses_draws_and_seeds() -> None:
+    assert DECL.threshold == "> 0.1 (partly > 0.05)"
+    point = DECL.judge("ch", 0.3)
+    assert point.verdict == "reproduced" and math.isnan(point.low) and math.isnan(point.seed_low)
+    draws = np.linspace(0.0, 0.4, 101)  # 90 % interval 0.02 .. 0.38: straddles both bars
+    wide = DECL.judge("ch", 0.3, draws, varies="probe examples")
+    assert wide.verdict == "inconclusive"
+    assert (wide.low, wide.high) == pytest.approx((0.02, 0.38))
+    tight = DECL.judge("ch", 0.3, np.linspace(0.25, 0.35, 101))
+    assert tight.verdict == "reproduced"
+    # A seed below the bar widens the evidence: no longer reproduced.
+    seeded = DECL.judge("ch", 0.3, np.linspace(0.25, 0.35, 101), seeds=[0.08, 0.3])
+    assert (seeded.seed_low, seeded.seed_high) == (0.08, 0.3)
+    assert seeded.verdict == "inconclusive"
+    assert DECL.judge("ch", 0.3, testable=False).verdict == "untestable here"
+    assert DECL.judge("ch", float("nan")).verdict == "untestable here"
 
 
 def test_claim_rejects_unknown_verdict() -> None:
     with pytest.raises(ValueError, match="verdict"):
-        Claim("x", "Fig 1", "s", "t", 1.0, "> 0", "yes")
+        Claim("x", "k", "Fig 1", "s", "w", "t", 1.0, *[float("nan")] * 4, "> 0", "yes", True,
+              "")
+
+
+def test_declarations_need_unique_keys() -> None:
+    with pytest.raises(ValueError, match="two declarations"):
+        claims.declared([DECL, DECL])
+    frame = claims.declarations_frame([DECL])
+    assert frame.loc[0, "pass"] == "> 0.1 (partly > 0.05)"
+    assert "“A sentence.” (Section 4)" == frame.loc[0, "the paper says"]
 
 
 def test_depth_fraction_and_stage_names() -> None:
@@ -88,34 +142,37 @@ def test_low_high_similarity_reads_the_corner_blocks() -> None:
 # --- Fig 1 -------------------------------------------------------------------------------------
 
 
+def _decl(key: str) -> claims.Declaration:
+    return ch04.DECLARATIONS[key]
+
+
+def _verdict(key: str, value: float) -> str:
+    return _decl(key).judge(ch04.CHAPTER, value).verdict
+
+
 def test_block_diagonal_resnet_passes_stages_uniform_fails() -> None:
-    staged = ch04.fig1_resnet_stages(block_diagonal(RESNET_STAGES), RESNET_LAYERS)
-    assert staged.verdict == "reproduced" and staged.value == pytest.approx(0.7)
-    flat = ch04.fig1_resnet_stages(uniform(16), RESNET_LAYERS)
-    assert flat.verdict == "not reproduced" and flat.value == pytest.approx(0.0)
-    weak = ch04.fig1_resnet_stages(block_diagonal(RESNET_STAGES, 0.5, 0.43), RESNET_LAYERS)
-    assert weak.verdict == "partly"  # contrast 0.07: between half the margin and the margin
+    staged = ch04.resnet_stages(block_diagonal(RESNET_STAGES), RESNET_LAYERS)
+    assert staged == pytest.approx(0.7) and _verdict("fig1_resnet_stages", staged) == "reproduced"
+    flat = ch04.resnet_stages(uniform(16), RESNET_LAYERS)
+    assert flat == pytest.approx(0.0)
+    assert _verdict("fig1_resnet_stages", flat) == "not reproduced"
+    weak = ch04.resnet_stages(block_diagonal(RESNET_STAGES, 0.5, 0.43), RESNET_LAYERS)
+    assert _verdict("fig1_resnet_stages", weak) == "partly"  # 0.07: between the bars
 
 
 def test_vit_no_stages() -> None:
-    resnet = block_diagonal(RESNET_STAGES)
-    ok = ch04.fig1_vit_no_stages(uniform(60), resnet, RESNET_LAYERS)
-    assert ok.verdict == "reproduced" and ok.value == pytest.approx(0.0)
+    assert ch04.vit_stages(uniform(60), RESNET_LAYERS) == pytest.approx(0.0)
+    assert _verdict("fig1_vit_no_stages", 0.0) == "reproduced"
     staged_vit = block_diagonal(list(structure.mapped_stages(60, RESNET_STAGES)), 0.95, 0.1)
-    assert ch04.fig1_vit_no_stages(staged_vit, resnet, RESNET_LAYERS).verdict == \
-        "not reproduced"  # more staged than the ResNet and above the margin
-    # Weakly staged ViT (0.05) against a flat ResNet (0): below the margin, not below the ResNet.
-    weak_vit = block_diagonal(list(structure.mapped_stages(60, RESNET_STAGES)), 0.8, 0.75)
-    assert ch04.fig1_vit_no_stages(weak_vit, uniform(16), RESNET_LAYERS).verdict == "partly"
+    value = ch04.vit_stages(staged_vit, RESNET_LAYERS)
+    assert value > 0.5 and _verdict("fig1_vit_no_stages", value) == "not reproduced"
 
 
 def test_uniformity_is_a_comparison() -> None:
     vit, resnet = uniform(60, 0.8), block_diagonal(RESNET_STAGES, 0.9, 0.2)
-    good = ch04.fig1_uniformity(vit, resnet)
-    assert good.verdict == "reproduced" and good.value == pytest.approx(0.6)
-    assert good.figure == "Fig 1" and good.chapter == ch04.CHAPTER
-    bad = ch04.fig1_uniformity(uniform(60, 0.1), resnet)
-    assert bad.verdict == "not reproduced" and bad.value == pytest.approx(-0.1)
+    assert ch04.uniformity(vit, resnet) == pytest.approx(0.6)
+    assert ch04.uniformity(uniform(60, 0.1), resnet) == pytest.approx(-0.1)
+    assert _verdict("fig1_uniformity", -0.1) == "not reproduced"
 
 
 # --- Fig 2 -------------------------------------------------------------------------------------
@@ -124,46 +181,60 @@ def test_uniformity_is_a_comparison() -> None:
 def test_fig2_paper_like_cross_matrix_passes_everything() -> None:
     # 20 ViT layers (positions 0.025 ... 0.975), 8 ResNet layers: the lower four match ViT rows
     # 1-3 (positions 0.075-0.175), the upper four rows 6-9 (0.325-0.475); rows >= 14 stay dark.
-    rows = [1, 2, 2, 3, 6, 7, 8, 9]
-    c = cross_with_matches(20, rows)
-    lower, upper, last = (ch04.fig2_lower_half(c), ch04.fig2_upper_half(c),
-                          ch04.fig2_last_third(c))
-    assert lower.value == pytest.approx(np.mean([0.075, 0.125, 0.125, 0.175]))
-    assert upper.value == pytest.approx(np.mean([0.325, 0.375, 0.425, 0.475]))
-    assert last.value == pytest.approx(0.1)
-    assert [x.verdict for x in (lower, upper, last)] == ["reproduced"] * 3
-
-
-def test_fig2_failures_and_partial_passes() -> None:
-    c = cross_with_matches(20, [8, 8, 8, 8, 18, 18, 18, 18])
-    assert ch04.fig2_lower_half(c).verdict == "partly"  # 0.425: lower ViT half, not quarter
-    assert ch04.fig2_upper_half(c).verdict == "partly"  # 0.925 > 0.425, outside the band
-    c = cross_with_matches(20, [15, 15, 15, 15, 2, 2, 2, 2])
-    assert ch04.fig2_lower_half(c).verdict == "not reproduced"
-    assert ch04.fig2_upper_half(c).verdict == "not reproduced"  # below the lower half
-    # One bright pair in the ViT's last third: partly; the whole last third bright: not.
     c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9])
-    c[17, 7] = 0.9
-    assert ch04.fig2_last_third(c).verdict == "partly"
-    c[14:, :] = 0.7
-    assert ch04.fig2_last_third(c).verdict == "not reproduced"
+    assert ch04.lower_half(c) == pytest.approx(np.mean([0.075, 0.125, 0.125, 0.175]))
+    assert ch04.upper_half_in_band(c) == 1.0
+    assert ch04.upper_half_mean(c) == pytest.approx(np.mean([0.325, 0.375, 0.425, 0.475]))
+    assert ch04.last_third_less_similar(c) == 1.0
+    assert ch04.last_third_max(c) == pytest.approx(0.1)
+
+
+def test_fig2_upper_half_is_a_fraction_not_a_mean() -> None:
+    # Bimodal: two upper-half layers match the ViT's bottom, two its top. The old mean
+    # (0.475) sits in the band; the fraction in the band is 0.
+    c = cross_with_matches(20, [1, 2, 2, 3, 1, 1, 18, 18])
+    assert ch04.upper_half_mean(c) == pytest.approx(0.475)
+    assert ch04.upper_half_in_band(c) == 0.0
+    assert _verdict("fig2_upper_half", 0.0) == "not reproduced"
+
+
+def test_fig2_last_third_is_relative() -> None:
+    # Every pair is bright (no absolute dissimilarity), yet the last third is the less
+    # similar part for every ResNet layer: the paper's "less similar" holds.
+    c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9], background=0.6, peak=0.9)
+    assert ch04.last_third_max(c) == pytest.approx(0.6)
+    assert ch04.last_third_less_similar(c) == 1.0
+    c[17, 7] = 0.95  # one ResNet layer best matched in the final third
+    assert ch04.last_third_less_similar(c) == pytest.approx(7 / 8)
+    assert _verdict("fig2_last_third", 7 / 8) == "partly"
 
 
 def test_fig2_skips_nan_columns() -> None:
     c = cross_with_matches(20, [1, 2, 2, 3, 6, 7, 8, 9])
     c[:, 0] = np.nan
-    assert ch04.fig2_lower_half(c).value == pytest.approx(np.mean([0.125, 0.125, 0.175]))
+    assert ch04.lower_half(c) == pytest.approx(np.mean([0.125, 0.125, 0.175]))
+    assert ch04.last_third_less_similar(c) == 1.0
     c[:, :] = np.nan
-    nan_claim = ch04.fig2_last_third(c)
-    assert math.isnan(nan_claim.value) and nan_claim.verdict == "not reproduced"
+    assert math.isnan(ch04.last_third_less_similar(c))
 
 
-def test_chapter4_claims_checks_shapes() -> None:
-    out = ch04.chapter4_claims(uniform(20), block_diagonal(RESNET_STAGES),
-                                 cross_with_matches(20, [1, 1, 2, 2, 3, 3, 4, 4, 6, 6, 7, 7,
-                                                         8, 8, 9, 9]), RESNET_LAYERS)
+def test_chapter4_claims_checks_shapes_and_reads_draws() -> None:
+    vit, resnet = uniform(20), block_diagonal(RESNET_STAGES)
+    cross = cross_with_matches(20, [1, 1, 2, 2, 3, 3, 4, 4, 6, 6, 7, 7, 8, 8, 9, 9])
+    out = ch04.chapter4_claims(vit, resnet, cross, RESNET_LAYERS)
     assert [c.figure for c in out] == ["Fig 1"] * 3 + ["Fig 2"] * 3
+    assert [c.key for c in out] == list(ch04.DECLARATIONS)
     assert all(c.verdict == "reproduced" for c in out)
+    # Draws that blur the ResNet's stages into the ViT's uniformity: stages inconclusive.
+    blurred = np.stack([block_diagonal(RESNET_STAGES, 0.9, o) for o in np.linspace(0.2, 0.9, 20)])
+    draws = (np.stack([vit] * 20), blurred, np.stack([cross] * 20))
+    judged = ch04.chapter4_claims(vit, resnet, cross, RESNET_LAYERS, draws=draws,
+                                  varies="probe examples")
+    assert judged[1].verdict == "inconclusive" and judged[1].low < 0.05 < judged[1].high
+    assert judged[3].verdict == "reproduced" and judged[3].low == judged[3].high
+    seeded = ch04.chapter4_claims(vit, resnet, cross, RESNET_LAYERS,
+                                  seeds=[(vit, uniform(16), cross)])
+    assert seeded[1].seed_low == pytest.approx(0.0) and seeded[1].verdict == "inconclusive"
     with pytest.raises(ValueError, match="cross"):
         ch04.chapter4_claims(uniform(20), uniform(16), np.zeros((16, 20)), RESNET_LAYERS)
 
@@ -172,14 +243,16 @@ def test_chapter4_claims_checks_shapes() -> None:
 
 
 def _claim(chapter: str = ch04.CHAPTER, value: float = 0.25) -> Claim:
-    return Claim(chapter, "Fig 1", "a statement, with a comma", "a statistic", value, "> 0",
-                 claims.verdict(value > 0))
+    decl = claims.Declaration("k", "Fig 1", "a statement, with a comma", "Figure 1 caption",
+                              "a statistic", ">", 0.0, None, "why")
+    return decl.judge(chapter, value, np.array([value - 0.1, value, value + 0.1]))
 
 
 def test_table_is_tidy() -> None:
     frame = claims.table([_claim(), _claim(value=-1.0)])
     assert list(frame.columns) == list(claims.COLUMNS) and len(frame) == 2
-    assert frame.value.dtype == float
+    assert frame.value.dtype == float and frame.low.dtype == float
+    assert frame.paper.dtype == bool
     assert list(claims.table([]).columns) == list(claims.COLUMNS)
 
 
@@ -218,8 +291,10 @@ def test_glue_names_each_value_and_verdict(monkeypatch: pytest.MonkeyPatch) -> N
     claims.glue([_claim(value=0.0988), None], "ch4", ["uniform", "stages"])
     # three decimals: a value just under a 0.1 bar must not read as 0.10
     assert glued == {"ch4_uniform_value": ("0.099", False),
-                     "ch4_uniform_verdict": ("reproduced", False),
+                     "ch4_uniform_interval": ("-0.000 to 0.189", False),
+                     "ch4_uniform_verdict": ("inconclusive", False),
                      "ch4_stages_value": ("n/a", False),
+                     "ch4_stages_interval": ("no interval", False),
                      "ch4_stages_verdict": ("not testable on this preset", False)}
     glued.clear()
     claims.glue([_claim(value=-1.0)], "x")

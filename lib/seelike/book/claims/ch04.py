@@ -1,8 +1,9 @@
 """Chapter 4's claims: representation structure (paper Figs 1 and 2).
 
-Each function turns one sentence of the paper into a :class:`~seelike.book.claims.record.Claim`:
-the statistic, its pass condition (fixed from the paper's wording before any of our
-numbers were seen; the docstring gives the reason) and the verdict.
+:data:`DECLARATIONS` holds each sentence of the paper that Chapter 4 tests, word for word,
+with its statistic and bars, fixed before any of our numbers were seen; the functions
+below compute the statistics from CKA matrices, and :func:`chapter4_claims` judges them on
+the matrices, their bootstrap draws over probe examples and the other training seeds.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from seelike.book.claims.record import Claim, verdict
+from seelike.book.claims.record import Claim, Declaration, declared
 from seelike.layers import stage_of
 from seelike.structure import (
+    best_match_fraction,
     best_match_halves,
     depth_fraction,
     low_high_similarity,
@@ -23,172 +25,166 @@ from seelike.structure import (
 
 CHAPTER = "04_representation_structure"
 
-
 CLEAR_STAGE_MARGIN = 0.1
-DISSIMILAR_CKA = 0.5
 #: Fig 2, lower half: the mean best-match ViT depth must be at most this (partly: 0.5)
 LOWER_HALF_BAR = 0.35
-#: Fig 2, upper half: the band the mean best-match ViT depth must fall in
+#: Fig 2, upper half: "the next third" of ViT depth after the lowest quarter, with slack
 UPPER_HALF_BAND = (0.25, 0.65)
 
+DECLARATIONS = declared([
+    Declaration(
+        "fig1_uniformity", "Fig 1",
+        "We observe that ViTs have relatively uniform layer similarity structure, with a "
+        "clear grid-like pattern and large similarity between lower and higher layers.",
+        "Figure 1 caption",
+        "mean CKA between lowest and highest third of layers, ViT minus ResNet", ">", 0.0,
+        None,
+        "a comparison with the ResNet ('by contrast'): the sign is what the sentence asserts; "
+        "any size of gap would be a number we invented"),
+    Declaration(
+        "fig1_resnet_stages", "Fig 1",
+        "By contrast, the ResNet models show clear stages in similarity structure, with "
+        "smaller similarity scores between lower and higher layers.",
+        "Figure 1 caption",
+        "ResNet: mean CKA within stages minus across stages (distinct layer pairs)", ">",
+        CLEAR_STAGE_MARGIN, CLEAR_STAGE_MARGIN / 2,
+        "'clear' stages stand out by several colour steps on the paper's heatmaps; a tenth "
+        "of the [0, 1] scale is the least that reads as a distinct block, half of it only "
+        "as shading (partly); a smooth diagonal decay alone gives a small positive contrast"),
+    Declaration(
+        "fig1_vit_no_stages", "Fig 1",
+        "lower and higher layers in ViT show much greater similarity than in the ResNet, "
+        "where similarity is divided into different (lower/higher) stages.",
+        "Section 4 (the paper implies, but never states, that ViT has no stages)",
+        "ViT: mean CKA within minus across the ResNet's stages mapped by depth fraction",
+        "<", CLEAR_STAGE_MARGIN, None,
+        "the ViT has no clear stages by the same bar as the ResNet's 'clear stages'"),
+    Declaration(
+        "fig2_lower_half", "Fig 2",
+        "We observe (Figure 2) that the lower half of 60 ResNet layers are similar to "
+        "approximately the lowest quarter of ViT layers.",
+        "Section 4",
+        "ResNet lower half: mean depth fraction of the most similar ViT layer", "<",
+        LOWER_HALF_BAR, 0.5,
+        "the lowest quarter puts the matches in [0, 0.25]; a tenth of depth of slack for "
+        "'approximately' and the coarse layer grid; partly: still the lower ViT half"),
+    Declaration(
+        "fig2_upper_half", "Fig 2",
+        "The top half of the ResNet is approximately similar to the next third of the ViT "
+        "layers.",
+        "Section 4",
+        f"ResNet upper half: fraction of layers whose most similar ViT layer lies at "
+        f"{UPPER_HALF_BAND[0]}-{UPPER_HALF_BAND[1]} of its depth", ">", 0.5, 0.25,
+        "'the next third' after the lowest quarter is [0.25, 0.58] of ViT depth, with slack "
+        "to 0.65 for 'approximately'; most of the upper half must match there, a quarter of "
+        "it for partly"),
+    Declaration(
+        "fig2_last_third", "Fig 2",
+        "The final third of ViT layers is less similar to all ResNet layers, likely because "
+        "this set of layers mainly manipulates the CLS token representation, further "
+        "studied in Section 6.",
+        "Section 4",
+        "fraction of ResNet layers whose best match in the ViT's final third is below their "
+        "best match in its first two thirds", ">", 0.9, 0.5,
+        "'less similar to all ResNet layers' is relative: for (nearly) every ResNet layer "
+        "the final third must be the less similar part of the ViT; partly: for most"),
+])
 
-def fig1_uniformity(vit_cka: np.ndarray, resnet_cka: np.ndarray) -> Claim:
-    """Fig 1: the ViT's lower and higher layers are more alike than the ResNet's.
-
-    Statistic: mean CKA between the lowest and the highest third of layers
-    (:func:`low_high_similarity`), ViT minus ResNet. Threshold ``> 0``: the paper's
-    claim is a comparison ("ViTs have ... much higher similarity between lower and
-    higher layers", ResNets "lower similarity"), so the sign is what it asserts; any
-    size of gap would be a number we invented. No "partly".
-    """
-    value = low_high_similarity(vit_cka) - low_high_similarity(resnet_cka)
-    return Claim(
-        chapter=CHAPTER, figure="Fig 1",
-        statement="ViT representations are more uniform across depth than ResNet ones: the "
-                  "ViT's lower and higher layers are much more similar to each other.",
-        statistic="mean CKA between lowest and highest third of layers, ViT minus ResNet",
-        value=value, threshold="> 0", verdict=verdict(bool(value > 0)))
+#: The pass bars of :func:`chapter4_claims`, in its order, for figures that draw them
+#: (Chapter 10 plots each statistic against its bar).
+PASS_BARS: tuple[float, ...] = tuple(d.pass_bar for d in DECLARATIONS.values())
 
 
-def fig1_resnet_stages(resnet_cka: np.ndarray, resnet_layers: Sequence[str]) -> Claim:
-    """Fig 1: the ResNet's representations form clear stages.
-
-    Statistic: :func:`stage_contrast` with the stages read from the layer names
-    (``layerK`` / ``stages.K``). Threshold ``> 0.1`` (reproduced), ``> 0.05``
-    (partly): the paper calls the stages "clear", and in its R50/R152 heatmaps the
-    within-stage squares stand out from their surroundings by several steps of the
-    colour scale. A tenth of the [0, 1] CKA scale is about the smallest difference that
-    reads as a distinct block on that scale, and an order of magnitude above the
-    repeat-to-repeat spread of our CKA estimates; half of it is visible only as
-    shading, hence "partly". A smooth decay along the diagonal alone already gives a
-    small positive contrast, which is why 0 is not the bar.
-    """
-    value = stage_contrast(resnet_cka, [stage_of(name) for name in resnet_layers])
-    return Claim(
-        chapter=CHAPTER, figure="Fig 1",
-        statement="ResNet representations show clear stages: layers are similar within a "
-                  "stage and dissimilar across stages.",
-        statistic="ResNet: mean CKA within stages minus across stages (distinct layer pairs)",
-        value=value, threshold=f"> {CLEAR_STAGE_MARGIN} (partly: > {CLEAR_STAGE_MARGIN / 2})",
-        verdict=verdict(bool(value > CLEAR_STAGE_MARGIN),
-                        bool(value > CLEAR_STAGE_MARGIN / 2)))
+def uniformity(vit_cka: np.ndarray, resnet_cka: np.ndarray) -> float:
+    """Mean CKA between the lowest and highest third of layers, ViT minus ResNet."""
+    return low_high_similarity(vit_cka) - low_high_similarity(resnet_cka)
 
 
-def fig1_vit_no_stages(vit_cka: np.ndarray, resnet_cka: np.ndarray,
-                       resnet_layers: Sequence[str]) -> Claim:
-    """Fig 1: the ViT shows no comparable stage structure.
+def resnet_stages(resnet_cka: np.ndarray, resnet_layers: Sequence[str]) -> float:
+    """:func:`stage_contrast` of the ResNet, stages read from its layer names."""
+    return stage_contrast(resnet_cka, [stage_of(name) for name in resnet_layers])
 
-    Statistic: :func:`stage_contrast` of the ViT with the ResNet's stage boundaries
-    mapped onto the ViT's depth (:func:`mapped_stages`), i.e. the ViT is cut where
-    the ResNet changes stage. Reproduced if it is below both the "clear stages"
-    margin 0.1 of :func:`fig1_resnet_stages` (the ViT has no clear stages by the same
-    bar) and the ResNet's own contrast (less stage structure than the ResNet);
-    partly if only one of the two holds.
-    """
+
+def vit_stages(vit_cka: np.ndarray, resnet_layers: Sequence[str]) -> float:
+    """:func:`stage_contrast` of the ViT cut where the ResNet changes stage (by depth)."""
     stages = [stage_of(name) for name in resnet_layers]
-    value = stage_contrast(vit_cka, mapped_stages(len(vit_cka), stages))
-    resnet = stage_contrast(resnet_cka, stages)
-    below_margin, below_resnet = bool(value < CLEAR_STAGE_MARGIN), bool(value < resnet)
-    return Claim(
-        chapter=CHAPTER, figure="Fig 1",
-        statement="ViT representations show no ResNet-like stages.",
-        statistic="ViT: mean CKA within minus across the ResNet's stages mapped by depth "
-                  "fraction",
-        value=value,
-        threshold=f"< {CLEAR_STAGE_MARGIN} and < the ResNet's contrast (partly: one of them)",
-        verdict=verdict(below_margin and below_resnet, below_margin or below_resnet))
+    return stage_contrast(vit_cka, mapped_stages(len(vit_cka), stages))
 
 
-def fig2_lower_half(cross: np.ndarray) -> Claim:
-    """Fig 2: the ResNet's lower half is most similar to roughly the lowest quarter of the ViT.
+def lower_half(cross: np.ndarray) -> float:
+    """Mean best-match ViT depth fraction over the ResNet's lower half."""
+    return best_match_halves(cross)[0]
 
-    ``cross`` is ``(vit_layers, resnet_layers)``. Statistic: for each ResNet layer in
-    the lower half of its depth, the depth fraction of its most similar ViT layer
-    (:func:`best_match_fraction`), averaged. The paper's "lowest quarter" puts those
-    matches in [0, 0.25] (mean about 0.125); reproduced if ``<= 0.35``, allowing a
-    tenth of depth for reading "roughly" off a figure and for the coarse layer grid;
-    partly if ``<= 0.5`` (the lower ResNet half still maps to the lower ViT half).
+
+def upper_half_mean(cross: np.ndarray) -> float:
+    """Mean best-match ViT depth fraction over the ResNet's upper half (the old statistic)."""
+    return best_match_halves(cross)[1]
+
+
+def upper_half_in_band(cross: np.ndarray) -> float:
+    """Fraction of the ResNet's upper-half layers whose best ViT match lies in the band.
+
+    The mean of the best-match depths (:func:`upper_half_mean`) hides a bimodal set:
+    half the layers matching the ViT's bottom and half its top averages into the band.
     """
-    value, _ = best_match_halves(cross)
-    return Claim(
-        chapter=CHAPTER, figure="Fig 2",
-        statement="The lower half of ResNet layers is most similar to roughly the lowest "
-                  "quarter of ViT layers.",
-        statistic="ResNet lower half: mean depth fraction of the most similar ViT layer",
-        value=value, threshold=f"<= {LOWER_HALF_BAR} (partly: <= 0.5)",
-        verdict=verdict(bool(value <= LOWER_HALF_BAR), bool(value <= 0.5)))
-
-
-def fig2_upper_half(cross: np.ndarray) -> Claim:
-    """Fig 2: the ResNet's upper half is most similar to the next third of ViT layers.
-
-    Statistic: as :func:`fig2_lower_half`, over the ResNet's upper half. "The next
-    third" after the lowest quarter is [0.25, 0.58] of ViT depth; reproduced if the
-    mean lies in ``[0.25, 0.65]`` (a little slack at the top for "roughly");
-    partly if it lies outside but above the lower half's mean (the ordering of the
-    correspondence holds, its place does not).
-    """
-    lower, value = best_match_halves(cross)
+    best = best_match_fraction(cross)
+    upper = best[depth_fraction(len(best)) >= 0.5]
+    upper = upper[np.isfinite(upper)]
     low, high = UPPER_HALF_BAND
-    inside = bool(low <= value <= high)
-    return Claim(
-        chapter=CHAPTER, figure="Fig 2",
-        statement="The upper half of ResNet layers is most similar to roughly the next third "
-                  "of ViT layers (after the lowest quarter).",
-        statistic="ResNet upper half: mean depth fraction of the most similar ViT layer",
-        value=value, threshold=f"in [{low}, {high}] (partly: above the lower half's mean)",
-        verdict=verdict(inside, bool(value > lower)))
+    return float(np.mean((upper >= low) & (upper <= high))) if len(upper) else float("nan")
 
 
-def fig2_last_third(cross: np.ndarray) -> Claim:
-    """Fig 2: the ViT's final third is dissimilar to every ResNet layer.
+def last_third_less_similar(cross: np.ndarray) -> float:
+    """Fraction of ResNet layers matched less well by the ViT's final third than by the rest.
 
-    Statistic: the largest CKA between any ViT layer in the last third of its depth and
-    any ResNet layer. Threshold ``< 0.5``: "dissimilar" read off the paper's [0, 1]
-    colour scale, on which those rows are dark while the matched regions are bright;
-    0.5 is the midpoint between the two. Partly if only the typical last-third layer is
-    dissimilar: the mean over those ViT layers of their best ResNet match is below 0.5
-    while some pair exceeds it.
+    For each ResNet layer (column of ``(vit_layers, resnet_layers)``), its highest CKA with
+    a ViT layer in the final third of depth against its highest with one in the first two
+    thirds; columns without finite values on either side are skipped.
+    """
+    c = np.where(np.isfinite(cross), np.asarray(cross, dtype=float), -np.inf)
+    last = depth_fraction(c.shape[0]) > 2 / 3
+    late, early = c[last].max(axis=0), c[~last].max(axis=0)
+    ok = np.isfinite(late) & np.isfinite(early)
+    return float(np.mean(late[ok] < early[ok])) if ok.any() else float("nan")
+
+
+def last_third_max(cross: np.ndarray) -> float:
+    """The largest CKA between the ViT's final third and any ResNet layer (the old statistic).
+
+    An absolute level, which the paper never states; kept beside the relative statistic.
     """
     c = np.asarray(cross, dtype=float)
-    last = depth_fraction(c.shape[0]) > 2 / 3
-    block = np.where(np.isfinite(c[last]), c[last], np.nan)
-    finite = np.isfinite(block)
-    value = float(np.nanmax(block)) if finite.any() else float("nan")
-    rows = [np.nanmax(r) for r, ok in zip(block, finite, strict=True) if ok.any()]
-    typical = float(np.mean(rows)) if rows else float("nan")
-    return Claim(
-        chapter=CHAPTER, figure="Fig 2",
-        statement="The final third of ViT layers is dissimilar to all ResNet layers.",
-        statistic="max CKA between ViT's last third of layers and any ResNet layer",
-        value=value,
-        threshold=f"< {DISSIMILAR_CKA} (partly: mean best match of those ViT layers < "
-                  f"{DISSIMILAR_CKA})",
-        verdict=verdict(bool(value < DISSIMILAR_CKA), bool(typical < DISSIMILAR_CKA)))
+    block = c[depth_fraction(c.shape[0]) > 2 / 3]
+    return float(np.nanmax(block)) if np.isfinite(block).any() else float("nan")
+
+
+def _statistics(vit: np.ndarray, resnet: np.ndarray, cross: np.ndarray,
+                resnet_layers: Sequence[str]) -> list[float]:
+    """Every claim's statistic, in :data:`DECLARATIONS` order."""
+    return [uniformity(vit, resnet), resnet_stages(resnet, resnet_layers),
+            vit_stages(vit, resnet_layers), lower_half(cross), upper_half_in_band(cross),
+            last_third_less_similar(cross)]
 
 
 def chapter4_claims(vit_cka: np.ndarray, resnet_cka: np.ndarray, cross: np.ndarray,
-                    resnet_layers: Sequence[str]) -> list[Claim]:
+                    resnet_layers: Sequence[str], *,
+                    draws: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                    seeds: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),
+                    varies: str = "") -> list[Claim]:
     """All claims of Chapter 4: Fig 1 from the within-model matrices, Fig 2 from ``cross``.
 
-    ``cross`` is ViT layers x ResNet layers (Fig 2's layout, ResNet on x).
+    ``cross`` is ViT layers x ResNet layers (Fig 2's layout, ResNet on x). ``draws``: the
+    three matrices' bootstrap stacks ``(draws, ...)`` over probe examples; ``seeds``: the
+    three matrices of each other training seed of the ViT and the ResNet.
     """
     vit_cka, resnet_cka = np.asarray(vit_cka), np.asarray(resnet_cka)
     if np.shape(cross) != (len(vit_cka), len(resnet_cka)):
         raise ValueError(f"cross is {np.shape(cross)}, expected (vit, resnet) = "
                          f"({len(vit_cka)}, {len(resnet_cka)})")
-    return [
-        fig1_uniformity(vit_cka, resnet_cka),
-        fig1_resnet_stages(resnet_cka, resnet_layers),
-        fig1_vit_no_stages(vit_cka, resnet_cka, resnet_layers),
-        fig2_lower_half(cross),
-        fig2_upper_half(cross),
-        fig2_last_third(cross),
-    ]
-
-
-#: The pass bars of :func:`chapter4_claims`, in its order, for figures that draw them
-#: (Chapter 10 plots each statistic against its bar).
-PASS_BARS: tuple[tuple[float, ...], ...] = (
-    (0.0,), (CLEAR_STAGE_MARGIN,), (CLEAR_STAGE_MARGIN,), (LOWER_HALF_BAR,), UPPER_HALF_BAND,
-    (DISSIMILAR_CKA,))
+    values = _statistics(vit_cka, resnet_cka, cross, resnet_layers)
+    per_draw = ([_statistics(v, r, c, resnet_layers) for v, r, c in zip(*draws, strict=True)]
+                if draws is not None else None)
+    per_seed = [_statistics(v, r, c, resnet_layers) for v, r, c in seeds]
+    return [d.judge(CHAPTER, values[i], None if per_draw is None else [s[i] for s in per_draw],
+                    seeds=[s[i] for s in per_seed] or None, varies=varies)
+            for i, d in enumerate(DECLARATIONS.values())]
