@@ -39,6 +39,7 @@ from seelike.hooks import Tap, run_taps
 from seelike.layers import block_layers, family
 from seelike.models import NoSkipBlock
 from seelike.passes import Analysis, Batch, Needs
+from seelike.resample import PoissonMeans
 
 __all__ = [
     "BranchTaps",
@@ -133,32 +134,34 @@ def _taps_of(anatomy: dict[str, dict[str, BranchTaps]]) -> list[Tap]:
                               for t in (bt.skip, bt.branch) if t is not None))
 
 
-def _sums(anatomy: dict[str, dict[str, BranchTaps]],
-          got: Mapping[Tap, torch.Tensor]) -> dict[str, dict[str, np.ndarray]]:
-    """Per-branch sums over the images of one batch of the per-position statistics.
+def _per_image(anatomy: dict[str, dict[str, BranchTaps]],
+               got: Mapping[Tap, torch.Tensor]) -> dict[str, dict[str, np.ndarray]]:
+    """Per-image statistics of one batch, per branch.
 
-    ViT: arrays (blocks, tokens). ResNet: (units,), already averaged over positions, so that
-    units of every resolution weigh the same.
+    ViT: arrays (images, blocks, tokens). ResNet: (images, units), already averaged over
+    positions, so that units of every resolution weigh the same.
     """
     out: dict[str, dict[str, list[np.ndarray]]] = {"ratio": {}, "cosine": {}}
     for branches in anatomy.values():
         for key, bt in branches.items():
+            shape = got[bt.branch].shape
             if bt.skip is None:  # only ViT blocks lack skips: NaN for every token
-                ratio_sum = cosine_sum = np.full(got[bt.branch].shape[1], np.nan)
+                ratio = cosine = np.full(shape[:2], np.nan)
             else:
-                ratio, cosine = _per_position(got[bt.skip], got[bt.branch])
-                if got[bt.branch].ndim == 4:
-                    ratio, cosine = ratio.mean(dim=1), cosine.mean(dim=1)
-                ratio_sum, cosine_sum = ratio.sum(0).cpu().numpy(), cosine.sum(0).cpu().numpy()
-            out["ratio"].setdefault(key, []).append(ratio_sum)
-            out["cosine"].setdefault(key, []).append(cosine_sum)
-    return {stat: {key: np.stack(rows) for key, rows in by_key.items()}
+                r, c = _per_position(got[bt.skip], got[bt.branch])
+                if len(shape) == 4:
+                    r, c = r.mean(dim=1), c.mean(dim=1)
+                ratio, cosine = r.double().cpu().numpy(), c.double().cpu().numpy()
+            out["ratio"].setdefault(key, []).append(ratio)
+            out["cosine"].setdefault(key, []).append(cosine)
+    return {stat: {key: np.stack(rows, axis=1) for key, rows in by_key.items()}
             for stat, by_key in out.items()}
 
 
 def _batch_sums(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
     anatomy = branch_taps(model)
-    return _sums(anatomy, run_taps(model, x, _taps_of(anatomy)))
+    per_image = _per_image(anatomy, run_taps(model, x, _taps_of(anatomy)))
+    return {stat: {k: v.sum(0) for k, v in d.items()} for stat, d in per_image.items()}
 
 
 @dataclass(eq=False)
@@ -168,18 +171,21 @@ class SkipStatistics(Analysis):
     A :class:`seelike.passes.Analysis` (cache folder ``skip_statistics``); every image
     weighs the same. The result's arrays are named ``"<statistic>__<branch>"``
     (``ratio__attn``, ``cosine__unit``, ...); :func:`unflatten` nests them as
-    :func:`skip_statistics` returns them.
+    :func:`skip_statistics` returns them. ``bootstrap`` > 0 adds ``boot_ratio__attn`` etc.:
+    that many resampled means (:class:`seelike.resample.PoissonMeans`), for the intervals
+    of Chapter 6's claims, from the same pass.
     """
 
     name: ClassVar[str] = "skip_statistics"
     model: str
+    bootstrap: int = 0
 
     def models(self) -> tuple[str, ...]:
         return (self.model,)
 
     def params(self) -> dict[str, Any]:
         return {"model": self.model, "statistics": ["ratio", "cosine"],
-                "average": "per image, then over images"}
+                "average": "per image, then over images", "bootstrap": self.bootstrap}
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=_taps_of(branch_taps(net)))
@@ -188,18 +194,28 @@ class SkipStatistics(Analysis):
         self._anatomy = branch_taps(nets[self.model])
         self._total: dict[str, dict[str, np.ndarray]] | None = None
         self._n = 0
+        self._boot: dict[str, PoissonMeans] = {}
 
     def update(self, batch: Batch) -> None:
         got = {t: batch.tap(self.model, t) for t in _taps_of(self._anatomy)}
-        sums = _sums(self._anatomy, got)
+        per_image = _per_image(self._anatomy, got)
+        sums = {stat: {k: v.sum(0) for k, v in d.items()} for stat, d in per_image.items()}
         self._total = sums if self._total is None else {
             stat: {k: self._total[stat][k] + v for k, v in d.items()} for stat, d in sums.items()}
         self._n += len(batch)
+        if self.bootstrap:
+            for stat, d in per_image.items():
+                for part, values in d.items():
+                    # One seed per array: the same images weigh the same in every array's
+                    # draw k, so a statistic combining arrays is resampled consistently.
+                    self._boot.setdefault(f"boot_{stat}__{part}", PoissonMeans(
+                        self.bootstrap, seed=0)).update(values)
 
     def result(self) -> dict[str, np.ndarray]:
         assert self._total is not None
-        return {f"{stat}__{part}": v / self._n for stat, d in self._total.items()
-                for part, v in d.items()}
+        out = {f"{stat}__{part}": v / self._n for stat, d in self._total.items()
+               for part, v in d.items()}
+        return out | {k: acc.result().astype(np.float32) for k, acc in self._boot.items()}
 
 
 def unflatten(result: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
