@@ -217,6 +217,51 @@ def test_full_test_split_accuracy_floor(name: str,
     assert _accuracy(_load(name), x, y) >= FLOORS[name]
 
 
+# --- training seeds (Chapter 3's seed table) ------------------------------------------------------
+
+SEED_VARIANTS = [v for name in models.SEEDS for v in models.seed_variants(name)[1:]]
+
+
+@pytest.mark.parametrize("variant", SEED_VARIANTS)
+def test_seed_variant_loads_and_records_its_seed(variant: str) -> None:
+    base, seed = models.split_seed(variant)
+    manifest = models.read_manifest(variant)
+    assert seed > 0 and manifest["seed"] == seed == models.spec_of(variant).seed
+    # Replayed step for step from the seed-0 run: the seeds differ in the seed alone.
+    assert manifest["steps"] == models.read_manifest(base)["steps"]
+    assert manifest["recipe"] == models.read_manifest(base)["recipe"]
+    model = _load(variant)
+    assert list(model.net.state_dict()) == list(_load(base).net.state_dict())
+    # Trained from another initialisation: every learned tensor differs (BatchNorm's step
+    # counter, an integer, is the same by construction).
+    pairs = zip(model.net.state_dict().values(), _load(base).net.state_dict().values(),
+                strict=True)
+    differs = [not torch.equal(a, b) for a, b in pairs if a.is_floating_point()]
+    assert differs and all(differs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", SEED_VARIANTS)
+def test_seed_variant_scores_like_seed_zero(variant: str,
+                                           test_split: tuple[np.ndarray, np.ndarray]) -> None:
+    """Each seed is within 1.5 points of its seed-0 model on the full lossless test split."""
+    x, y = test_split
+    base = models.split_seed(variant)[0]
+    assert abs(_accuracy(_load(variant), x, y) - _accuracy(_load(base), x, y)) <= 1.5
+
+
+def test_seed_names_are_checked() -> None:
+    assert models.seed_variants("vit_cifar") == ["vit_cifar", "vit_cifar@seed1",
+                                                 "vit_cifar@seed2"]
+    assert models.seed_variants("mixer_cifar") == ["mixer_cifar"]
+    with pytest.raises(KeyError, match="no seed 5"):
+        models.spec_of("vit_cifar@seed5")
+    with pytest.raises(KeyError, match="bad seed"):
+        models.spec_of("vit_cifar@seedx")
+    with pytest.raises(KeyError, match="unknown model"):
+        models.spec_of("nope@seed1")
+
+
 # --- the no-skip ViTs (paper Fig 8) --------------------------------------------------------------
 
 

@@ -20,10 +20,12 @@ README = f"# Title\n\n## Scorecard\n\n{scorecard.START}\nSTALE BLOCK\n{scorecard
 
 
 def _claim(chapter: str, verdict: str, figure: str = "Fig 1",
-           statement: str = "ViTs are uniform.") -> claims.Claim:
-    return claims.Claim(chapter=chapter, figure=figure, statement=statement,
-                        statistic="a statistic", value=0.5, threshold="> 0 | < 1",
-                        verdict=verdict)
+           statement: str = "ViTs are uniform.", paper: bool = True) -> claims.Claim:
+    return claims.Claim(chapter=chapter, key="k", figure=figure, statement=statement,
+                        where="Section 4", statistic="a statistic", value=0.5, low=0.4,
+                        high=0.6, seed_low=float("nan"), seed_high=float("nan"),
+                        threshold="> 0 | < 1", verdict=verdict, paper=paper,
+                        varies="probe examples")
 
 
 @pytest.fixture
@@ -31,7 +33,10 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake ``_build/results``: chapter 4 with three verdicts, chapter 6 with one."""
     monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path / "build"))
     claims.write([_claim("04_a", "reproduced"), _claim("04_a", "partly", "Fig 2"),
-                  _claim("04_a", "reproduced", "Fig 2")], "cifar", "04_a")
+                  _claim("04_a", "reproduced", "Fig 2"),
+                  _claim("04_a", "inconclusive", "Fig 2"),
+                  _claim("04_a", "reproduced", "beyond", "Our own claim.", paper=False)],
+                 "cifar", "04_a")
     claims.write([_claim("06_b", "not reproduced", "Fig 8",
                          "Removing a middle block's skip connections costs about four "
                          "per cent accuracy at ImageNet scale, a long sentence.")],
@@ -44,8 +49,8 @@ def test_counts_per_verdict_and_not_run(build: Path, tmp_path: Path) -> None:
                scorecard.load("paper", tmp_path / "data")]
     assert [r.source for r in results] == ["this build", scorecard.NOT_RUN]
     table = scorecard.counts(results).set_index("preset")
-    assert table.loc["cifar", ["reproduced", "partly", "not reproduced", "total"]].tolist() \
-        == [2, 1, 1, 4]
+    # The claim beyond the paper is not in the tally; each paper claim counts once.
+    assert table.loc["cifar", [*claims.VERDICTS, "total"]].tolist() == [2, 1, 1, 1, 0, 5]
     assert table.loc["paper", list(claims.VERDICTS)].isna().all()
     assert table.loc["paper", "source"] == scorecard.NOT_RUN
 
@@ -53,10 +58,12 @@ def test_counts_per_verdict_and_not_run(build: Path, tmp_path: Path) -> None:
 def test_scorecard_frame_has_preset_and_link(build: Path, tmp_path: Path) -> None:
     card = scorecard.scorecard([scorecard.load("cifar", tmp_path / "data"),
                                 scorecard.load("paper", tmp_path / "data")])
-    assert len(card) == 4 and set(card.preset) == {"cifar"}
+    assert len(card) == 6 and set(card.preset) == {"cifar"}
+    assert len(scorecard.paper_claims(card)) == 5 and len(scorecard.beyond_paper(card)) == 1
     assert card.link.iloc[0] == "04_a.html"  # no chapter source: a link to the page
     html = scorecard.styled(card).to_html()
     assert '<a href="04_a.html">Fig 1</a>' in html and "&gt; 0 | &lt; 1" in html
+    assert "0.400 to 0.600" in html and "“ViTs are uniform.” (Section 4)" in html
 
 
 def test_chapter_tables_and_chart(build: Path, tmp_path: Path) -> None:
@@ -69,11 +76,13 @@ def test_chapter_tables_and_chart(build: Path, tmp_path: Path) -> None:
     card = scorecard.scorecard([scorecard.load("cifar", tmp_path / "data")])
     per = scorecard.per_chapter(card)
     assert per.index.tolist() == ["04_a", "06_b"] and list(per.columns) == list(claims.VERDICTS)
-    assert per.loc["04_a"].tolist() == [2, 1, 0] and per.loc["06_b"].tolist() == [0, 0, 1]
+    assert per.loc["04_a"].tolist() == [3, 1, 0, 1, 0]
+    assert per.loc["06_b"].tolist() == [0, 0, 1, 0, 0]
     found = scorecard.chapter_tables(card)
     assert len(found) == 2
     assert [s.data.columns.tolist() for s in found] == \
-        [["figure", "verdict", "value", "pass", "statement", "statistic"]] * 2
+        [["figure", "verdict", "value", "90 % interval", "over seeds", "pass",
+          "the paper says", "statistic", "varies"]] * 2
     html = found[1].to_html()
     assert '<a href="06_b.html">Chapter 6: 06_b</a>' in html  # caption links to the chapter
     assert tables.VERDICT_COLOURS["not reproduced"] in html and "preset" not in html
@@ -126,9 +135,11 @@ def test_update_round_trip(build: Path, tmp_path: Path) -> None:
 
     text = readme.read_text()
     assert text.startswith("# Title\n") and text.endswith("## After\n") and "STALE" not in text
-    assert "| `cifar` | 2 | 1 | 1 | 4 | committed: " in text and "test box" in text
-    assert f"| `paper` | | | | | {scorecard.NOT_RUN} |" in text
-    assert "| [6](chapters/06_b.md) | Fig 8 | Removing a middle block's" in text
+    assert "| `cifar` | 2 | 1 | 1 | 1 | 0 | 5 | committed: " in text and "test box" in text
+    assert f"| `paper` | | | | | | | {scorecard.NOT_RUN} |" in text
+    assert "| [6](chapters/06_b.md) | Fig 8 | “Removing a middle block's" in text
+    assert "0.500 (0.400 to 0.600)" in text
+    assert "beyond the paper (not in the tally)" in text and "Our own claim." in text
     assert " …" in text  # the long statement is shortened
     assert scorecard.problems(readme, data) == []
 
@@ -136,7 +147,8 @@ def test_update_round_trip(build: Path, tmp_path: Path) -> None:
         "partly", "reproduced"))
     assert any("differ from" in p for p in scorecard.problems(readme, data))
     scorecard.update("cifar", data, readme)
-    readme.write_text(readme.read_text().replace("| 2 | 1 | 1 | 4 |", "| 3 | 0 | 1 | 4 |"))
+    readme.write_text(readme.read_text().replace("| 2 | 1 | 1 | 1 | 0 | 5 |",
+                                                 "| 3 | 0 | 1 | 1 | 0 | 5 |"))
     assert any("stale" in p for p in scorecard.problems(readme, data))
     assert scorecard.write_readme(readme, data) and scorecard.problems(readme, data) == []
 

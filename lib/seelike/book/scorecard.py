@@ -95,17 +95,28 @@ def load(preset: str, root: Path | None = None) -> Results:
     return read_committed(preset, root)
 
 
-def counts(results: list[Results]) -> pd.DataFrame:
-    """One row per preset: claims per verdict, total and source; a not-run preset has no counts.
+def paper_claims(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that test a sentence of the paper: the tally counts these, each once."""
+    return frame[frame.paper.astype(bool)]
 
-    Counts are nullable integers, so "not run" shows as missing, never as zero claims tested.
+
+def beyond_paper(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that test claims of this book beyond the paper: shown apart, never tallied."""
+    return frame[~frame.paper.astype(bool)]
+
+
+def counts(results: list[Results]) -> pd.DataFrame:
+    """One row per preset: the paper's claims per verdict, total and source.
+
+    Claims beyond the paper are not counted (:func:`beyond_paper`). A not-run preset has no
+    counts: they are nullable integers, so "not run" shows as missing, never as zero.
     """
     rows = []
     for r in results:
-        tally = r.frame.verdict.value_counts()
+        tally = paper_claims(r.frame).verdict.value_counts()
         row: dict[str, object] = {v: int(tally.get(v, 0)) if r.run else None
                                   for v in claims.VERDICTS}
-        row.update(preset=r.preset, total=len(r.frame) if r.run else None,
+        row.update(preset=r.preset, total=len(paper_claims(r.frame)) if r.run else None,
                    source=r.describe())
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["preset", *claims.VERDICTS, "total", "source"])
@@ -179,7 +190,8 @@ def _figure_cells(card: pd.DataFrame) -> list[str]:
 def styled(card: pd.DataFrame, caption: str | None = None):  # -> pandas Styler
     """Claims of the scorecard for a chapter page, as :func:`seelike.book.tables.styled` shows
     them: figure (linked to its section) and verdict first, so that both fit on a phone, then
-    value, pass condition, the paper's claim and our statistic; verdicts coloured, text
+    value, its 90 % interval and seed range, pass condition, the paper's sentence and our
+    statistic; verdicts coloured, text
     HTML-escaped (thresholds hold ``<``), values to 3 decimals.
 
     A ``chapter`` number column follows the verdict only when the rows span several
@@ -187,12 +199,13 @@ def styled(card: pd.DataFrame, caption: str | None = None):  # -> pandas Styler
     """
     from seelike.book import tables
 
+    shown = claims.display_frame(card.reset_index(drop=True))
     columns = {"figure": _figure_cells(card), "verdict": card.verdict.to_numpy()}
     if card.chapter.nunique() > 1:
         columns["chapter"] = [chapter_number(c) for c in card.chapter]
-    columns.update({"value": card.value.to_numpy(dtype=float),
-                    "pass": card.threshold.to_numpy(), "statement": card.statement.to_numpy(),
-                    "statistic": card.statistic.to_numpy()})
+    columns.update({c: shown[c].to_numpy() for c in shown.columns
+                    if c not in ("figure", "verdict")})
+    columns["value"] = card.value.to_numpy(dtype=float)
     style = tables.styled(pd.DataFrame(columns), formats={"value": "{:.3f}"}, caption=caption)
     # The links are HTML already (their text escaped above): shown as they are.
     return style.format(lambda cell: cell, subset=["figure"], escape=None)
@@ -223,7 +236,8 @@ def per_chapter(card: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Bar edges and count labels of each verdict: darker shades of ``tables.VERDICT_COLOURS``.
-VERDICT_EDGES = {"reproduced": "#2e7d32", "partly": "#a07a00", "not reproduced": "#b71c1c"}
+VERDICT_EDGES = {"reproduced": "#2e7d32", "partly": "#a07a00", "not reproduced": "#b71c1c",
+                 "inconclusive": "#6c757d", "untestable here": "#3d6a99"}
 
 
 def verdict_chart(card: pd.DataFrame, width: float = 6.8, empty: str = ""):  # -> Figure
@@ -280,6 +294,28 @@ def _cell(text: object) -> str:
     return str(text).replace("|", r"\|").replace("\n", " ")
 
 
+def _interval_cell(value: float, low: float, high: float) -> str:
+    if not np.isfinite(value):
+        return "–"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{value:.3f}"
+    return f"{value:.3f} ({low:.3f} to {high:.3f})"
+
+
+def _claim_rows(frame: pd.DataFrame, *, quote: bool) -> list[str]:
+    """README table rows of claims: chapter link, figure, the sentence, value, verdict."""
+    head = "the paper says" if quote else "the claim"
+    lines = [f"| chapter | figure | {head} | value (90 % interval) | verdict |",
+             "| --- | --- | --- | --- | --- |"]
+    for row in frame.itertuples(index=False):
+        link = f"[{chapter_number(row.chapter)}](chapters/{row.chapter}.md)"
+        text = f"“{_shorten(row.statement)}”" if quote else _shorten(row.statement)
+        value = _interval_cell(row.value, row.low, row.high)
+        lines.append(f"| {link} | {_cell(row.figure)} | {_cell(text)} | {value} "
+                     f"| {row.verdict} |")
+    return lines
+
+
 def render_readme(root: Path | None = None) -> str:
     """The README's scorecard block (markers included), from the committed results only."""
     results = [read_committed(p, root) for p in REPORTED]
@@ -287,26 +323,26 @@ def render_readme(root: Path | None = None) -> str:
     lines = [START,
              "<!-- Generated by `python -m seelike.book.scorecard readme` from data/results/; "
              "edit there, not here. -->", "",
-             "| preset | reproduced | partly | not reproduced | claims | results |",
-             "| --- | ---: | ---: | ---: | ---: | --- |"]
+             f"| preset | {' | '.join(claims.VERDICTS)} | paper claims | results |",
+             "| --- |" + " ---: |" * (len(claims.VERDICTS) + 1) + " --- |"]
     for r, row in zip(results, table.to_dict("records"), strict=True):
         if r.run:
             n = [str(row[c]) for c in (*claims.VERDICTS, "total")]
             lines.append(f"| `{r.preset}` | {' | '.join(n)} | {_cell(r.describe())} |")
         else:
-            lines.append(f"| `{r.preset}` | | | | | {NOT_RUN} |")
+            lines.append(f"| `{r.preset}` |" + " |" * (len(claims.VERDICTS) + 1)
+                         + f" {NOT_RUN} |")
     default = results[0]
     if default.run and len(default.frame):
         numbers = sorted({chapter_number(c) for c in default.frame.chapter})
-        lines += ["", f"The claims on `{default.preset}` (chapters "
-                  f"{', '.join(map(str, numbers))}; the chapter shows each statistic and "
-                  f"threshold):", "",
-                  "| chapter | figure | the paper's claim | verdict |",
-                  "| --- | --- | --- | --- |"]
-        for row in default.frame.itertuples(index=False):
-            link = f"[{chapter_number(row.chapter)}](chapters/{row.chapter}.md)"
-            lines.append(f"| {link} | {_cell(row.figure)} | {_cell(_shorten(row.statement))} "
-                         f"| {row.verdict} |")
+        lines += ["", f"The paper's claims on `{default.preset}` (chapters "
+                  f"{', '.join(map(str, numbers))}; a verdict reads the 90 % interval, which "
+                  f"the chapter explains with its statistic and bar):", ""]
+        lines += _claim_rows(paper_claims(default.frame), quote=True)
+        beyond = beyond_paper(default.frame)
+        if len(beyond):
+            lines += ["", "Claims of this book beyond the paper (not in the tally):", ""]
+            lines += _claim_rows(beyond, quote=False)
     lines.append(END)
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from pandas.io.formats.style import Styler
 
 #: Background of each verdict, the same in every table of the book (light enough for text).
 VERDICT_COLOURS = {"reproduced": "#d4edda", "partly": "#fff3cd", "not reproduced": "#f8d7da",
-                   "inconclusive": "#e2e3e5", "untestable here": "#e2e3e5"}
+                   "inconclusive": "#e2e3e5", "untestable here": "#dbe7f3"}
 
 
 def verdict_css(value: object) -> str:
