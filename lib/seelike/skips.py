@@ -115,9 +115,17 @@ def branch_taps(model: nn.Module) -> dict[str, dict[str, BranchTaps]]:
 
 # ---- Fig 7, E.1, E.2 -------------------------------------------------------------------------
 
+#: What :class:`SkipStatistics` averages per position: ‖z‖/‖f(z)‖, cos(z, f(z)), cos(z, z + f(z)).
+STATISTICS = ("ratio", "cosine", "output_cosine")
 
-def _per_position(skip: torch.Tensor, branch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Norm ratio and cosine per image and position: (b, tokens) or (b, h * w)."""
+
+def _per_position(skip: torch.Tensor, branch: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Norm ratio, skip/branch cosine and skip/output cosine per image and position.
+
+    Each (b, tokens) or (b, h * w). The output is skip + branch, what the addition passes
+    on: paper Fig E.2 compares it with what the skip carried.
+    """
     if skip.shape != branch.shape:
         raise ValueError(f"skip {tuple(skip.shape)} and branch {tuple(branch.shape)} differ")
     if skip.ndim == 4:  # (b, c, h, w): a position is a pixel, its vector the channels
@@ -126,7 +134,8 @@ def _per_position(skip: torch.Tensor, branch: torch.Tensor) -> tuple[torch.Tenso
     # A zero branch gives inf, honestly: the skip carries everything.
     ratio = skip.norm(dim=-1) / branch.norm(dim=-1)
     cosine = torch.nn.functional.cosine_similarity(skip, branch, dim=-1, eps=1e-30)
-    return ratio, cosine
+    output = torch.nn.functional.cosine_similarity(skip, skip + branch, dim=-1, eps=1e-30)
+    return ratio, cosine, output
 
 
 def _taps_of(anatomy: dict[str, dict[str, BranchTaps]]) -> list[Tap]:
@@ -141,19 +150,19 @@ def _per_image(anatomy: dict[str, dict[str, BranchTaps]],
     ViT: arrays (images, blocks, tokens). ResNet: (images, units), already averaged over
     positions, so that units of every resolution weigh the same.
     """
-    out: dict[str, dict[str, list[np.ndarray]]] = {"ratio": {}, "cosine": {}}
+    out: dict[str, dict[str, list[np.ndarray]]] = {stat: {} for stat in STATISTICS}
     for branches in anatomy.values():
         for key, bt in branches.items():
             shape = got[bt.branch].shape
             if bt.skip is None:  # only ViT blocks lack skips: NaN for every token
-                ratio = cosine = np.full(shape[:2], np.nan)
+                values = [np.full(shape[:2], np.nan)] * len(STATISTICS)
             else:
-                r, c = _per_position(got[bt.skip], got[bt.branch])
+                values = _per_position(got[bt.skip], got[bt.branch])
                 if len(shape) == 4:
-                    r, c = r.mean(dim=1), c.mean(dim=1)
-                ratio, cosine = r.double().cpu().numpy(), c.double().cpu().numpy()
-            out["ratio"].setdefault(key, []).append(ratio)
-            out["cosine"].setdefault(key, []).append(cosine)
+                    values = [v.mean(dim=1) for v in values]
+                values = [v.double().cpu().numpy() for v in values]
+            for stat, v in zip(STATISTICS, values, strict=True):
+                out[stat].setdefault(key, []).append(v)
     return {stat: {key: np.stack(rows, axis=1) for key, rows in by_key.items()}
             for stat, by_key in out.items()}
 
@@ -184,7 +193,7 @@ class SkipStatistics(Analysis):
         return (self.model,)
 
     def params(self) -> dict[str, Any]:
-        return {"model": self.model, "statistics": ["ratio", "cosine"],
+        return {"model": self.model, "statistics": list(STATISTICS),
                 "average": "per image, then over images", "bootstrap": self.bootstrap}
 
     def needs(self, model: str, net: nn.Module) -> Needs:
@@ -219,7 +228,7 @@ class SkipStatistics(Analysis):
 
 
 def unflatten(result: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """:class:`SkipStatistics`' flat result as ``{"ratio": {...}, "cosine": {...}}``."""
+    """:class:`SkipStatistics`' flat result as ``{"ratio": {...}, "cosine": {...}, ...}``."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for flat, value in result.items():
         stat, part = flat.split("__")
@@ -228,9 +237,10 @@ def unflatten(result: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarra
 
 
 def skip_statistics(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.ndarray]]:
-    """Norm ratios and skip/branch cosines of one batch, averaged over its images.
+    """Norm ratios and skip/branch and skip/output cosines of one batch, averaged over images.
 
-    Returns ``{"ratio": d, "cosine": d}`` where ``d`` is what :func:`norm_ratios` returns.
+    Returns ``{"ratio": d, "cosine": d, "output_cosine": d}`` where ``d`` is what
+    :func:`norm_ratios` returns.
     """
     sums = _batch_sums(model, x)
     return {stat: {k: v / len(x) for k, v in d.items()} for stat, d in sums.items()}

@@ -39,6 +39,26 @@ DECLARATIONS = declared([
         "a crossing: CLS above the spatial tokens in the first half (log > 0) and below in "
         "the second (log < 0); the statistic is positive only when both hold"),
     Declaration(
+        "e1_cls_mlp", "Fig E.1",
+        "In both cases, we observe that the CLS token representation is mostly unchanged in "
+        "the first few layers, while later layers change it rapidly, mostly via MLP blocks.",
+        "Appendix E",
+        "smaller of (first-half mean log10 CLS ratio, second-half mean log10 of the CLS "
+        "token's attention ratio over its MLP ratio)", ">", 0.0, None,
+        "'mostly unchanged' early means the skip outweighs both branches (log ratio > 0); "
+        "'mostly via MLP blocks' late means the MLP branch is the larger one relative to the "
+        "skip (attention ratio above MLP ratio); both must hold"),
+    Declaration(
+        "e2_output_cosine", "Fig E.2",
+        "while spatial token representations change more in early layers, the output of "
+        "later blocks is very similar to the representation present on the skip "
+        "connections, while the inverse is true for the CLS token.",
+        "Appendix E",
+        "smaller of (first-half mean of CLS minus spatial cos(z, z + f(z)), second-half mean "
+        "of spatial minus CLS), over both branches", ">", 0.0, None,
+        "the sentence is a crossing of two tokens' cosines, early one way and late the other; "
+        "the statistic is positive only when both halves hold"),
+    Declaration(
         "fig8_split", "Fig 8",
         "ViT models trained without any skip connections in block i show very little "
         "representation similarity between layers before/after block i.",
@@ -89,6 +109,30 @@ def cls_transition(vit_ratio: Mapping[str, np.ndarray], num_prefix_tokens: int) 
     return min(early, -late)
 
 
+def cls_mlp_late(vit_ratio: Mapping[str, np.ndarray]) -> float:
+    """min(first-half mean log10 CLS ratio, second-half mean log10(attn / mlp CLS ratio)).
+
+    Positive only when the CLS token passes the early blocks mostly on the skip (both
+    branches) and the late blocks change it more through the MLP than through attention.
+    """
+    attn, mlp = np.log10(vit_ratio["attn"][:, 0]), np.log10(vit_ratio["mlp"][:, 0])
+    half = len(attn) // 2
+    early = float(np.mean([attn[:half], mlp[:half]]))
+    return min(early, float(np.mean(attn[half:] - mlp[half:])))
+
+
+def output_crossing(vit_output_cosine: Mapping[str, np.ndarray], num_prefix_tokens: int
+                    ) -> float:
+    """min(first-half mean (CLS - spatial), second-half mean (spatial - CLS)) of cos(z, z + f).
+
+    Per block, averaged over the two branches; spatial is the mean over spatial tokens.
+    """
+    diff = np.mean([c[:, 0] - c[:, num_prefix_tokens:].mean(1)
+                    for c in vit_output_cosine.values()], axis=0)
+    half = len(diff) // 2
+    return min(float(diff[:half].mean()), float(-diff[half:].mean()))
+
+
 def across_block(cka: np.ndarray, layer_names: Sequence[str], block: int) -> float:
     """Mean CKA between the layers of blocks before ``block`` and those of blocks after it."""
     blocks = np.array([block_index(n) if block_index(n) is not None else -1 for n in layer_names])
@@ -100,6 +144,9 @@ def across_block(cka: np.ndarray, layer_names: Sequence[str], block: int) -> flo
 
 def chapter6_claims(vit_ratio: Mapping[str, np.ndarray], resnet_ratio: Mapping[str, np.ndarray],
                     num_prefix_tokens: int, *,
+                    vit_output_cosine: Mapping[str, np.ndarray] | None = None,
+                    output_draws: Sequence[Mapping[str, np.ndarray]] | None = None,
+                    output_seeds: Sequence[Mapping[str, np.ndarray]] = (),
                     ratio_draws: Sequence[tuple[Mapping[str, np.ndarray],
                                                 Mapping[str, np.ndarray]]] | None = None,
                     ratio_seeds: Sequence[tuple[Mapping[str, np.ndarray],
@@ -113,6 +160,7 @@ def chapter6_claims(vit_ratio: Mapping[str, np.ndarray], resnet_ratio: Mapping[s
 
     ``vit_ratio``/``resnet_ratio``: norm ratios (Fig 7); ``ratio_draws``: their bootstrap
     draws over probe images; ``ratio_seeds``: the ratios of the other training seeds.
+    ``vit_output_cosine``: the ViT's cos(z, z + f(z)) (Fig E.2), with its draws and seeds.
     ``split``: :func:`across_block` of each skip-removed ViT; ``split_draws``: the largest
     of them per bootstrap draw; ``split_seeds``: the largest with the other seeds' block-7
     ViT. ``accuracy_costs``: intact minus no-skip test accuracy for each seed pair. The Fig 8
@@ -131,9 +179,23 @@ def chapter6_claims(vit_ratio: Mapping[str, np.ndarray], resnet_ratio: Mapping[s
                                                for v, _ in ratio_draws],
             seeds=[cls_transition(v, num_prefix_tokens) for v, _ in ratio_seeds] or None,
             varies=varies + seeds_text))
-    else:
-        found.append(d["fig7_cls_transition"].judge(CHAPTER, float("nan"), testable=False,
-                                                    varies="the ViT has no CLS token"))
+        found.append(d["e1_cls_mlp"].judge(
+            CHAPTER, cls_mlp_late(vit_ratio),
+            None if ratio_draws is None else [cls_mlp_late(v) for v, _ in ratio_draws],
+            seeds=[cls_mlp_late(v) for v, _ in ratio_seeds] or None,
+            varies=varies + seeds_text))
+        if vit_output_cosine is not None:
+            found.append(d["e2_output_cosine"].judge(
+                CHAPTER, output_crossing(vit_output_cosine, num_prefix_tokens),
+                None if output_draws is None else [output_crossing(c, num_prefix_tokens)
+                                                    for c in output_draws],
+                seeds=[output_crossing(c, num_prefix_tokens) for c in output_seeds] or None,
+                varies=varies + seeds_text))
+    if not num_prefix_tokens or vit_output_cosine is None:
+        keys = ("fig7_cls_transition", "e1_cls_mlp") if not num_prefix_tokens else ()
+        why = "the ViT has no CLS token" if not num_prefix_tokens else "not measured"
+        found += [d[key].judge(CHAPTER, float("nan"), testable=False, varies=why)
+                  for key in (*keys, "e2_output_cosine")]
     if split is None or not len(split):
         found.append(d["fig8_split"].judge(CHAPTER, float("nan"), testable=False,
                                            varies="no ViT retrained without skips"))
