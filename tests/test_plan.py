@@ -16,12 +16,10 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from seelike import compare
 from seelike.book import plan
 from seelike.book.chapter import setup
 from seelike.book.presets import PRESETS, get_preset
 from seelike.config import repo_root
-from seelike.layers import layer_names
 from seelike.passes import Analysis
 
 CHAPTERS = repo_root() / "chapters"
@@ -33,13 +31,11 @@ def _ident(a: Analysis) -> tuple[str, str]:
 
 def _requested(p) -> dict[str, list[Analysis]]:
     """Every analysis the chapters request through the plan's functions, by probe purpose."""
-    cka = [*plan.representation_structure(p), *plan.skip_removed(p), *plan.data_scale(p),
-           *plan.mixer_comparison(p), plan.first_heatmap(p)]
+    cka = [*plan.representation_structure(p), *plan.seed_structure(p), *plan.noise_floor(p),
+           *plan.skip_removed(p), *plan.data_scale(p), *plan.mixer_comparison(p),
+           plan.first_heatmap(p)]
     return {
         "cka": [*(plan.cka_analysis(r) for r in cka),
-                # Chapter 6 asks for the skip-removed maps by the paper's layers, written out.
-                *(plan.cka_analysis(compare.CKARequest(name, layer_names(name)))
-                  for name in [p.vit, *plan.no_skip(p)]),
                 plan.cka_walkthrough(p), *plan.zoo_accuracy(p), *plan.skip_statistics(p),
                 *plan.localization(p),
                 plan.head_subsets_vs_resnet(p, plan.vit_distances(p))],

@@ -26,7 +26,22 @@ from seelike.book.claims.record import (
     write,
 )
 
-__all__ = ["COLUMNS", "VERDICTS", "Claim", "Declaration", "decide", "declarations_frame",
-           "over_draws",
-           "declared", "display_frame", "glue", "interval", "read_all", "read_folder",
-           "results_dir", "styled", "table", "write"]
+__all__ = [
+    "COLUMNS",
+    "VERDICTS",
+    "Claim",
+    "Declaration",
+    "decide",
+    "declarations_frame",
+    "declared",
+    "display_frame",
+    "glue",
+    "interval",
+    "over_draws",
+    "read_all",
+    "read_folder",
+    "results_dir",
+    "styled",
+    "table",
+    "write",
+]
