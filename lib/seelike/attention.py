@@ -118,6 +118,9 @@ class AttentionDistances(Analysis):
     A :class:`seelike.passes.Analysis` (paper Figs 3-4; cache folder
     ``attention_distance``): the softmax probabilities of every block, read in one pass
     for all ``cls`` modes. Every image weighs the same (the last minibatch may be smaller).
+    Beside each mode's ``(blocks, heads)`` mean, ``<cls>_per_example`` keeps every image's
+    ``(examples, blocks, heads)`` distances (float32), from which Chapter 5 resamples the
+    images for its claims' intervals without a second pass.
     """
 
     name: ClassVar[str] = "attention_distance"
@@ -129,7 +132,8 @@ class AttentionDistances(Analysis):
 
     def params(self) -> dict[str, Any]:
         return {"model": self.model, "cls": list(self.cls),
-                "statistic": "mean attention distance in pixels, per block and head"}
+                "statistic": "mean attention distance in pixels, per block and head, "
+                             "and per example"}
 
     def _taps(self, net: nn.Module) -> list[Tap]:
         return [Tap(f"{block}.attn", "attention") for block in block_layers(net)]
@@ -140,20 +144,22 @@ class AttentionDistances(Analysis):
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         net = nets[self.model]
         self._geometry, self._tap_list = _vit_geometry(net), self._taps(net)
-        self._total: dict[str, torch.Tensor] = {}
-        self._n = 0
+        self._per_example: dict[str, list[torch.Tensor]] = {cls: [] for cls in self.cls}
 
     def update(self, batch: Batch) -> None:
         grid, patch, prefix = self._geometry
         for cls in self.cls:
-            sums = torch.stack([_per_image_distance(batch.tap(self.model, t), grid, patch,
-                                                    prefix, cls).sum(dim=0)
-                                for t in self._tap_list])
-            self._total[cls] = self._total[cls] + sums if cls in self._total else sums
-        self._n += len(batch)
+            self._per_example[cls].append(torch.stack(
+                [_per_image_distance(batch.tap(self.model, t), grid, patch, prefix, cls)
+                 for t in self._tap_list], dim=1).cpu())  # (b, blocks, heads), float64
 
     def result(self) -> dict[str, np.ndarray]:
-        return {cls: (total / self._n).cpu().numpy() for cls, total in self._total.items()}
+        out: dict[str, np.ndarray] = {}
+        for cls, parts in self._per_example.items():
+            every = torch.cat(parts).numpy()
+            out[cls] = every.mean(axis=0)
+            out[f"{cls}_per_example"] = every.astype(np.float32)
+        return out
 
 
 def attention_distances(
@@ -233,7 +239,10 @@ class HeadSubsetCKA(Analysis):
     The heads of ``blocks`` are concatenated in block order (block-major), so subset
     indices count heads of the first listed block first; subsets usually come from
     :func:`head_subsets`. ``cnn_layers`` are the CNN's lower units. A last minibatch
-    smaller than the pass's batch size is dropped.
+    smaller than the pass's batch size is dropped. ``bootstrap`` > 0 keeps that many CKA
+    matrices over resamplings of the examples beside the matrix (``boot``, from the Grams
+    in hand: :meth:`seelike.cka.MinibatchCKA.compute_bootstrap`), the interval of Fig 5's
+    claim.
     """
 
     name: ClassVar[str] = "head_subset_cka"
@@ -244,6 +253,7 @@ class HeadSubsetCKA(Analysis):
     cnn_layers: tuple[str, ...]
     tokens: TokenMode = "all"
     unbiased: bool = True
+    bootstrap: int = 0
 
     def __post_init__(self) -> None:
         self.blocks = tuple(int(b) for b in self.blocks)
@@ -257,7 +267,8 @@ class HeadSubsetCKA(Analysis):
         return {"vit": self.vit, "blocks": list(self.blocks),
                 "subsets": [list(s) for s in self.subsets], "cnn": self.cnn,
                 "cnn_layers": list(self.cnn_layers), "tokens": self.tokens,
-                "unbiased": self.unbiased, "estimator": "linear minibatch CKA"}
+                "unbiased": self.unbiased, "estimator": "linear minibatch CKA",
+                "bootstrap": self.bootstrap}
 
     def _head_taps(self) -> list[Tap]:
         return [Tap(f"net.blocks.{b}.attn.proj", "input") for b in self.blocks]
@@ -279,7 +290,7 @@ class HeadSubsetCKA(Analysis):
                         for b in self.blocks]
         self._prefix = int(vit.num_prefix_tokens)
         self._acc = MinibatchCKA(len(self.subsets), len(self.cnn_layers),
-                                 unbiased=self.unbiased)
+                                 unbiased=self.unbiased, bootstrap=self.bootstrap)
 
     def update(self, batch: Batch) -> None:
         if not batch.full:
@@ -296,7 +307,10 @@ class HeadSubsetCKA(Analysis):
         self._acc.update_transformed(a, batch.grams(self.cnn, self._cnn_specs()), len(batch))
 
     def result(self) -> dict[str, np.ndarray]:
-        return {"cka": self._acc.compute()}
+        out = {"cka": self._acc.compute()}
+        if self.bootstrap:
+            out["boot"] = self._acc.compute_bootstrap().astype(np.float32)
+        return out
 
 
 def head_subset_cka(

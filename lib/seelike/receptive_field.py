@@ -17,6 +17,12 @@ normalised. This module's choices, one backward pass per layer and batch:
 3. ERF = |g| summed over the three colour channels, averaged over images;
 4. divided by its maximum, so every map peaks at 1 (maps compare by shape, not scale).
 
+Every summary of a map the book reads (its spread, the share of its mass on the centre
+patch) is a ratio of sums that are linear in the map: its :func:`erf_moments`. The pass
+keeps them for each image, so the summary of the map averaged over any reweighting of the
+images (a bootstrap draw, the interval of Chapter 5's claims) is read off their weighted
+sums with no second pass.
+
 Centre location: for ViT token outputs ``(b, tokens, d)`` the spatial token at grid
 position ``(gh // 2, gw // 2)`` (prefix tokens skipped); for CNN maps ``(b, c, h, w)`` the
 pixel ``(h // 2, w // 2)``. For even sizes that is the lower right of the four central
@@ -40,14 +46,24 @@ from seelike.hooks import Tap, run_taps
 from seelike.skips import branch_taps
 
 __all__ = [
+    "MOMENTS",
     "Residual",
     "centre_patch_fraction",
+    "centre_share",
     "effective_receptive_field",
     "effective_receptive_fields",
+    "erf_moments",
     "erf_spread",
     "receptive_field_maps",
+    "receptive_field_pass",
     "residual_tap",
+    "spread",
 ]
+
+#: What :func:`erf_moments` sums over a map, in order: its mass, its first moments (row,
+#: column) and its second moment (row² + column²), coordinates taken from the image centre
+#: (which keeps the second moment small), and the mass on the centre patch.
+MOMENTS = ("mass", "row", "col", "square", "centre")
 
 Residual = Literal["post", "pre"]
 
@@ -105,22 +121,83 @@ def _centre(model: nn.Module, t: torch.Tensor, image_hw: tuple[int, int]) -> tor
     return t[:, prefix + (gh // 2) * gw + gw // 2]
 
 
-def receptive_field_maps(
+def _patch_size(model: nn.Module) -> int | None:
+    """The side of the model's square patches (None for a model without a PatchEmbed)."""
+    embed = next((m for m in model.modules() if isinstance(m, PatchEmbed)), None)
+    if embed is None:
+        return None
+    ph, pw = embed.patch_size
+    return int(ph) if ph == pw else None
+
+
+def _moments(maps: torch.Tensor, patch_size: int | None) -> torch.Tensor:
+    """``(..., 5)`` float64 :data:`MOMENTS` of ``(..., H, W)`` non-negative maps."""
+    w = maps.double()
+    height, width = w.shape[-2:]
+    rows = torch.arange(height, dtype=w.dtype, device=w.device) - (height - 1) / 2
+    cols = torch.arange(width, dtype=w.dtype, device=w.device) - (width - 1) / 2
+    by_row, by_col = w.sum(dim=-1), w.sum(dim=-2)
+    if patch_size is None:
+        centre = torch.full(w.shape[:-2], float("nan"), dtype=w.dtype, device=w.device)
+    else:
+        r0 = (height // patch_size // 2) * patch_size
+        c0 = (width // patch_size // 2) * patch_size
+        centre = w[..., r0:r0 + patch_size, c0:c0 + patch_size].sum(dim=(-2, -1))
+    return torch.stack([by_row.sum(dim=-1), (by_row * rows).sum(dim=-1),
+                        (by_col * cols).sum(dim=-1),
+                        (by_row * rows ** 2).sum(dim=-1) + (by_col * cols ** 2).sum(dim=-1),
+                        centre], dim=-1)
+
+
+def erf_moments(erf: np.ndarray, patch_size: int | None = None) -> np.ndarray:
+    """``(..., 5)``: the :data:`MOMENTS` of ``(..., H, W)`` maps (centre NaN without a patch).
+
+    Linear in the map: the moments of a mean of maps are the mean of their moments.
+    """
+    return _moments(torch.as_tensor(np.asarray(erf, dtype=np.float64)), patch_size).numpy()
+
+
+def spread(moments: np.ndarray) -> np.ndarray | float:
+    """The ERF spread (:func:`erf_spread`) from :func:`erf_moments` ``(..., 5)``: ``(...)``.
+
+    NaN where the mass is not positive.
+    """
+    m = np.asarray(moments, dtype=np.float64)
+    mass = m[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = (m[..., 3] - (m[..., 1] ** 2 + m[..., 2] ** 2) / mass) / mass
+        out = np.where(mass > 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def centre_share(moments: np.ndarray) -> np.ndarray | float:
+    """The share of the mass on the centre patch from :func:`erf_moments` ``(..., 5)``."""
+    m = np.asarray(moments, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(m[..., 0] > 0, m[..., 4] / m[..., 0], np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def receptive_field_pass(
     model: nn.Module, requests: Sequence[tuple[str, Residual]], images: torch.Tensor, *,
     batch_size: int | None = None,
-) -> dict[tuple[str, Residual], np.ndarray]:
-    """The ERF ``(H, W)`` of each ``(layer, residual)`` on ``images`` ``(b, 3, H, W)`` in [0, 1].
+) -> dict[tuple[str, Residual], dict[str, np.ndarray]]:
+    """Each ``(layer, residual)``'s ERF on ``images`` ``(b, 3, H, W)`` in [0, 1], and per image.
 
-    One forward pass per minibatch serves every request, before and after the residual
-    alike (it stops after the deepest tap); each request costs one backward pass. See the
-    module docstring for the definition; each map is normalised to maximum 1 (an all-zero
-    map is returned as zeros). ``images`` must be on the model's device.
+    For each request: ``erf``, the ``(H, W)`` map (see the module docstring), normalised to
+    maximum 1 (an all-zero map is returned as zeros); ``moments``, the ``(images, 5)``
+    :func:`erf_moments` of each image's unnormalised map (the centre patch is the model's
+    patch, NaN for a model without one). One forward pass per minibatch serves every
+    request, before and after the residual alike (it stops after the deepest tap); each
+    request costs one backward pass. ``images`` must be on the model's device.
     """
     requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
     taps = {r: residual_tap(model, *r) for r in requests}
     height, width = images.shape[-2:]
+    patch = _patch_size(model)
     sums = {r: torch.zeros(height, width, dtype=torch.float64, device=images.device)
             for r in requests}
+    moments: dict[tuple[str, Residual], list[torch.Tensor]] = {r: [] for r in requests}
     step = batch_size or len(images)
     unique = list(dict.fromkeys(taps.values()))
     for start in range(0, len(images), step):
@@ -129,13 +206,26 @@ def receptive_field_maps(
         for i, r in enumerate(requests):
             y = _centre(model, got[taps[r]], (height, width)).mean(dim=1).sum()
             (g,) = torch.autograd.grad(y, x, retain_graph=i < len(requests) - 1)
-            sums[r] += g.abs().sum(dim=1).sum(dim=0).double()
+            per_image = g.abs().sum(dim=1).double()  # (b, H, W)
+            sums[r] += per_image.sum(dim=0)
+            moments[r].append(_moments(per_image, patch).cpu())
     result = {}
     for r, total in sums.items():
         erf = (total / len(images)).cpu().numpy()
         peak = erf.max()
-        result[r] = erf / peak if peak > 0 else erf
+        result[r] = {"erf": erf / peak if peak > 0 else erf,
+                     "moments": torch.cat(moments[r]).numpy()}
     return result
+
+
+def receptive_field_maps(
+    model: nn.Module, requests: Sequence[tuple[str, Residual]], images: torch.Tensor, *,
+    batch_size: int | None = None,
+) -> dict[tuple[str, Residual], np.ndarray]:
+    """The ERF ``(H, W)`` of each ``(layer, residual)`` on ``images``: the maps of
+    :func:`receptive_field_pass`."""
+    return {r: out["erf"] for r, out in receptive_field_pass(model, requests, images,
+                                                             batch_size=batch_size).items()}
 
 
 def effective_receptive_fields(
@@ -161,15 +251,9 @@ def erf_spread(erf: np.ndarray) -> float:
     """Root-mean-square distance in pixels of the ERF's mass from its centroid.
 
     One number per map for "how wide": √(4/3) ≈ 1.15 px for uniform mass on a 3x3 square, about
-    91 px for uniform mass on a 224-px square.
+    91 px for uniform mass on a 224-px square. NaN for a map without mass.
     """
-    w = np.asarray(erf, dtype=np.float64)
-    total = w.sum()
-    if total <= 0:
-        return float("nan")
-    rows, cols = np.indices(w.shape)
-    r0, c0 = (w * rows).sum() / total, (w * cols).sum() / total
-    return float(np.sqrt((w * ((rows - r0) ** 2 + (cols - c0) ** 2)).sum() / total))
+    return float(spread(erf_moments(erf)))
 
 
 def centre_patch_fraction(erf: np.ndarray, patch_size: int) -> float:
@@ -181,9 +265,4 @@ def centre_patch_fraction(erf: np.ndarray, patch_size: int) -> float:
     if w.ndim != 2 or patch_size < 1 or w.shape[0] % patch_size or w.shape[1] % patch_size:
         raise ValueError(f"an (H, W) map divisible into {patch_size}-px patches is needed, "
                          f"got {w.shape}")
-    total = w.sum()
-    if total <= 0:
-        return float("nan")
-    r0 = (w.shape[0] // patch_size // 2) * patch_size
-    c0 = (w.shape[1] // patch_size // 2) * patch_size
-    return float(w[r0:r0 + patch_size, c0:c0 + patch_size].sum() / total)
+    return float(centre_share(erf_moments(w, patch_size)))
