@@ -20,6 +20,7 @@ figures.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,11 +35,14 @@ from seelike.passes import Analysis, Batch, Needs
 
 __all__ = [
     "TokenPatchCKA",
+    "border",
+    "edge_preference",
     "example_tokens",
     "image_patches",
     "interior",
     "layer_matrix",
     "localization_summary",
+    "own_other_contrast",
     "own_patch_rank",
     "spatial_tokens",
 ]
@@ -85,12 +89,20 @@ class TokenPatchCKA(Analysis):
     one ``(positions, b^2) @ (b^2, positions)`` product. Layers with different grids (a
     ResNet's stages) are padded with NaN to the largest grid; ``grid`` gives each layer's.
     A last minibatch smaller than the pass's batch size is dropped, as for every CKA.
+
+    ``bootstrap``: resamplings of the probe examples kept beside the matrices, as
+    :class:`seelike.compare.CKAAnalysis` keeps them (:meth:`seelike.cka.MinibatchCKA.
+    compute_bootstrap`, from the Grams already formed): ``boot`` (draws, layers, positions,
+    positions). Every layer's accumulator draws its example weights from the same seed, so
+    draw i resamples the same examples in every layer, and in every other model run over
+    the same probe set: statistics that compare layers or models take draw i of each.
     """
 
     name: ClassVar[str] = "token_patch_cka"
     model: str
     layers: tuple[str, ...]
     unbiased: bool = True
+    bootstrap: int = 0
 
     def __post_init__(self) -> None:
         self.layers = tuple(self.layers)
@@ -103,7 +115,7 @@ class TokenPatchCKA(Analysis):
     def params(self) -> dict[str, Any]:
         return {"model": self.model, "layers": list(self.layers), "unbiased": self.unbiased,
                 "patches": "normalised input, non-overlapping, grid of the layer",
-                "estimator": "linear minibatch CKA"}
+                "estimator": "linear minibatch CKA", "bootstrap": self.bootstrap}
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=[Tap(layer) for layer in self.layers])
@@ -132,7 +144,8 @@ class TokenPatchCKA(Analysis):
                     {f"{layer} token {p}": tokens[:, p] for p in range(tokens.shape[1])},
                     unbiased=self.unbiased)
                 n = grid[0] * grid[1]
-                acc = self._acc.setdefault(layer, MinibatchCKA(n, n, unbiased=self.unbiased))
+                acc = self._acc.setdefault(layer, MinibatchCKA(n, n, unbiased=self.unbiased,
+                                                               bootstrap=self.bootstrap))
                 self._grid[layer] = grid
                 acc.update_transformed(token_grams, patch_grams[grid], len(batch))
 
@@ -142,16 +155,30 @@ class TokenPatchCKA(Analysis):
                                "smaller than one minibatch")
         size = max(g[0] * g[1] for g in self._grid.values())
         cka = np.full((len(self.layers), size, size), np.nan)
+        boot = np.full((self.bootstrap, len(self.layers), size, size), np.nan, np.float32)
         for i, layer in enumerate(self.layers):
             m = self._acc[layer].compute()
             cka[i, :len(m), :len(m)] = m
-        return {"cka": cka, "grid": np.array([self._grid[layer] for layer in self.layers])}
+            if self.bootstrap:
+                boot[:, i, :len(m), :len(m)] = self._acc[layer].compute_bootstrap()
+        out = {"cka": cka, "grid": np.array([self._grid[layer] for layer in self.layers])}
+        return out | ({"boot": boot} if self.bootstrap else {})
 
 
-def layer_matrix(result: Mapping[str, np.ndarray], index: int) -> np.ndarray:
-    """The ``(positions, positions)`` matrix of layer ``index`` of a TokenPatchCKA result."""
+def layer_matrix(result: Mapping[str, np.ndarray], index: int, draw: int | None = None
+                 ) -> np.ndarray:
+    """The ``(positions, positions)`` matrix of layer ``index`` of a TokenPatchCKA result.
+
+    ``draw``: the matrix of that bootstrap draw instead (a result of a
+    :class:`TokenPatchCKA` built with ``bootstrap`` draws).
+    """
     gh, gw = (int(v) for v in result["grid"][index])
-    return np.asarray(result["cka"][index, :gh * gw, :gh * gw])
+    if draw is None:
+        return np.asarray(result["cka"][index, :gh * gw, :gh * gw])
+    if "boot" not in result:
+        raise KeyError("this token-to-patch CKA result keeps no bootstrap draws; build "
+                       "TokenPatchCKA with bootstrap=N")
+    return np.asarray(result["boot"][draw, index, :gh * gw, :gh * gw], dtype=float)
 
 
 # ---- the localization summary ------------------------------------------------------------------
@@ -207,6 +234,61 @@ def interior(grid: tuple[int, int]) -> np.ndarray:
     mask = np.zeros((gh, gw), dtype=bool)
     mask[1:-1, 1:-1] = True
     return mask.ravel()
+
+
+def border(grid: tuple[int, int]) -> np.ndarray:
+    """Boolean mask over a row-major grid: True for the edge positions, corners included
+    (the paper's "edge" tokens, token 0 among them)."""
+    return ~interior(grid)
+
+
+def _square(cka: np.ndarray) -> np.ndarray:
+    c = np.asarray(cka, dtype=float)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"need a square (tokens, patches) matrix, got shape {c.shape}")
+    return c
+
+
+def own_other_contrast(cka: np.ndarray, positions: np.ndarray | None = None) -> float:
+    """Mean over tokens of CKA(token, own patch) minus its mean CKA with the other patches.
+
+    The size of the own-patch peak in CKA units, where :func:`own_patch_rank` sees only
+    its order: a dim peak that is still the brightest cell ranks first all the same.
+    ``positions`` (boolean mask or indices) restricts the mean to some tokens, e.g.
+    :func:`interior` ones; every other patch counts as "other". NaN entries are skipped.
+    """
+    c = _square(cka)
+    others = np.where(np.eye(len(c), dtype=bool), np.nan, c)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row gives NaN
+        contrast = np.diag(c) - np.nanmean(others, axis=1)
+    chosen = contrast if positions is None else contrast[np.asarray(positions)]
+    chosen = chosen[np.isfinite(chosen)]
+    return float(chosen.mean()) if chosen.size else float("nan")
+
+
+def edge_preference(cka: np.ndarray, grid: tuple[int, int]) -> float:
+    """Mean over edge tokens of their mean CKA with the *other* edge patches minus their mean
+    CKA with the interior patches (paper Fig 9: edge tokens "additionally show similarity
+    to other edge positions").
+
+    Each token's own patch is left out, so the statistic does not reward localization
+    itself. NaN for a grid without interior positions (at most 2 rows or columns).
+    """
+    c = _square(cka)
+    edge = border(grid)
+    if len(c) != len(edge):
+        raise ValueError(f"a {grid[0]}x{grid[1]} grid has {len(edge)} positions, the matrix "
+                         f"{len(c)}")
+    if edge.all():
+        return float("nan")
+    rows = c[edge]
+    others = np.where(np.eye(len(c), dtype=bool)[edge], np.nan, rows)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        to_edge = np.nanmean(others[:, edge], axis=1)
+        to_interior = np.nanmean(rows[:, ~edge], axis=1)
+        return float(np.nanmean(to_edge - to_interior))
 
 
 def example_tokens(grid: tuple[int, int]) -> dict[str, tuple[int, int]]:

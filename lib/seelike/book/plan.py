@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seelike import compare, models, probes
+from seelike import cache, compare, models, passes, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.book import store
@@ -46,7 +46,7 @@ KNOBS: dict[str, dict[str, object]] = {
 }
 
 #: Resamplings of the probe examples kept beside every CKA matrix of the book: the 90 %
-#: intervals of Chapters 4, 6, 8 and 9's claims (5th and 95th percentiles of 200 draws).
+#: intervals of Chapters 4 to 9's claims (5th and 95th percentiles of 200 draws).
 BOOTSTRAP = 200
 
 
@@ -116,12 +116,39 @@ def representation_structure(p: Preset) -> list[CKARequest]:
             + [CKARequest(p.vit, None, cnn) for cnn in resnets(p)])
 
 
+def other_seeds(name: str) -> list[str]:
+    """The zoo's other training seeds of ``name`` (``name@seed1``, ...); none for paper models."""
+    return [] if name in models.PAPER_MODELS else models.seed_variants(name)[1:]
+
+
+def seed_pairs(p: Preset) -> list[tuple[str, str]]:
+    """(ViT, ResNet) of each other training seed, paired by seed: Chapter 4's seed range."""
+    return list(zip(other_seeds(p.vit), other_seeds(p.resnet), strict=False))
+
+
+def seed_structure(p: Preset) -> list[CKARequest]:
+    """Figs 1 and 2 for each :func:`seed_pairs` pair: ViT, ResNet, then ViT versus ResNet."""
+    return [r for vit, res in seed_pairs(p)
+            for r in (CKARequest(vit), CKARequest(res), CKARequest(vit, None, res))]
+
+
+def noise_floor(p: Preset) -> list[CKARequest]:
+    """Seed 0 against seed 1 of the ViT and of the ResNet, layer by layer (Chapter 4).
+
+    How alike the same layer of two training runs is: the floor under every cross-model
+    comparison of the book.
+    """
+    return [CKARequest(name, None, other_seeds(name)[0])
+            for name in (p.vit, p.resnet) if other_seeds(name)]
+
+
 # ---- Chapter 5: local and global information (Figs 3-5) -------------------------------------
 
 
 def attention_distances(p: Preset) -> list[AttentionDistances]:
-    """Mean attention distances of the ViT and its less-data twins (Figs 3, 4)."""
-    return [AttentionDistances(name) for name in [p.vit, *less_data(p)]]
+    """Mean attention distances of the ViT, its less-data twins (Figs 3, 4) and its other
+    training seeds (the seed range of Fig 3's claims)."""
+    return [AttentionDistances(name) for name in [p.vit, *less_data(p), *other_seeds(p.vit)]]
 
 
 def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
@@ -144,7 +171,7 @@ def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
     blocks = layer_names(p.resnet, "blocks")
     lower = [n for n, f in zip(blocks, depth_fraction(len(blocks)), strict=True) if f < 1 / 3]
     return HeadSubsetCKA(p.vit, tuple(pool), tuple(tuple(s.tolist()) for s in subsets),
-                         p.resnet, tuple(lower))
+                         p.resnet, tuple(lower), bootstrap=BOOTSTRAP)
 
 
 def vit_distances(p: Preset) -> np.ndarray:
@@ -159,13 +186,18 @@ def vit_distances(p: Preset) -> np.ndarray:
 
 
 def skip_statistics(p: Preset) -> list[SkipStatistics]:
-    """Norm ratios and cosines of the ViT and the ResNet (Figs 7, E.1, E.2)."""
-    return [SkipStatistics(p.vit), SkipStatistics(p.resnet)]
+    """Norm ratios and cosines of the ViT and the ResNet, then of their other seeds (Fig 7).
+
+    With :data:`BOOTSTRAP` resampled means for the intervals of Chapter 6's claims.
+    """
+    return [SkipStatistics(name, BOOTSTRAP)
+            for name in (p.vit, p.resnet, *other_seeds(p.vit), *other_seeds(p.resnet))]
 
 
 def skip_removed(p: Preset) -> list[CKARequest]:
-    """Within-model CKA of the intact ViT and of each skip-removed one (Fig 8)."""
-    return [CKARequest(name) for name in [p.vit, *no_skip(p)]]
+    """Within-model CKA of the intact ViT, each skip-removed one and their seeds (Fig 8)."""
+    return [CKARequest(name) for name in [p.vit, *no_skip(p)]
+            + [s for name in no_skip(p) for s in other_seeds(name)]]
 
 
 # ---- Chapter 7: spatial information (Figs 9-11, D.1-D.4) -----------------------------------
@@ -184,13 +216,22 @@ def localization(p: Preset, *,
     The ResNet's earlier stages have too many positions for all-pairs CKA (a 32 x 32 map
     has a million pairs) and their tokens see little of the image anyway; the last
     ``resnet_stages`` (two: the final map of Fig 9 and the middle units of D.3) suffice.
+    Each keeps :data:`BOOTSTRAP` resamplings of the probe examples: the intervals of
+    Chapter 7's localization claims.
     """
-    out = [TokenPatchCKA(name, tuple(layer_names(name, "blocks")))
+    out = [TokenPatchCKA(name, tuple(layer_names(name, "blocks")), bootstrap=BOOTSTRAP)
            for name in (p.vit, p.vit_gap)]
     units = layer_names(p.resnet, "blocks")
     last = sorted({stage_of(u) for u in units})[-resnet_stages:]
-    out.append(TokenPatchCKA(p.resnet, tuple(u for u in units if stage_of(u) in last)))
+    out.append(TokenPatchCKA(p.resnet, tuple(u for u in units if stage_of(u) in last),
+                             bootstrap=BOOTSTRAP))
     return out
+
+
+#: Independent draws of the few-shot probe training set (probe seeds 0 to SHOT_DRAWS - 1):
+#: the intervals of Chapters 7 and 8's probe claims (Figs 11, 13). Each draw's probes are
+#: fitted in a pass over its own images; all are evaluated in the one pass over probe_test.
+SHOT_DRAWS = 5
 
 
 def probe_shots(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]) -> list[int]:
@@ -200,6 +241,17 @@ def probe_shots(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]) ->
     full-data probes of the paper's appendix F; on smoke and paper both are 10.
     """
     return list(dict.fromkeys([shots, p.probe_train_per_class]))
+
+
+def shot_draws(shots: int, *, claims_shots: int = KNOBS["07_localization"]["shots"]
+               ) -> list[int]:
+    """The probe seeds of the ``shots``-shot probe training sets that the book fits.
+
+    :data:`SHOT_DRAWS` independent draws for the claims' few-shot probes (``claims_shots``,
+    the chapters' ``shots`` knob); seed 0 alone for the full probe set beside them, which
+    no claim reads (500 per class on cifar: its draws would differ little).
+    """
+    return list(range(SHOT_DRAWS if shots == claims_shots else 1))
 
 
 def probe_models(p: Preset) -> list[str]:
@@ -214,39 +266,55 @@ def with_shots(p: Preset, shots: int | None) -> Preset:
     return p.with_overrides(probe_train_per_class=shots)
 
 
-def probe_fit(p: Preset, model_name: str) -> probes.ProbeFit:
-    """The probes of ``model_name`` on ``p``'s ``probe_train`` set: every block, every kind."""
-    labels = probe_set(p, "probe_train").labels
+def probe_fit(p: Preset, model_name: str, draw: int = 0) -> probes.ProbeFit:
+    """The probes of ``model_name`` on draw ``draw`` of ``p``'s ``probe_train`` set (its
+    probe seed): every block, every kind."""
+    labels = probe_set(p, "probe_train", seed=draw).labels
     return probes.ProbeFit(model_name, labels, tuple(layer_names(model_name, "blocks")),
                            probes.probe_kinds(model_name), classes=len(np.unique(labels)))
 
 
-def probe_fits(p: Preset) -> list[probes.ProbeFit]:
-    """Probes of every probed model on ``p``'s ``probe_train`` set (Figs 11, 13, D.4)."""
-    return [probe_fit(p, name) for name in probe_models(p)]
+def probe_fits(p: Preset, draw: int = 0) -> list[probes.ProbeFit]:
+    """Probes of every probed model on draw ``draw`` of ``p``'s ``probe_train`` set (Figs 11,
+    13, D.4)."""
+    return [probe_fit(p, name, draw) for name in probe_models(p)]
 
 
-def probe_evaluation(p: Preset, model_name: str, shots: int | None = None) -> probes.ProbeEval:
-    """``model_name``'s ``shots``-shot probes evaluated on ``p``'s ``probe_test`` set.
+def _fit_id(train: Preset, fit: probes.ProbeFit, draw: int, batch: int) -> str:
+    """The cache file stem of ``fit`` on draw ``draw`` of ``train``'s ``probe_train`` set.
+
+    :func:`seelike.book.store.result_id` for a probe seed other than 0: the identity of the
+    weights that a :class:`~seelike.probes.ProbeEval`'s cache key carries.
+    """
+    key = passes.cache_key(fit, probe_set(train, "probe_train", seed=draw), batch)
+    return cache.cache_path(fit.name, key, passes.code_of(fit)).stem
+
+
+def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
+                     draw: int = 0) -> probes.ProbeEval:
+    """``model_name``'s ``shots``-shot probes of draw ``draw`` evaluated on ``p``'s
+    ``probe_test`` set.
 
     Fits the probes first if they are not cached, in one pass with every other probed
-    model's over the ``shots``-shot ``probe_train`` set.
+    model's over that draw (probe seed) of the ``shots``-shot ``probe_train`` set.
     """
     train = with_shots(p, shots)
-    fit = probe_fit(train, model_name)
+    fit = probe_fit(train, model_name, draw)
     batch = batch_size(train, "probe_train")
-    (fitted,) = store.results(train, [fit], purpose="probe_train", batch_size=batch,
-                              planned=lambda: probe_fits(train))
-    fit_id = store.result_id(train, fit, purpose="probe_train", batch_size=batch)
+    (fitted,) = store.results(train, [fit], purpose="probe_train", repeat=draw,
+                              batch_size=batch, planned=lambda: probe_fits(train, draw))
     labels = probe_set(p, "probe_test").labels
     return probes.ProbeEval(model_name, labels, fit.layers, fit.kinds, fit.classes,
-                            fit.max_positions, fit=fitted, fit_id=fit_id)
+                            fit.max_positions, fit=fitted,
+                            fit_id=_fit_id(train, fit, draw, batch))
 
 
 def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:
-    """Every shots setting's probes evaluated on ``p``'s ``probe_test`` set (fits first)."""
-    return [probe_evaluation(p, name, shots)
-            for shots in probe_shots(p) for name in probe_models(p)]
+    """Every shots setting's probes, each of its draws, evaluated on ``p``'s ``probe_test``
+    set in one pass (each draw's fits first)."""
+    return [probe_evaluation(p, name, shots, draw)
+            for shots in probe_shots(p) for draw in shot_draws(shots)
+            for name in probe_models(p)]
 
 
 # ---- Chapter 8: data and model scale (Figs 12, 13) ------------------------------------------
@@ -263,9 +331,15 @@ def data_scale(p: Preset) -> list[CKARequest]:
 
 
 def mixer_comparison(p: Preset) -> list[CKARequest]:
-    """The Mixer with itself (H.1), then against the ViT and the ResNet (H.2)."""
-    return [CKARequest(p.mixer), CKARequest(p.mixer, None, p.vit),
-            CKARequest(p.mixer, None, p.resnet)]
+    """The Mixer with itself (H.1), then against the ViT and the ResNet (H.2).
+
+    Then H.2's checks: the Mixer against Chapter 4's other CNNs (on CIFAR the ResNet-56)
+    and against each other training seed of the ViT and the ResNet (:func:`seed_pairs`),
+    whose passes Chapter 4 already makes. ``model_b`` tells the requests apart.
+    """
+    others = [*resnets(p)[1:], *(name for pair in seed_pairs(p) for name in pair)]
+    return [CKARequest(p.mixer), *(CKARequest(p.mixer, None, name)
+                                   for name in [p.vit, p.resnet, *others])]
 
 
 # ---- Chapter 10: minibatch CKA estimators (beyond the paper) ---------------------------------
@@ -297,14 +371,16 @@ def batch_size(p: Preset, purpose: str) -> int:
 def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
     """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``.
 
-    Repeats other than 0 serve only Chapter 4's spread over probe sets (purpose ``cka``) and
-    Chapter 10's (``estimators``).
+    Repeats other than 0 serve only Chapter 4's spread over probe sets (purpose ``cka``),
+    Chapter 10's (``estimators``) and the few-shot probes' draws (``probe_train``,
+    :func:`shot_draws`).
     """
     out: list[Analysis] = []
     if purpose == "cka":
         requests = representation_structure(p)
         if repeat == 0:
-            requests += skip_removed(p) + data_scale(p) + mixer_comparison(p)
+            requests += (seed_structure(p) + noise_floor(p) + skip_removed(p) + data_scale(p)
+                         + mixer_comparison(p))
         out += [cka_analysis(r) for r in requests]
         if repeat == 0:
             out += [cka_walkthrough(p), cka_analysis(first_heatmap(p)), *zoo_accuracy(p)]
@@ -313,8 +389,8 @@ def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
             out += localization(p)
     elif purpose == "attention" and repeat == 0:
         out += attention_distances(p)
-    elif purpose == "probe_train" and repeat == 0:
-        out += probe_fits(p)
+    elif purpose == "probe_train" and repeat in shot_draws(p.probe_train_per_class):
+        out += probe_fits(p, repeat)
     elif purpose == "probe_test" and repeat == 0:
         out += probe_evaluations(p)
     elif purpose == "estimators":

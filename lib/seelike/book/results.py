@@ -24,7 +24,7 @@ from seelike.book.presets import Preset, probe_set
 from seelike.compare import CKARequest, analysis_of
 from seelike.hooks import TokenMode
 from seelike.passes import Analysis
-from seelike.receptive_field import Residual, receptive_field_maps
+from seelike.receptive_field import Residual, receptive_field_pass
 
 
 def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
@@ -88,12 +88,13 @@ def cka(preset: Preset, model_a: str, layers_a: Sequence[str] | None = None,
 
 
 def probe_accuracies(preset: Preset, model_name: str, *, shots: int | None = None,
-                     progress: bool = False) -> dict[str, np.ndarray]:
+                     draw: int = 0, progress: bool = False) -> dict[str, np.ndarray]:
     """Test accuracy of ``model_name``'s linear probes at every block output, cached.
 
     Probes are fitted on ``shots`` examples per class of ``preset``'s ``probe_train`` set
-    (default: the preset's ``probe_train_per_class``; the paper's protocol is 10) and
-    evaluated on its ``probe_test`` set. Returns:
+    (default: the preset's ``probe_train_per_class``; the paper's protocol is 10), drawn
+    with probe seed ``draw`` (:func:`seelike.book.plan.shot_draws` lists the book's), and
+    evaluated on its ``probe_test`` set, every draw in the same pass. Returns:
 
     * ``layers``: the block names; ``token``: (layers, positions) per-position accuracy
       (NaN beyond a layer's probed grid, ``token_grid`` (layers, 2)); ``token_mean``;
@@ -101,7 +102,7 @@ def probe_accuracies(preset: Preset, model_name: str, *, shots: int | None = Non
     * for CLS ViTs, ``cls`` (layers,) and ``gap_all`` (mean of all tokens with CLS);
     * ``{kind}_lambda`` (layers,): the chosen ridge penalty (multiple of trace/d).
     """
-    evaluation = plan.probe_evaluation(preset, model_name, shots)
+    evaluation = plan.probe_evaluation(preset, model_name, shots, draw)
     (out,) = results(preset, [evaluation], purpose="probe_test", progress=progress)
     lambdas = {f"{k}_lambda": evaluation.fit[f"{k}_lambda"] for k in evaluation.kinds}
     return {"layers": np.array(evaluation.layers), **out, **lambdas}
@@ -109,25 +110,30 @@ def probe_accuracies(preset: Preset, model_name: str, *, shots: int | None = Non
 
 def receptive_fields(preset: Preset, model_name: str,
                      requests: Sequence[tuple[str, Residual]],
-                     ) -> dict[tuple[str, Residual], np.ndarray]:
+                     ) -> tuple[dict[tuple[str, Residual], np.ndarray],
+                                dict[tuple[str, Residual], np.ndarray]]:
     """ERF maps of zoo/paper model ``model_name`` on the preset's receptive-field images.
 
     Chapter 5's entry point (Fig 6, C.1-C.4): :func:`seelike.receptive_field.
-    receptive_field_maps` over ``probe_set(preset, "receptive_field")``, every request
+    receptive_field_pass` over ``probe_set(preset, "receptive_field")``, every request
     from one forward pass per minibatch, cached by weights, images, requests and code.
+    Returns each request's ``(H, W)`` map and its ``(images, 5)`` per-image
+    :func:`~seelike.receptive_field.erf_moments`, from which the claims resample the images.
     """
     probe = probe_set(preset, "receptive_field")
     requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
     key = {"model": model_name, "weights": cache.model_fingerprint(model_name),
            "requests": [list(r) for r in requests], "probe": cache.probe_fingerprint(probe),
            "examples": len(probe), "definition": "mean over channels, |grad| summed over "
-           "colours, mean over images, max = 1"}
+           "colours, mean over images, max = 1; moments of each image's map"}
 
     def compute() -> dict[str, np.ndarray]:
         net = models.load(model_name)
         images = probe.tensor(0, len(probe)).to(next(net.parameters()).device)
-        maps = receptive_field_maps(net, requests, images, batch_size=preset.cka_batch)
-        return {"erf": np.stack([maps[r] for r in requests])}
+        out = receptive_field_pass(net, requests, images, batch_size=preset.cka_batch)
+        return {"erf": np.stack([out[r]["erf"] for r in requests]),
+                "moments": np.stack([out[r]["moments"] for r in requests])}
 
-    erf = cache.cached("erf", key, compute, code="seelike.receptive_field")["erf"]
-    return dict(zip(requests, erf, strict=True))
+    got = cache.cached("erf", key, compute, code="seelike.receptive_field")
+    return (dict(zip(requests, got["erf"], strict=True)),
+            dict(zip(requests, got["moments"], strict=True)))
