@@ -115,8 +115,9 @@ def test_a_bad_value_is_an_error_naming_the_knob(chapter: str, knob: str, value:
 
 
 def _claims(chapter: str, value: float) -> list[Claim]:
-    return [Claim(chapter, "Fig 11", "a statement", "a statistic", value, "> 0",
-                  claims.verdict(value > 0))]
+    decl = claims.Declaration("k", "Fig 11", "a statement", "Section 7", "a statistic", ">",
+                              0.0, None, "why")
+    return [decl.judge(chapter, value)]
 
 
 def test_write_claims_keeps_a_reader_s_run_apart(tmp_path: Path,

@@ -73,7 +73,8 @@ def test_zoo_model_loads_offline_in_eval_mode(name: str, mirror: Path) -> None:
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("name", CIFAR_ZOO)
+@pytest.mark.parametrize("name", CIFAR_ZOO + [v for n in models.SEEDS
+                                              for v in models.seed_variants(n)[1:]])
 def test_manifest_describes_the_current_spec(name: str) -> None:
     manifest = models.read_manifest(name)
     assert manifest["name"] == name
