@@ -79,12 +79,19 @@ class Results:
 
 
 def read_committed(preset: str, root: Path | None = None) -> Results:
-    """The committed results of ``preset`` (``source`` is NOT_RUN if there are none)."""
+    """The committed results of ``preset`` (``source`` is NOT_RUN if there are none).
+
+    Tables written by an older seelike, without the columns of today's claims, count as not
+    run: a page shows no stale verdicts, and :func:`problems` says how to rewrite them.
+    """
     folder = committed_dir(preset, root)
     if not (folder / PROVENANCE).is_file():
         return Results(preset, claims.table([]), NOT_RUN, {})
-    return Results(preset, claims.read_folder(folder), "committed",
-                   json.loads((folder / PROVENANCE).read_text()))
+    try:
+        frame = claims.read_folder(folder)
+    except claims.StaleTableError:
+        return Results(preset, claims.table([]), NOT_RUN, {})
+    return Results(preset, frame, "committed", json.loads((folder / PROVENANCE).read_text()))
 
 
 def load(preset: str, root: Path | None = None) -> Results:
@@ -382,6 +389,12 @@ def problems(readme: Path, root: Path | None = None) -> list[str]:
         if present != recorded:
             found.append(f"{folder}: the CSVs differ from those {PROVENANCE} records "
                          f"(edited by hand, or an interrupted update); run "
+                         f"`python -m seelike.book.scorecard update --preset {preset}`")
+    for preset in REPORTED:
+        try:
+            claims.read_folder(committed_dir(preset, root))
+        except claims.StaleTableError as err:
+            found.append(f"{err}; run `python -m seelike.book.run --preset {preset}` and "
                          f"`python -m seelike.book.scorecard update --preset {preset}`")
     if readme_block(readme) != render_readme(root):
         found.append(f"{readme}: the scorecard block is stale; run "

@@ -77,6 +77,10 @@ def interval(draws: Sequence[float] | np.ndarray | None) -> tuple[float, float]:
     return float(low), float(high)
 
 
+class StaleTableError(ValueError):
+    """A results table written by an older seelike, without today's columns."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of the paper (or beyond it), tested on our models: one row of a table."""
@@ -237,8 +241,8 @@ def read_folder(folder: Path) -> pd.DataFrame:
     frame = pd.concat(frames, ignore_index=True)
     missing = [c for c in COLUMNS if c not in frame]
     if missing:
-        raise ValueError(f"claims tables in {folder} lack columns {missing}: they were "
-                         "written by an older seelike; rebuild the book to rewrite them")
+        raise StaleTableError(f"claims tables in {folder} lack columns {missing}: they were "
+                              "written by an older seelike; rebuild the book to rewrite them")
     return frame[list(COLUMNS)].astype({c: float for c in _FLOATS} | {"paper": bool})
 
 
