@@ -138,6 +138,7 @@ def test_update_round_trip(build: Path, tmp_path: Path) -> None:
     assert "| `cifar` | 2 | 1 | 1 | 1 | 0 | 5 | committed: " in text and "test box" in text
     assert f"| `paper` | | | | | | | {scorecard.NOT_RUN} |" in text
     assert "| [6](chapters/06_b.md) | Fig 8 | “Removing a middle block's" in text
+    assert "| a statistic | 0.500 (0.400 to 0.600) | not reproduced |" in text
     assert "0.500 (0.400 to 0.600)" in text
     assert "beyond the paper (not in the tally)" in text and "Our own claim." in text
     assert " …" in text  # the long statement is shortened

@@ -312,14 +312,15 @@ def _interval_cell(value: float, low: float, high: float) -> str:
 def _claim_rows(frame: pd.DataFrame, *, quote: bool) -> list[str]:
     """README table rows of claims: chapter link, figure, the sentence, value, verdict."""
     head = "the paper says" if quote else "the claim"
-    lines = [f"| chapter | figure | {head} | value (90 % interval) | verdict |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [f"| chapter | figure | {head} | what we measure | value (90 % interval) | verdict |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for row in frame.itertuples(index=False):
         link = f"[{chapter_number(row.chapter)}](chapters/{row.chapter}.md)"
         text = f"“{_shorten(row.statement)}”" if quote else _shorten(row.statement)
         value = _interval_cell(row.value, row.low, row.high)
-        lines.append(f"| {link} | {_cell(row.figure)} | {_cell(text)} | {value} "
-                     f"| {row.verdict} |")
+        # Two claims of one sentence differ in their statistic: shown, shortened.
+        lines.append(f"| {link} | {_cell(row.figure)} | {_cell(text)} "
+                     f"| {_cell(_shorten(row.statistic, 70))} | {value} | {row.verdict} |")
     return lines
 
 
