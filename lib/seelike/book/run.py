@@ -416,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  executed notebook with the traceback: "
                   f"{executed_path(chapter, out_dir, root)}", file=sys.stderr)
             return 1
-        timings[chapter.stem] = round(seconds, 1)
+        if not cached:  # a cached page took no time: its last real timing stands
+            timings[chapter.stem] = round(seconds, 1)
         print(f"{label} {'cached' if cached else f'{seconds:.1f} s'}", flush=True)
     elapsed = time.perf_counter() - total
     print(f"executed {len(selected)} chapters in {elapsed:.1f} s")
