@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import passes
+from seelike import passes, resample
 from seelike.cka import MinibatchCKA
 from seelike.compare import CKAAnalysis
 
@@ -104,3 +104,19 @@ def test_bootstrap_costs_no_forward_pass() -> None:
         calls[draws] = net.calls
         assert ("boot" in out) == (draws > 0)
     assert calls[0] == calls[50] == 4
+
+
+def test_poisson_means_resample_a_stream_like_the_plain_bootstrap() -> None:
+    """Fed in minibatches, the draws centre on the mean with the standard error's spread."""
+    values = np.random.default_rng(3).normal(2.0, 1.0, size=(4000, 2))
+    acc = resample.PoissonMeans(400, seed=1)
+    for i in range(0, len(values), 256):
+        acc.update(values[i:i + 256])
+    draws = acc.result()
+    assert draws.shape == (400, 2)
+    np.testing.assert_allclose(draws.mean(0), values.mean(0), atol=0.01)
+    np.testing.assert_allclose(draws.std(0), values.std(0) / np.sqrt(len(values)), rtol=0.2)
+    with pytest.raises(ValueError, match="draws"):
+        resample.PoissonMeans(0)
+    with pytest.raises(RuntimeError, match="before any update"):
+        resample.PoissonMeans(3).result()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from seelike import resample
 from seelike.book.claims import ch10
 
 REFERENCE = ["reproduced", "partly", "not reproduced"]
@@ -88,7 +89,7 @@ def test_shift_skips_nan_layers_and_rejects_non_square_input() -> None:
 
 def test_resampled_means_average_probe_sets_drawn_with_replacement() -> None:
     per_repeat = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
-    draws = ch10.resampled_means(per_repeat, 50)
+    draws = resample.bootstrap_means(per_repeat, 50)
     assert draws is not None and draws.shape == (50, 2)
     # Every draw is a mean of three of the rows: between the smallest and the largest row,
     # on the lattice of thirds, and the rows' own extremes occur.
@@ -96,8 +97,8 @@ def test_resampled_means_average_probe_sets_drawn_with_replacement() -> None:
     np.testing.assert_allclose(draws[:, 1] - draws[:, 0], 1.0)
     np.testing.assert_allclose(draws[:, 0] * 3 / 2, np.round(draws[:, 0] * 3 / 2))
     assert len(np.unique(draws[:, 0])) > 3
-    np.testing.assert_array_equal(draws, ch10.resampled_means(per_repeat, 50))  # fixed seed
-    assert ch10.resampled_means(per_repeat[:1]) is None
+    np.testing.assert_array_equal(draws, resample.bootstrap_means(per_repeat, 50))  # fixed seed
+    assert resample.bootstrap_means(per_repeat[:1], 50) is None
 
 
 def test_declarations_quote_appendix_a() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seelike import models, passes
+from seelike import models, passes, resample
 from seelike import receptive_field as rf
 from seelike.attention import AttentionDistances, HeadSubsetCKA, attention_distances
 from seelike.book import claims
@@ -52,24 +52,24 @@ def test_every_declaration_quotes_the_paper_and_states_a_reason() -> None:
 
 
 def test_resample_weights_draw_n_examples_with_replacement_reproducibly() -> None:
-    w = ch05.resample_weights(7, 50)
+    w = resample.multinomial_weights(7, 50)
     assert w.shape == (50, 7) and (w.sum(axis=1) == 7).all() and (w >= 0).all()
     assert (w == 0).any()                                   # some examples left out
-    np.testing.assert_array_equal(w, ch05.resample_weights(7, 50))
-    assert not np.array_equal(w, ch05.resample_weights(7, 50, seed=1))
+    np.testing.assert_array_equal(w, resample.multinomial_weights(7, 50))
+    assert not np.array_equal(w, resample.multinomial_weights(7, 50, seed=1))
     with pytest.raises(ValueError, match="at least one"):
-        ch05.resample_weights(0, 5)
+        resample.multinomial_weights(0, 5)
 
 
 def test_resampled_means_weigh_examples() -> None:
     x = np.arange(12.0).reshape(3, 2, 2)                   # 3 examples of (2, 2)
     w = np.array([[1.0, 1.0, 1.0], [3.0, 0.0, 0.0], [0.0, 1.0, 2.0]])
-    m = ch05.resampled_means(x, w)
+    m = resample.weighted_means(x, w)
     np.testing.assert_allclose(m[0], x.mean(axis=0))
     np.testing.assert_allclose(m[1], x[0])
     np.testing.assert_allclose(m[2], (x[1] + 2 * x[2]) / 3)
     with pytest.raises(ValueError, match="weights"):
-        ch05.resampled_means(x, w[:, :2])
+        resample.weighted_means(x, w[:, :2])
 
 
 # --- local heads and Fig 3 ----------------------------------------------------------------------

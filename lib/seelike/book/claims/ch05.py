@@ -26,6 +26,7 @@ import pandas as pd
 
 from seelike.book.claims.record import Claim, Declaration, declared
 from seelike.receptive_field import centre_share, spread
+from seelike.resample import weighted_means
 from seelike.structure import depth_fraction, finite_mean
 
 CHAPTER = "05_local_global"
@@ -41,10 +42,6 @@ LOCAL_FRACTION = 0.5
 EDGE_BLOCKS = 2
 #: "Midway through the network": the layers in the middle third of depth.
 MIDDLE = (1 / 3, 2 / 3)
-#: The numpy seed of every resampling of probe images in this chapter, so that a rebuild
-#: gives the same intervals.
-RESAMPLE_SEED = 0
-
 _NO_LOCAL = "Untestable when no head of the lowest blocks is local (< U/2)."
 
 DECLARATIONS = declared([
@@ -150,28 +147,6 @@ DECLARATIONS = declared([
 
 
 # ---- resampling the probe images ---------------------------------------------------------------
-
-
-def resample_weights(n: int, draws: int, seed: int = RESAMPLE_SEED) -> np.ndarray:
-    """``(draws, n)``: how often each of ``n`` examples is taken in each bootstrap draw.
-
-    Each row is a draw of ``n`` examples with replacement (a multinomial count), from a
-    fixed numpy seed so that builds reproduce exactly.
-    """
-    if n < 1 or draws < 1:
-        raise ValueError(f"need at least one example and one draw, got {n} and {draws}")
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)
-
-
-def resampled_means(per_example: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``(draws, ...)``: the mean of ``per_example`` ``(n, ...)`` under each row of weights."""
-    x = np.asarray(per_example, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 2 or w.shape[1] != len(x):
-        raise ValueError(f"weights must be (draws, {len(x)}), got {w.shape}")
-    means = (w @ x.reshape(len(x), -1)) / w.sum(axis=1, keepdims=True)
-    return means.reshape(len(w), *x.shape[1:])
 
 
 def _draws(statistic: Callable[[Any], float], draws: Iterable[Any] | None) -> list[float] | None:
@@ -368,9 +343,9 @@ class ErfSummary:
     def draws(cls, attn_post: np.ndarray, attn_pre: np.ndarray, mlp_post: np.ndarray,
               mlp_pre: np.ndarray, resnet_post: np.ndarray, patches: int,
               weights: np.ndarray) -> list[ErfSummary]:
-        """One summary per row of ``weights`` (:func:`resample_weights`), from per-image
-        moments ``(layers, images, 5)``."""
-        means = [resampled_means(np.moveaxis(m, 1, 0), weights)
+        """One summary per row of ``weights`` (:func:`seelike.resample.multinomial_weights`),
+        from per-image moments ``(layers, images, 5)``."""
+        means = [weighted_means(np.moveaxis(m, 1, 0), weights)
                  for m in (attn_post, attn_pre, mlp_post, mlp_pre, resnet_post)]
         return [cls.of(*(m[k] for m in means), patches) for k in range(len(weights))]
 

@@ -7,7 +7,7 @@ statistics and bars, fixed before any of Chapter 10's numbers were computed. The
 functions below compute the statistics from Chapter 4's verdicts and from CKA matrices,
 and the ``judge_*`` functions judge them with an interval over the chapter's
 independently drawn probe sets: like the paper, the chapter averages the CKA matrices of
-its probe sets, and :func:`resampled_means` resamples those probe sets to give the
+its probe sets, and :func:`seelike.resample.bootstrap_means` resamples those probe sets to give the
 statistic of the average its interval.
 """
 
@@ -24,8 +24,6 @@ from seelike.structure import off_diagonal_mean
 CHAPTER = "10_estimators"
 
 PAPER_SMALLEST_BATCH = 128  # the paper: minibatches down to 128 had "no noticeable effect"
-#: Resamplings of the probe sets behind each interval (the number the book's CKA keeps)
-RESAMPLES = 200
 
 DECLARATIONS = declared([
     Declaration(
@@ -54,23 +52,6 @@ DECLARATIONS = declared([
         "on the minibatching; any inflation beyond that shift is partly",
         paper=False),
 ])
-
-
-def resampled_means(per_repeat: np.ndarray, draws: int = RESAMPLES, *,
-                    seed: int = 0) -> np.ndarray | None:
-    """``(draws, ...)``: means over probe sets resampled with replacement (bootstrap).
-
-    ``per_repeat`` is ``(repeats, ...)``, one entry per independently drawn probe set; each
-    draw averages ``repeats`` of them picked with replacement, as the chapter averages all
-    of them, so a statistic of each draw varies as the statistic of the average does. The
-    seed is fixed, so that a rebuild gives the same interval. None with a single probe set.
-    """
-    per_repeat = np.asarray(per_repeat)
-    repeats = len(per_repeat)
-    if repeats < 2:
-        return None
-    picks = np.random.default_rng(seed).integers(0, repeats, size=(draws, repeats))
-    return np.stack([per_repeat[pick].mean(axis=0) for pick in picks])
 
 
 def verdicts_kept(by_batch: Mapping[int, Sequence[str]], reference: Sequence[str], *,
@@ -116,7 +97,7 @@ def judge_verdicts_hold(by_batch: Mapping[int, Sequence[str]], reference: Sequen
 
     ``by_batch`` and ``reference``: the verdicts on the probe sets' averaged matrices (as
     the paper averages its runs); ``draws``: the same pair on each resampling of the probe
-    sets (:func:`resampled_means`), for the interval.
+    sets (:func:`seelike.resample.bootstrap_means`), for the interval.
     """
     value = verdicts_kept(by_batch, reference, down_to=down_to)
     per_draw = [verdicts_kept(b, r, down_to=down_to) for b, r in draws] or None
@@ -132,7 +113,7 @@ def judge_biased_inflation(biased: np.ndarray, unbiased: np.ndarray, batches: Se
 
     ``biased`` and ``unbiased``: ``(sizes, layers, layers)`` CKA averaged over the probe
     sets, one entry per size of ``batches`` (ascending); ``draws``: the same pair on each
-    resampling of the probe sets (:func:`resampled_means`), for the interval.
+    resampling of the probe sets (:func:`seelike.resample.bootstrap_means`), for the interval.
     """
     value = biased_inflation(biased, unbiased)
     per_draw = [biased_inflation(b, u) for b, u in draws] or None
