@@ -190,10 +190,10 @@ def test_fig2_paper_like_cross_matrix_passes_everything() -> None:
 
 
 def test_fig2_upper_half_is_a_fraction_not_a_mean() -> None:
-    # Bimodal: two upper-half layers match the ViT's bottom, two its top. The old mean
-    # (0.475) sits in the band; the fraction in the band is 0.
+    # Bimodal: two upper-half layers match the ViT's bottom (0.075), two its top (0.925).
+    # The old mean (0.5) sits in the band; the fraction in the band is 0.
     c = cross_with_matches(20, [1, 2, 2, 3, 1, 1, 18, 18])
-    assert ch04.upper_half_mean(c) == pytest.approx(0.475)
+    assert ch04.upper_half_mean(c) == pytest.approx(0.5)
     assert ch04.upper_half_in_band(c) == 0.0
     assert _verdict("fig2_upper_half", 0.0) == "not reproduced"
 
@@ -291,8 +291,8 @@ def test_glue_names_each_value_and_verdict(monkeypatch: pytest.MonkeyPatch) -> N
     claims.glue([_claim(value=0.0988), None], "ch4", ["uniform", "stages"])
     # three decimals: a value just under a 0.1 bar must not read as 0.10
     assert glued == {"ch4_uniform_value": ("0.099", False),
-                     "ch4_uniform_interval": ("-0.000 to 0.189", False),
-                     "ch4_uniform_verdict": ("inconclusive", False),
+                     "ch4_uniform_interval": ("0.009 to 0.189", False),
+                     "ch4_uniform_verdict": ("reproduced", False),
                      "ch4_stages_value": ("n/a", False),
                      "ch4_stages_interval": ("no interval", False),
                      "ch4_stages_verdict": ("not testable on this preset", False)}
