@@ -10,7 +10,7 @@ therefore trained on a JPEG-q95 copy of the training images; every accuracy in
 verified lossless test split.
 
     python scripts/gpu_zoo.py pack .device/cifar           # here
-    python scripts/gpu_zoo.py unpack .device/cifar /tmp/c  # there, then seelike.train
+    python scripts/gpu_zoo.py unpack .device/cifar DIR     # there, then seelike.train
     python scripts/gpu_zoo.py remeasure data/weights NAME… # here, with SEELIKE_DATA set
 """
 

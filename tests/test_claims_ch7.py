@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from seelike import passes
-from seelike.book import plan
+from seelike.book import plan, store
 from seelike.book.claims import ch07
 from seelike.book.presets import get_preset, probe_set
 from seelike.data import TensorProbe
@@ -303,5 +303,6 @@ def test_each_shot_draw_is_an_independent_probe_set_fitted_and_evaluated_apart(
     assert plan.analyses(plan.with_shots(cifar, 10), "probe_train", repeat=1)
     # Each draw's fit has its own identity, which the evaluation's cache key carries.
     fit = plan.probe_fit(smoke, smoke.vit)
-    assert len({plan._fit_id(smoke, fit, d, 32) for d in plan.shot_draws(10)}) == \
+    assert len({store.result_id(smoke, fit, purpose="probe_train", batch_size=32, repeat=d)
+                for d in plan.shot_draws(10)}) == \
         plan.SHOT_DRAWS

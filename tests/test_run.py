@@ -72,13 +72,18 @@ def test_the_landing_page_is_a_notebook_executed_first_on_the_preset():
     assert run.executed_path(chapter, Path("out")) == Path("out/chapters") / f"{chapter.stem}.ipynb"
 
 
-def test_a_notebook_landing_page_is_executed_and_staged_as_ipynb(tmp_path, monkeypatch):
-    (tmp_path / "chapters").mkdir()
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
-                                       "  - file: chapters/01_nb\n  - file: chapters/02_page\n")
+def _book(root: Path, *chapters: str) -> None:
+    """A book skeleton under ``root``: a toc with landing page ``intro`` and ``chapters``."""
+    (root / "chapters").mkdir()
+    toc = "".join(f"  - file: chapters/{c}\n" for c in chapters)
+    (root / "_toc.yml").write_text(f"format: jb-book\nroot: intro\nchapters:\n{toc}")
     for name in run.BOOK_FILES:
-        if not (tmp_path / name).exists():
-            (tmp_path / name).write_text(f"# {name}\n")
+        if not (root / name).exists():
+            (root / name).write_text(f"# {name}\n")
+
+
+def test_a_notebook_landing_page_is_executed_and_staged_as_ipynb(tmp_path, monkeypatch):
+    _book(tmp_path, "01_nb", "02_page")
     _chapter(tmp_path, '\n```{code-cell} ipython3\nprint("FRONT=" + preset)\n```\n', "intro.md")
     _chapter(tmp_path / "chapters", "", "01_nb.md")
     (tmp_path / "chapters" / "02_page.md").write_text("# A page\n\nNo code here.\n")
@@ -95,12 +100,7 @@ def test_a_notebook_landing_page_is_executed_and_staged_as_ipynb(tmp_path, monke
 
 
 def test_a_plain_landing_page_is_staged_as_it_is(tmp_path):
-    (tmp_path / "chapters").mkdir()
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
-                                       "  - file: chapters/02_page\n")
-    for name in run.BOOK_FILES:
-        if not (tmp_path / name).exists():
-            (tmp_path / name).write_text(f"# {name}\n")
+    _book(tmp_path, "02_page")
     (tmp_path / "intro.md").write_text("# Welcome\n\nNo code here.\n")
     (tmp_path / "chapters" / "02_page.md").write_text("# A page\n")
     assert run.notebooks(tmp_path) == []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seelike import cache, compare, models, passes, probes
+from seelike import compare, models, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.book import store
@@ -280,16 +280,6 @@ def probe_fits(p: Preset, draw: int = 0) -> list[probes.ProbeFit]:
     return [probe_fit(p, name, draw) for name in probe_models(p)]
 
 
-def _fit_id(train: Preset, fit: probes.ProbeFit, draw: int, batch: int) -> str:
-    """The cache file stem of ``fit`` on draw ``draw`` of ``train``'s ``probe_train`` set.
-
-    :func:`seelike.book.store.result_id` for a probe seed other than 0: the identity of the
-    weights that a :class:`~seelike.probes.ProbeEval`'s cache key carries.
-    """
-    key = passes.cache_key(fit, probe_set(train, "probe_train", seed=draw), batch)
-    return cache.cache_path(fit.name, key, passes.code_of(fit)).stem
-
-
 def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
                      draw: int = 0) -> probes.ProbeEval:
     """``model_name``'s ``shots``-shot probes of draw ``draw`` evaluated on ``p``'s
@@ -306,7 +296,8 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
     labels = probe_set(p, "probe_test").labels
     return probes.ProbeEval(model_name, labels, fit.layers, fit.kinds, fit.classes,
                             fit.max_positions, fit=fitted,
-                            fit_id=_fit_id(train, fit, draw, batch))
+                            fit_id=store.result_id(train, fit, purpose="probe_train",
+                                                   batch_size=batch, repeat=draw))
 
 
 def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:

@@ -54,7 +54,9 @@ def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repea
             for a, k, r in zip(analyses, keys, out, strict=True)]  # type: ignore[misc]
 
 
-def result_id(preset: Preset, analysis: Analysis, *, purpose: str, batch_size: int) -> str:
-    """The cache file stem of ``analysis`` on ``preset``'s ``purpose`` set: a result's identity."""
-    key = passes.cache_key(analysis, probe_set(preset, purpose), batch_size)
+def result_id(preset: Preset, analysis: Analysis, *, purpose: str, batch_size: int,
+              repeat: int = 0) -> str:
+    """The cache file stem of ``analysis`` on ``probe_set(preset, purpose, seed=repeat)``: a
+    result's identity (a probe evaluation carries its fit's, Chapters 7 and 8)."""
+    key = passes.cache_key(analysis, probe_set(preset, purpose, seed=repeat), batch_size)
     return cache.cache_path(analysis.name, key, passes.code_of(analysis)).stem
