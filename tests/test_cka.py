@@ -475,3 +475,74 @@ def test_cuda_matches_cpu(unbiased: bool) -> None:
     np.testing.assert_allclose(mixed.compute(), on_cpu.compute(), rtol=0, atol=1e-6)
     assert linear_cka(feats[0].cuda(), feats[1], unbiased=unbiased) == pytest.approx(
         linear_cka(feats[0], feats[1], unbiased=unbiased), abs=1e-6)
+
+
+# ---- the accelerator path, run on the CPU -----------------------------------------------------
+
+
+@pytest.fixture
+def device_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path an accelerator takes (scale on the device, check at the end), on the CPU."""
+    monkeypatch.setattr(cka, "_checks_each_batch", lambda device: False)
+
+
+@ESTIMATORS
+def test_device_path_gives_the_same_bits_as_the_checked_path(unbiased: bool) -> None:
+    rng = np.random.default_rng(31)
+    feats = [torch.from_numpy(3.0 + rng.normal(size=(64, 6, 5))).float() for _ in range(3)]
+    checked = MinibatchCKA(3, 2, unbiased=unbiased, bootstrap=7)
+    for batch in (slice(0, 32), slice(32, 64)):
+        checked.update([f[batch] for f in feats], [feats[0][batch], feats[2][batch]])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(cka, "_checks_each_batch", lambda device: False)
+        deferred = MinibatchCKA(3, 2, unbiased=unbiased, bootstrap=7)
+        for batch in (slice(0, 32), slice(32, 64)):
+            deferred.update([f[batch] for f in feats], [feats[0][batch], feats[2][batch]])
+        assert np.array_equal(deferred.compute(), checked.compute())
+        assert np.array_equal(deferred.compute_bootstrap(), checked.compute_bootstrap(),
+                              equal_nan=True)
+
+
+@ESTIMATORS
+@pytest.mark.parametrize("magnitude", [1e-30, 1e30])
+def test_device_path_scales_extreme_layers(device_path: None, unbiased: bool,
+                                           magnitude: float) -> None:
+    # Unscaled, (1e-30)^2 underflows and (1e30)^2 overflows float32.
+    rng = np.random.default_rng(32)
+    x = rng.normal(size=(40, 6))
+    y = x[:, :3] + 0.5 * rng.normal(size=(40, 3))
+    acc = MinibatchCKA(1, 1, unbiased=unbiased)
+    for batch in (slice(0, 20), slice(20, 40)):
+        acc.update([torch.from_numpy(x[batch] * magnitude).float()],
+                   [torch.from_numpy(y[batch]).float()])
+    reference = MinibatchCKA(1, 1, unbiased=unbiased)
+    for batch in (slice(0, 20), slice(20, 40)):
+        reference.update([x[batch]], [y[batch]])
+    np.testing.assert_allclose(acc.compute(), reference.compute(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_device_path_reports_non_finite_layers_at_the_end(device_path: None, bad: float) -> None:
+    rng = np.random.default_rng(33)
+    feats = [torch.from_numpy(rng.normal(size=(8, 3))).float() for _ in range(2)]
+    acc = MinibatchCKA(2, bootstrap=3)
+    acc.update(feats)
+    feats[1][5, 1] = bad
+    acc.update(feats)  # no read-back, so nothing is known yet
+    for read in (acc.compute, acc.compute_bootstrap):
+        with pytest.raises(ValueError, match=re.escape("feats_a[1]") + ".*at the end"):
+            read()
+
+
+def test_device_path_reads_nothing_back_per_minibatch() -> None:
+    # Tensors on the meta device have no values: any .item(), .tolist() or .cpu() of one
+    # raises, so updates that succeed there read nothing back, as on a GPU.
+    feats_a = [torch.empty(32, 197, 64, device="meta") for _ in range(3)]
+    feats_b = [torch.empty(32, 16, 7, 7, device="meta").to(memory_format=torch.channels_last)
+               for _ in range(2)]
+    acc = MinibatchCKA(3, 2, bootstrap=5)
+    for _ in range(3):
+        acc.update(feats_a, feats_b)
+    assert acc.num_batches == 3
+    with pytest.raises(NotImplementedError):
+        acc.compute()

@@ -23,6 +23,13 @@ than roughly 1e-11 or larger than roughly 1e17 in magnitude), has its Gram forme
 float64 from its features times a power of two, which is exact, and multiplied back: every
 float32 magnitude gives the float64 answer, and sums over minibatches keep their true weights.
 
+On an accelerator (CUDA) no value is read back to the host per minibatch: each layer is
+multiplied by a power of two chosen on the device from its range before its Gram is formed
+(exact, so the Gram is bit for bit the unscaled one wherever that one neither underflows nor
+overflows), sums stay on the device, and NaN or inf features are reported once, by
+:meth:`MinibatchCKA.compute`. On the CPU a read-back costs nothing, and each minibatch is
+checked as it comes.
+
 Both estimators are ratios of sums of rounded numbers: the unbiased one can be slightly
 negative for unrelated features, and a layer compared with itself can read 1 plus or minus a
 few units in the last place (``1.0000000000000002``), not exactly 1.
@@ -190,6 +197,44 @@ def _scaled_gram(x: torch.Tensor, name: str) -> tuple[torch.Tensor, int]:
     return gram, exponent
 
 
+def _checks_each_batch(device: torch.device) -> bool:
+    """Whether features on ``device`` are checked (and re-formed if need be) batch by batch.
+
+    On the CPU reading a value back is free. On an accelerator it stalls the host until
+    every queued kernel has run, once per layer and minibatch: the engine then scales on
+    the device instead (:func:`_accumulate_gram_on_device`) and checks once at the end.
+    """
+    return device.type == "cpu"
+
+
+# The power-of-two exponents a layer may be scaled by on the device: 2**-e stays a normal
+# float32 number, and features from 2**-149 to 2**128 land where their Gram is normal.
+_DEVICE_EXPONENTS = (-100, 100)
+
+
+def _accumulate_gram_on_device(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Add to ``k`` the Gram of ``(x - offset) * 2**-e``; return ``e`` (a device tensor).
+
+    ``2**e`` bounds the features' magnitude (one read-only pass: ``aminmax``), so the scaled
+    Gram neither underflows nor overflows, and ``k * 4**e`` is exactly the Gram of
+    ``x - offset``. Nothing is read back: a NaN or inf feature makes the Gram NaN, which
+    :meth:`MinibatchCKA.compute` reports.
+    """
+    n, d = x.shape
+    own = _float_dtype(x)
+    offset = _offset(x, own)
+    low, high = torch.aminmax(x if x.is_floating_point() else x.to(own))
+    bound = torch.maximum(low.abs(), high.abs()).to(torch.float64)
+    exponent = torch.frexp(bound).exponent.clamp(*_DEVICE_EXPONENTS)
+    scale = torch.ldexp(torch.ones((), dtype=own, device=x.device), -exponent)
+    cols = max(1, _SLAB_ELEMENTS // n)
+    for start in range(0, d, cols):
+        slab = ((x[:, start:start + cols].to(own) - offset[start:start + cols]) * scale
+                ).to(k.dtype)
+        k.addmm_(slab, slab.T)
+    return exponent
+
+
 def _grams(named: Mapping[str, Features], *, up_to_scale: bool = False) -> torch.Tensor:
     """``(layers, n, n)`` float64 Grams of ``(n, ...)`` features, on the first one's device.
 
@@ -209,6 +254,21 @@ def _grams(named: Mapping[str, Features], *, up_to_scale: bool = False) -> torch
     dtype = functools.reduce(torch.promote_types, map(_dtype_of, named.values()), torch.float32)
     device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
     k = torch.zeros(len(named), n, n, dtype=dtype, device=device)
+    if not _checks_each_batch(device):
+        exponents = []
+        with _full_fp32_matmul():
+            for i, (name, f) in enumerate(named.items()):
+                x = _as_matrix(f, name)
+                gram = k[i] if x.device == device else torch.zeros(n, n, dtype=dtype,
+                                                                   device=x.device)
+                exponents.append(_accumulate_gram_on_device(x, gram).to(device))
+                if x.device != device:
+                    k[i] = gram
+        if up_to_scale:
+            return k.double()
+        exponents = torch.stack(exponents)
+        scale = torch.ldexp(torch.ones_like(exponents, dtype=torch.float64), 2 * exponents)
+        return k.double() * scale[:, None, None]
     with _full_fp32_matmul():
         for i, (name, f) in enumerate(named.items()):
             x = _as_matrix(f, name)
@@ -403,15 +463,35 @@ class MinibatchCKA:
 
     def reset(self) -> None:
         """Forget all minibatches seen so far."""
-        self._cross = np.zeros((self.num_a, self.num_b))
-        self._self_a = np.zeros(self.num_a)
-        self._self_b = np.zeros(self.num_b)
         self._num_batches = 0
         self._rng = np.random.default_rng(self.seed)
-        d = self.bootstrap
-        self._boot_cross = np.zeros((d, self.num_a, self.num_b))
-        self._boot_a = np.zeros((d, self.num_a))
-        self._boot_b = np.zeros((d, self.num_b))
+        # The float64 sums live on the Grams' device, made by the first update: on an
+        # accelerator, reading them back every minibatch would stall the host.
+        self._sums: dict[str, torch.Tensor] = {}
+
+    def _sum(self, name: str, value: torch.Tensor) -> None:
+        if name in self._sums:
+            self._sums[name] += value
+        else:
+            self._sums[name] = value.clone()
+
+    def _read(self, *names: str) -> list[np.ndarray]:
+        """The sums called ``names`` as float64 NumPy arrays: one read-back, at the end."""
+        return [self._sums[name].cpu().numpy() for name in names]
+
+    def _check_finite(self) -> None:
+        """Raise if some layer's features had NaN or inf in a minibatch the device summed.
+
+        On the CPU each minibatch was checked as it came (:func:`_grams`); on an accelerator
+        the check waits for the end.
+        """
+        self_a, self_b = self._read("self_a", "self_b")
+        bad = ([f"feats_a[{i}]" for i in np.flatnonzero(~np.isfinite(self_a))]
+               + [f"feats_b[{j}]" for j in np.flatnonzero(~np.isfinite(self_b))])
+        if bad:
+            raise ValueError(f"{', '.join(bad)} had NaN or inf features in at least one of the "
+                             f"{self._num_batches} minibatches (checked once, at the end, on "
+                             f"{self._sums['self_a'].device.type})")
 
     @property
     def num_batches(self) -> int:
@@ -466,12 +546,10 @@ class MinibatchCKA:
         with torch.no_grad():
             b_ = a if b is None else b.to(a.device)
             scale = 1.0 / _normaliser(n, self.unbiased)
-            cross = (a @ b_.T).cpu().numpy() * scale
-            self_a = (a * a).sum(dim=1).cpu().numpy() * scale
-            self_b = self_a if b is None else (b_ * b_).sum(dim=1).cpu().numpy() * scale
-        self._cross += cross
-        self._self_a += self_a
-        self._self_b += self_b
+            self_a = (a * a).sum(dim=1) * scale
+            self._sum("cross", (a @ b_.T) * scale)
+            self._sum("self_a", self_a)
+            self._sum("self_b", self_a if b is None else (b_ * b_).sum(dim=1) * scale)
         self._num_batches += 1
         if self.bootstrap:
             self._bootstrap_update(a, None if b is None else b_, n, scale)
@@ -486,17 +564,20 @@ class MinibatchCKA:
         bootstrap sum_i (2 c_i - 1) r_i: no forward pass and no Gram is recomputed.
         """
         weights = torch.as_tensor(2.0 * self._rng.poisson(1.0, (self.bootstrap, n)) - 1.0,
-                                  dtype=a.dtype, device=a.device)
+                                  dtype=a.dtype)
+        if a.device.type == "cuda":  # a copy from pinned memory does not block the host
+            weights = weights.pin_memory()
+        weights = weights.to(a.device, non_blocking=True)
         with torch.no_grad():
             rows_a = a.reshape(self.num_a, n, n).transpose(0, 1)  # (n, A, n)
             rows_b = rows_a if b is None else b.reshape(self.num_b, n, n).transpose(0, 1)
             cross = torch.bmm(rows_a, rows_b.transpose(1, 2)).reshape(n, -1)  # (n, A*B)
             self_a = (rows_a * rows_a).sum(dim=2)
             self_b = self_a if b is None else (rows_b * rows_b).sum(dim=2)
-            self._boot_cross += (weights @ cross).reshape(
-                self.bootstrap, self.num_a, self.num_b).cpu().numpy() * scale
-            self._boot_a += (weights @ self_a).cpu().numpy() * scale
-            self._boot_b += (weights @ self_b).cpu().numpy() * scale
+            self._sum("boot_cross", (weights @ cross).reshape(
+                self.bootstrap, self.num_a, self.num_b) * scale)
+            self._sum("boot_a", (weights @ self_a) * scale)
+            self._sum("boot_b", (weights @ self_b) * scale)
 
     def compute_bootstrap(self) -> np.ndarray:
         """``(bootstrap, num_a, num_b)`` CKA matrices, one per resampling of the examples.
@@ -510,10 +591,12 @@ class MinibatchCKA:
                                "bootstrap=N (e.g. 200)")
         if self._num_batches == 0:
             raise RuntimeError("MinibatchCKA.compute_bootstrap() called before any update()")
+        self._check_finite()
+        cross, boot_a, boot_b = self._read("boot_cross", "boot_a", "boot_b")
         with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.where(self._boot_a > 0, np.sqrt(np.abs(self._boot_a)), np.nan)
-            b = np.where(self._boot_b > 0, np.sqrt(np.abs(self._boot_b)), np.nan)
-            return self._boot_cross / (a[:, :, None] * b[:, None, :])
+            a = np.where(boot_a > 0, np.sqrt(np.abs(boot_a)), np.nan)
+            b = np.where(boot_b > 0, np.sqrt(np.abs(boot_b)), np.nan)
+            return cross / (a[:, :, None] * b[:, None, :])
 
     def compute(self) -> np.ndarray:
         """``(num_a, num_b)`` float64 CKA matrix over all minibatches so far.
@@ -523,9 +606,11 @@ class MinibatchCKA:
         """
         if self._num_batches == 0:
             raise RuntimeError("MinibatchCKA.compute() called before any update()")
-        bad_a, bad_b = self._self_a <= 0, self._self_b <= 0
+        self._check_finite()
+        cross, self_a, self_b = self._read("cross", "self_a", "self_b")
+        bad_a, bad_b = self_a <= 0, self_b <= 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            cka = self._cross / np.outer(np.sqrt(self._self_a), np.sqrt(self._self_b))
+            cka = cross / np.outer(np.sqrt(self_a), np.sqrt(self_b))
         cka[bad_a, :] = np.nan
         cka[:, bad_b] = np.nan
         if bad_a.any() or bad_b.any():
