@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from seelike import models, passes
+from seelike import models, passes, probes
 from seelike.data import TensorProbe
 from seelike.probes import (
     ProbeEval,
     ProbeFit,
     Stats,
     cross_validate,
+    kernel_cross_validate,
+    kernel_ridge,
     ridge,
     squared_error,
     statistics,
@@ -79,6 +81,61 @@ def test_separable_classes_are_classified_perfectly() -> None:
     test = np.arange(50) % 10
     x_test = means[test] + 0.1 * rng.normal(size=(50, 12))
     assert ((x_test @ w[0] + b[0]).argmax(1) == test).all()
+
+
+@pytest.mark.parametrize("n, d", [(9, 30), (40, 6)])
+def test_the_dual_form_is_the_primal_ridge(n: int, d: int) -> None:
+    # Fewer examples than features (the paper's 10-shot probes) and more: one estimator.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(n, 3, d)) + 4.0
+    x[:, 2] = 7.0  # a constant probe input: W = 0 on both forms
+    y = targets(rng.integers(0, 3, n), 3)
+    for lam in (1e-3, 1.0, 100.0):
+        w, b = ridge(statistics(x, y), lam)
+        wk, bk = kernel_ridge(torch.from_numpy(x.transpose(1, 0, 2)), torch.from_numpy(y), lam)
+        np.testing.assert_allclose(wk.numpy(), w, rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(bk.numpy(), b, rtol=1e-7, atol=1e-10)
+        assert not wk[2].any()
+
+
+@pytest.mark.parametrize("n, d", [(12, 30), (45, 6)])
+def test_dual_cross_validation_is_the_primal_one(n: int, d: int) -> None:
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(n, 2, d)), targets(rng.integers(0, 3, n), 3)
+    fold = np.arange(n) % 3
+    lambdas = (1e-2, 1.0, 10.0)
+    parts = [statistics(x[fold == f], y[fold == f]) for f in range(3)]
+    primal = cross_validate(Stats(*(np.stack(a) for a in zip(*parts, strict=True))), lambdas)
+    dual = kernel_cross_validate(torch.from_numpy(x.transpose(1, 0, 2)), torch.from_numpy(y),
+                                 torch.from_numpy(fold), lambdas)
+    np.testing.assert_allclose(dual.numpy(), primal, rtol=1e-7)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        kernel_cross_validate(torch.from_numpy(x.transpose(1, 0, 2)), torch.from_numpy(y),
+                              torch.zeros(n, dtype=torch.long))
+
+
+def test_a_few_shot_fit_is_dual_and_gives_the_primal_fit(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    # 24 examples of width-192 tokens: the examples are kept, not 192 x 192 statistics.
+    torch.manual_seed(1)
+    labels = np.arange(24) % 4
+    images = torch.rand(24, 3, 32, 32)
+    net = models.build("vit_cifar")
+
+    def fit() -> tuple[ProbeFit, dict[str, np.ndarray]]:
+        analysis = ProbeFit("vit_cifar", labels, ("net.blocks.5",), ("token", "cls"),
+                            classes=4, max_positions=4, folds=3, lambdas=(1e-2, 1.0, 100.0))
+        (out,) = passes.run([analysis], {"vit_cifar": net}, TensorProbe(images), batch_size=12)
+        return analysis, out
+
+    dual_fit, dual = fit()
+    assert {type(a).__name__ for a in dual_fit._acc.values()} == {"_ExampleStore"}
+    monkeypatch.setattr(probes, "_keeps_examples", lambda n, d: False)
+    primal_fit, primal = fit()
+    assert {type(a).__name__ for a in primal_fit._acc.values()} == {"_FoldAccumulator"}
+    assert dual.keys() == primal.keys()
+    for key in dual:
+        np.testing.assert_allclose(dual[key], primal[key], rtol=1e-3, atol=1e-5, err_msg=key)
 
 
 def test_token_positions_subsample_a_centred_regular_grid() -> None:

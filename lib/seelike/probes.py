@@ -9,11 +9,15 @@ The probe follows the paper's text: regularised least squares onto {-1, 1} one-h
 targets, closed form, with an intercept (features centred on the training set); the
 predicted class is the largest output. What the paper leaves open we fix here:
 
-* **Streaming.** Nothing is stored per example. A fit over the ``probe_train`` set
+* **Primal or dual.** With more examples than features (the 500-per-class probes of the
+  ``cifar`` preset), nothing is stored per example: a fit over the ``probe_train`` set
   accumulates, per fold, the sufficient statistics n, Σx, ΣxxT, ΣxyT, Σy and Σ‖y‖² of
   every probe (one per token position, CLS or pooled representation, per block), so
-  memory is folds × probes × d², whatever the number of examples (about 115 MB per fold
-  for the 768 per-token probes of a width-192, 12-block ViT). A second pass over
+  memory is folds × probes × d², whatever the number of examples. With fewer (the
+  paper's 10-shot probes: 100 examples against widths of 192 to 2,048), the fit keeps
+  the examples' features instead, n × d per probe, and solves the dual (kernel) form,
+  n × n systems (:func:`kernel_ridge`): the same estimator, where the primal statistics
+  of a BiT-R50's per-token probes would take tens of GB. A second pass over
   ``probe_test`` applies the fitted weights (:class:`ProbeEval`).
 * **Regularisation** is chosen on the training set only, by :data:`FOLDS`-fold
   cross-validation: each fold's held-out squared error follows from the fold's own
@@ -59,6 +63,8 @@ __all__ = [
     "ProbeFit",
     "Stats",
     "cross_validate",
+    "kernel_cross_validate",
+    "kernel_ridge",
     "probe_kinds",
     "ridge",
     "squared_error",
@@ -192,6 +198,64 @@ def cross_validate(folds: Stats, lambdas: Sequence[float] = LAMBDAS,
     return errors
 
 
+# ---- the dual (kernel) form, for fewer examples than features ------------------------------
+
+
+def _dual(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centred features ``(G, m, d)``, their means ``(G, d)``, the targets' mean ``(C,)`` and
+    the dual coefficients ``(..., G, m, C)`` of ridge regression of ``y`` on ``x``.
+
+    A = (XcXcᵀ + λ·trace(XcXcᵀ)/d · I)⁻¹ Yc, so that W = XcᵀA is :func:`ridge`'s
+    (XcᵀXc + λ·trace/d · I)⁻¹ XcᵀYc: trace(XcᵀXc) = trace(XcXcᵀ), and a constant feature
+    block (zero trace) gets penalty 1 and hence W = 0, as there.
+    """
+    mean_x, mean_y = x.mean(dim=1), y.mean(dim=0)
+    xc, yc = x - mean_x[:, None], y - mean_y
+    k = xc @ xc.transpose(1, 2)
+    scale = k.diagonal(dim1=-2, dim2=-1).sum(-1) / x.shape[-1]
+    penalty = torch.where(scale > 0, lam * scale, torch.ones_like(lam * scale))
+    system = k + penalty[..., None, None] * torch.eye(k.shape[-1], dtype=k.dtype,
+                                                      device=k.device)
+    a = torch.linalg.solve(system, yc.expand(*system.shape[:-1], yc.shape[-1]))
+    return xc, mean_x, mean_y, a
+
+
+def kernel_ridge(x: torch.Tensor, y: torch.Tensor, lam: float
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`ridge`'s weights ``(G, d, C)`` and intercepts ``(G, C)``, from the examples.
+
+    ``x`` is ``(G, n, d)`` (G probes of the same n examples), ``y`` ``(n, C)``; float64 on
+    any device. The dual form costs n × n solves, for n below d.
+    """
+    xc, mean_x, mean_y, a = _dual(x, y, torch.tensor(float(lam), dtype=x.dtype,
+                                                     device=x.device))
+    w = xc.transpose(1, 2) @ a
+    return w, mean_y - torch.einsum("gd,gdc->gc", mean_x, w)
+
+
+def kernel_cross_validate(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor,
+                          lambdas: Sequence[float] = LAMBDAS) -> torch.Tensor:
+    """:func:`cross_validate` from the examples: ``(len(lambdas), G)`` held-out squared error.
+
+    ``fold`` ``(n,)`` numbers each example's fold; each fold is held out once, every
+    penalty solved at once, and held-out predictions come from the kernel between held-out
+    and training examples, so no weights are formed.
+    """
+    lam = torch.tensor(list(lambdas), dtype=x.dtype, device=x.device)[:, None]
+    errors = torch.zeros(len(lam), x.shape[0], dtype=x.dtype, device=x.device)
+    folds = fold.unique().tolist()
+    if len(folds) < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {len(folds)}")
+    for f in folds:
+        held = fold == f
+        xc, mean_x, mean_y, a = _dual(x[:, ~held], y[~held], lam)
+        cross = (x[:, held] - mean_x[:, None]) @ xc.transpose(1, 2)  # (G, h, m)
+        residual = y[held] - (cross @ a + mean_y)  # (L, G, h, C)
+        errors += (residual * residual).sum(dim=(-1, -2))
+    return errors
+
+
 def token_positions(grid: tuple[int, int], max_positions: int | None = MAX_POSITIONS
                     ) -> tuple[np.ndarray, tuple[int, int]]:
     """Row-major indices of the probed positions of a ``grid``, and the sub-grid they form.
@@ -267,6 +331,32 @@ class _FoldAccumulator:
     def stats(self) -> Stats:
         return Stats(*(t.double().cpu().numpy() for t in (self.n, self.sx, self.sxx, self.sxy,
                                                          self.sy, self.syy)))
+
+
+class _ExampleStore:
+    """Every example's ``(b, G, d)`` features (less the same offset as :class:`_FoldAccumulator`),
+    targets and fold, on the features' device: the input of the dual fit (module docstring).
+    """
+
+    def __init__(self, folds: int) -> None:
+        self.folds = folds
+        self.offset: torch.Tensor | None = None
+        self._x: list[torch.Tensor] = []
+        self._y: list[torch.Tensor] = []
+        self._fold: list[torch.Tensor] = []
+
+    def update(self, x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor) -> None:
+        x = x.float()
+        if self.offset is None:
+            self.offset = x[:16].mean(dim=0)
+        self._x.append(x - self.offset)
+        self._y.append(y.to(x.device))
+        self._fold.append(fold)
+
+    def examples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Features ``(G, n, d)`` and targets ``(n, C)`` in float64, folds ``(n,)``."""
+        x = torch.cat(self._x).double().transpose(0, 1)
+        return x, torch.cat(self._y).double(), torch.cat(self._fold)
 
 
 def _digest(labels: np.ndarray) -> str:
@@ -346,7 +436,7 @@ class ProbeFit(_Probes):
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         super().begin(nets)
-        self._acc: dict[tuple[int, str], _FoldAccumulator] = {}
+        self._acc: dict[tuple[int, str], _FoldAccumulator | _ExampleStore] = {}
 
     def update(self, batch: Batch) -> None:
         rows = np.arange(batch.start, batch.start + len(batch))
@@ -356,7 +446,10 @@ class ProbeFit(_Probes):
                 y = torch.from_numpy(targets(self.labels[rows], self.classes))
                 # Consecutive rounds of the class-balanced draw: equal classes per fold.
                 fold = torch.from_numpy((rows // self.classes) % self.folds).to(feats.device)
-            acc = self._acc.setdefault((i, kind), _FoldAccumulator(self.folds))
+            if (i, kind) not in self._acc:
+                dual = _keeps_examples(len(self.labels), feats.shape[-1])
+                self._acc[(i, kind)] = (_ExampleStore if dual else _FoldAccumulator)(self.folds)
+            acc = self._acc[(i, kind)]
             with torch.no_grad():
                 acc.update(feats, y.to(feats.device), fold)
 
@@ -366,20 +459,52 @@ class ProbeFit(_Probes):
             chosen, cv = [], []
             for i in range(len(self.layers)):
                 acc = self._acc[(i, kind)]
-                folds = acc.stats()
-                probes = folds.sx.shape[1]
-                pick = np.unique(np.linspace(0, probes - 1, min(probes, SELECTION_POSITIONS))
-                                 .round().astype(int))
-                errors = cross_validate(folds, self.lambdas, pick).sum(axis=1)
+                errors, n, picked = self._cross_validate(acc)
                 best = int(np.argmin(errors))
-                w, b = ridge(folds.total(), self.lambdas[best])
+                w, b = self._solve(acc, self.lambdas[best])
                 offset = acc.offset.double().cpu().numpy()
                 out[f"{kind}_w{i}"] = w.astype(np.float32)
                 out[f"{kind}_b{i}"] = (b - np.einsum("gd,gdc->gc", offset, w)).astype(np.float32)
                 chosen.append(self.lambdas[best])
-                cv.append(errors / (float(folds.total().n) * len(pick) * self.classes))
+                cv.append(errors / (n * picked * self.classes))
             out[f"{kind}_lambda"], out[f"{kind}_cv"] = np.array(chosen), np.array(cv)
         return out
+
+    def _cross_validate(self, acc: _FoldAccumulator | _ExampleStore
+                        ) -> tuple[np.ndarray, float, int]:
+        """Held-out squared error per λ, summed over the selection positions; the number of
+        examples; the number of positions summed."""
+        if isinstance(acc, _ExampleStore):
+            x, y, fold = acc.examples()
+            pick = _selection(x.shape[0])
+            errors = kernel_cross_validate(x[torch.as_tensor(pick, device=x.device)], y, fold,
+                                           self.lambdas).sum(dim=1)
+            return errors.cpu().numpy(), float(x.shape[1]), len(pick)
+        folds = acc.stats()
+        pick = _selection(folds.sx.shape[1])
+        errors = cross_validate(folds, self.lambdas, pick).sum(axis=1)
+        return errors, float(folds.total().n), len(pick)
+
+    @staticmethod
+    def _solve(acc: _FoldAccumulator | _ExampleStore, lam: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and intercepts of every probe at penalty ``lam``, on all the examples."""
+        if isinstance(acc, _ExampleStore):
+            x, y, _ = acc.examples()
+            return tuple(t.cpu().numpy() for t in kernel_ridge(x, y, lam))  # type: ignore[return-value]
+        return ridge(acc.stats().total(), lam)
+
+
+def _keeps_examples(examples: int, width: int) -> bool:
+    """Whether a fit of ``examples`` inputs of ``width`` features takes the dual form: fewer
+    examples than features, where n × d per probe is less than d² (module docstring)."""
+    return examples < width
+
+
+def _selection(probes: int) -> np.ndarray:
+    """The evenly spaced positions (at most :data:`SELECTION_POSITIONS`) that choose λ."""
+    return np.unique(np.linspace(0, probes - 1, min(probes, SELECTION_POSITIONS))
+                     .round().astype(int))
 
 
 @dataclass(eq=False)
@@ -402,24 +527,34 @@ class ProbeEval(_Probes):
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         super().begin(nets)
-        self._correct: dict[tuple[int, str], np.ndarray] = {}
+        # Counts and weights stay on the pass's device: no read-back per minibatch.
+        self._correct: dict[tuple[int, str], torch.Tensor] = {}
+        self._weights: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self._n = 0
+
+    def _fitted(self, i: int, kind: str, device: torch.device
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if (i, kind) not in self._weights:
+            self._weights[(i, kind)] = tuple(  # type: ignore[assignment]
+                torch.from_numpy(self.fit[f"{kind}_{p}{i}"]).double().to(device)
+                for p in ("w", "b"))
+        return self._weights[(i, kind)]
 
     def update(self, batch: Batch) -> None:
         labels = torch.from_numpy(self.labels[batch.start:batch.start + len(batch)])
         for i, kind, feats in self._each(batch):
-            w = torch.from_numpy(self.fit[f"{kind}_w{i}"]).double().to(feats.device)
-            b = torch.from_numpy(self.fit[f"{kind}_b{i}"]).double().to(feats.device)
+            w, b = self._fitted(i, kind, feats.device)
             with torch.no_grad():
                 scores = torch.einsum("ngd,gdc->ngc", feats.double(), w) + b
-                hits = (scores.argmax(dim=-1).cpu() == labels[:, None]).sum(dim=0).numpy()
+                hits = (scores.argmax(dim=-1) == labels.to(feats.device)[:, None]).sum(dim=0)
             self._correct[(i, kind)] = self._correct.get((i, kind), 0) + hits
         self._n += len(batch)
 
     def result(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {"token_grid": self._grids()}
         for kind in self.kinds:
-            acc = [self._correct[(i, kind)] / self._n for i in range(len(self.layers))]
+            acc = [self._correct[(i, kind)].cpu().numpy() / self._n
+                   for i in range(len(self.layers))]
             if kind == "token":
                 table = np.full((len(acc), max(len(a) for a in acc)), np.nan)
                 for i, a in enumerate(acc):
