@@ -111,6 +111,34 @@ def _vit_geometry(model: nn.Module) -> tuple[tuple[int, int], int, int]:
     return tuple(embed.grid_size), int(ph), int(model.num_prefix_tokens)
 
 
+#: Images per chunk when a block's attention is reduced to distances: one chunk's float64
+#: probabilities are the transient memory (ViT-L/16 at 224 px: 64 images, 0.3 GB), however
+#: large the minibatch.
+DISTANCE_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class _Distances:
+    """A :class:`~seelike.hooks.Tap` transform: ``(b, heads, tokens, tokens)`` attention to
+    ``(b, modes, heads)`` per-image distances, a chunk of images at a time.
+
+    Applied as each block's attention is recorded, so a pass holds ``b × heads`` numbers
+    per block instead of every block's ``b × heads × tokens²`` probabilities (about 30 GB
+    for ViT-L/16's 24 blocks at a minibatch of 1,024).
+    """
+
+    grid: tuple[int, int]
+    patch_size: int
+    prefix: int
+    modes: tuple[ClsMode, ...]
+
+    def __call__(self, attn: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.stack([
+            _per_image_distance(attn[i:i + DISTANCE_CHUNK], self.grid, self.patch_size,
+                                self.prefix, cls) for cls in self.modes], dim=1)
+            for i in range(0, len(attn), DISTANCE_CHUNK)])
+
+
 @dataclass(eq=False)
 class AttentionDistances(Analysis):
     """(blocks, heads) mean attention distances of ViT ``model``, one array per CLS mode.
@@ -136,29 +164,27 @@ class AttentionDistances(Analysis):
                              "and per example"}
 
     def _taps(self, net: nn.Module) -> list[Tap]:
-        return [Tap(f"{block}.attn", "attention") for block in block_layers(net)]
+        reduce = _Distances(*_vit_geometry(net), tuple(self.cls))
+        return [Tap(f"{block}.attn", "attention", reduce) for block in block_layers(net)]
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=self._taps(net))
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
-        net = nets[self.model]
-        self._geometry, self._tap_list = _vit_geometry(net), self._taps(net)
-        self._per_example: dict[str, list[torch.Tensor]] = {cls: [] for cls in self.cls}
+        self._tap_list = self._taps(nets[self.model])
+        self._per_example: list[torch.Tensor] = []
 
     def update(self, batch: Batch) -> None:
-        grid, patch, prefix = self._geometry
-        for cls in self.cls:
-            self._per_example[cls].append(torch.stack(
-                [_per_image_distance(batch.tap(self.model, t), grid, patch, prefix, cls)
-                 for t in self._tap_list], dim=1).cpu())  # (b, blocks, heads), float64
+        # (b, blocks, modes, heads), float64, kept on the pass's device until the end.
+        self._per_example.append(torch.stack([batch.tap(self.model, t)
+                                              for t in self._tap_list], dim=1))
 
     def result(self) -> dict[str, np.ndarray]:
+        every = torch.cat(self._per_example).cpu().numpy()
         out: dict[str, np.ndarray] = {}
-        for cls, parts in self._per_example.items():
-            every = torch.cat(parts).numpy()
-            out[cls] = every.mean(axis=0)
-            out[f"{cls}_per_example"] = every.astype(np.float32)
+        for m, cls in enumerate(self.cls):
+            out[cls] = every[:, :, m].mean(axis=0)
+            out[f"{cls}_per_example"] = every[:, :, m].astype(np.float32)
         return out
 
 

@@ -521,8 +521,15 @@ def run_taps(
             raise TypeError(f"{tap.module!r} {tap.where} is {type(tensor).__name__}, not a tensor")
         if tap in found:
             raise RuntimeError(f"module {tap.module!r} ran twice in one forward pass")
-        tensor = tensor.clone() if grad else tensor.detach().clone()
-        found[tap] = tap.transform(tensor) if tap.transform is not None else tensor
+        tensor = tensor if grad else tensor.detach()
+        if tap.transform is None:
+            found[tap] = tensor.clone()
+        else:
+            # A transform that reduces (attention to distances) never copies the whole tensor;
+            # one that returns a view of it gets its own copy, as an untransformed tap does.
+            out = tap.transform(tensor)
+            shares = out.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
+            found[tap] = out.clone() if shares else out
         if stop_early and len(found) == len(taps):
             raise _Stop
 
