@@ -17,8 +17,9 @@ asks first and however many chapters use it.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from seelike.cka import transformed_grams
 from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
 from seelike.models import default_device
+from seelike.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -111,13 +113,16 @@ class Analysis(ABC):
 
 def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any, *,
         batch_size: int, device: torch.device | str | None = None,
-        progress: bool = False) -> list[dict[str, np.ndarray]]:
+        progress: bool = False, profile: Profile | None = None,
+        ) -> list[dict[str, np.ndarray]]:
     """Every analysis's result from one pass over ``probe`` in minibatches of ``batch_size``.
 
     ``nets`` maps each model name the analyses use to its module; ``probe`` is a
     :class:`seelike.data.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``). Every
     example is seen once; the last minibatch may be smaller, and Gram matrices are formed
     only for full ones (minibatch CKA weighs equal minibatches equally, as in the paper).
+    ``profile`` records the cost of each model's forward pass (key ``("forward", name)``,
+    taps and Grams included) and of each analysis (``("analysis", analysis)``).
     """
     if not analyses:
         return []
@@ -140,8 +145,10 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     layout = {m: token_layout(nets[m]) for m in names}
     for m in names:
         nets[m].to(device)
+    part = profile.part if profile is not None else _no_part
     for a in analyses:
-        a.begin(nets)
+        with part(("analysis", a)):
+            a.begin(nets)
     for start in tqdm(range(0, len(probe), batch_size), disable=not progress, desc="pass"):
         x = probe.tensor(start, min(start + batch_size, len(probe))).to(device)
         batch = Batch(x, start, full=len(x) == batch_size)
@@ -150,20 +157,38 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
             wanted = list(dict.fromkeys([*taps[m], *(s.tap for s in specs)]))
             if not wanted:
                 continue
-            got = run_taps(nets[m], x, wanted)
-            batch._taps[m] = {t: got[t] for t in taps[m]}
-            batch._grams[m] = {}
-            for spec in specs:
-                has_tokens, prefix, has_class = layout[m]
-                feats = select_tokens(got[spec.tap], spec.tokens, has_tokens=has_tokens,
-                                      prefix=prefix, has_class=has_class, name=spec.tap.module)
-                batch._grams[m][spec] = transformed_grams({spec.tap.module: feats},
-                                                          unbiased=spec.unbiased)[0]
-            del got  # only the requested raw taps and the Grams outlive the model's pass
+            with part(("forward", m)):
+                _forward(batch, m, nets[m], x, taps[m], specs, wanted, layout[m])
         for a in analyses:
-            a.update(batch)
+            with part(("analysis", a)):
+                a.update(batch)
         del batch
-    return [a.result() for a in analyses]
+    out = []
+    for a in analyses:
+        with part(("analysis", a)):
+            out.append(a.result())
+    return out
+
+
+@contextlib.contextmanager
+def _no_part(_key: object) -> Iterator[None]:
+    yield
+
+
+def _forward(batch: Batch, m: str, net: nn.Module, x: torch.Tensor, taps: list[Tap],
+             specs: list[GramSpec], wanted: list[Tap],
+             layout: tuple[bool, int, bool]) -> None:
+    """Run model ``m`` on the minibatch; keep the taps and Grams its analyses asked for."""
+    got = run_taps(net, x, wanted)
+    batch._taps[m] = {t: got[t] for t in taps}
+    batch._grams[m] = {}
+    has_tokens, prefix, has_class = layout
+    for spec in specs:
+        feats = select_tokens(got[spec.tap], spec.tokens, has_tokens=has_tokens,
+                              prefix=prefix, has_class=has_class, name=spec.tap.module)
+        batch._grams[m][spec] = transformed_grams({spec.tap.module: feats},
+                                                  unbiased=spec.unbiased)[0]
+    del got  # only the requested raw taps and the Grams outlive the model's pass
 
 
 def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]:

@@ -14,6 +14,8 @@ value builds other analyses (cached under their own parameters) and leaves the b
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from seelike import compare, models, probes
@@ -23,6 +25,7 @@ from seelike.book import store
 from seelike.book.presets import Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
 from seelike.estimators import EstimatorCKA
+from seelike.hooks import token_layout
 from seelike.layers import layer_names, stage_of
 from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
@@ -180,6 +183,32 @@ def vit_distances(p: Preset) -> np.ndarray:
                            batch_size=batch_size(p, "attention"),
                            planned=lambda: attention_distances(p))
     return out["drop"]
+
+
+def stem(name: str) -> str:
+    """The first convolution of CNN ``name``: its stem, the first ERF of Fig 6's ResNet row."""
+    from torch import nn
+
+    net = models.meta_build(name)
+    return next(n for n, m in net.named_modules() if isinstance(m, nn.Conv2d))
+
+
+def receptive_field_requests(p: Preset, name: str) -> list[tuple[str, str]]:
+    """The ``(layer, residual)`` ERFs Chapter 5 reads of model ``name`` (Fig 6, C.1-C.4).
+
+    A ViT: every attention and MLP sublayer, after and before its residual. A CNN: its
+    stem and every unit after the residual, then every unit before it (the stem has none).
+    """
+    blocks = layer_names(name, "blocks")
+    if token_layout(models.meta_build(name))[0]:
+        sub = [f"{b}.attn" for b in blocks] + [f"{b}.mlp" for b in blocks]
+        return [(n, w) for w in ("post", "pre") for n in sub]
+    return [*((n, "post") for n in [stem(name), *blocks]), *((n, "pre") for n in blocks)]
+
+
+def receptive_field_models(p: Preset) -> list[str]:
+    """The models whose ERFs Chapter 5 maps: the ViT, the ResNet, then their other seeds."""
+    return [p.vit, p.resnet, *(name for pair in seed_pairs(p) for name in pair)]
 
 
 # ---- Chapter 6: skip connections (Figs 7, 8) ------------------------------------------------
@@ -350,13 +379,82 @@ def estimator_study(p: Preset) -> EstimatorCKA:
 # ---- every analysis of a probe set ----------------------------------------------------------
 
 
+def schedule(p: Preset) -> list[tuple[Preset, str, int]]:
+    """Every pass the book makes over a probe set: ``(preset, purpose, repeat)``, in an order
+    in which each pass finds what it reads already cached.
+
+    The attention pass comes before the CKA pass (Fig 5 picks its heads by distance), and
+    each few-shot fit before the evaluation pass. Chapter 5's receptive fields are a
+    separate, backward, computation (:func:`receptive_field_requests`).
+    """
+    out = [(p, "attention", 0), *((p, "cka", r) for r in range(p.cka_repeats))]
+    for shots in probe_shots(p):
+        out += [(with_shots(p, shots), "probe_train", draw) for draw in shot_draws(shots)]
+    out.append((p, "probe_test", 0))
+    return out + [(p, "estimators", r) for r in range(p.estimator_repeats)]
+
+
+def chapter_of(p: Preset, a: Analysis) -> str:
+    """The chapter that first asks for analysis ``a`` of :func:`analyses`: the one that pays
+    for it in a cold build (``benchmarks/bench_paper.py``'s table)."""
+    if isinstance(a, HeadSubsetCKA):
+        return "05_local_global"
+    if isinstance(a, probes.ProbeFit | probes.ProbeEval):
+        return "07_localization" if a.model in spatial_models(p) else "08_scale"
+    chapter = _first_asks(p).get(analysis_key(a))
+    if chapter is None:
+        raise KeyError(f"{a.name} of {', '.join(a.models())} is in no chapter's list in "
+                       f"seelike.book.plan.chapter_of; add it there")
+    return chapter
+
+
+@functools.lru_cache(maxsize=4)
+def _first_asks(p: Preset) -> dict[str, str]:
+    asks = {
+        "02_cka": [cka_walkthrough(p), cka_analysis(first_heatmap(p))],
+        "03_models": zoo_accuracy(p),
+        "04_representation_structure": [cka_analysis(r) for r in representation_structure(p)
+                                        + seed_structure(p) + noise_floor(p)],
+        "05_local_global": attention_distances(p),
+        "06_skip_connections": [*skip_statistics(p),
+                                *(cka_analysis(r) for r in skip_removed(p))],
+        "07_localization": localization(p),
+        "08_scale": [cka_analysis(r) for r in data_scale(p)],
+        "09_mixer": [cka_analysis(r) for r in mixer_comparison(p)],
+        "10_estimators": [estimator_study(p)],
+    }
+    out: dict[str, str] = {}
+    for chapter, listed in asks.items():
+        for a in listed:
+            out.setdefault(analysis_key(a), chapter)
+    return out
+
+
+def analysis_key(a: Analysis) -> str:
+    """What makes two analyses the same one: their kind and parameters."""
+    return repr((a.name, a.params()))
+
+
+
+#: Images per backward minibatch of Chapter 5's receptive fields: each keeps its model's
+#: whole forward graph for one backward pass per request (about 0.1 GB an image for a
+#: BiT-R50 at 224 px), so the paper's 32 images go in one minibatch and a reader's
+#: thousands do not exhaust the GPU.
+RECEPTIVE_FIELD_BATCH = 32
+
+
 def batch_size(p: Preset, purpose: str) -> int:
     """The minibatch size of the book's pass over ``purpose``'s probe set.
 
-    Chapter 10's study runs at its largest size (the smaller ones are chunks of it);
-    every other pass at the preset's ``cka_batch``.
+    Chapter 10's study runs at its largest size (the smaller ones are chunks of it), the
+    receptive fields at most :data:`RECEPTIVE_FIELD_BATCH`; every other pass at the
+    preset's ``cka_batch``.
     """
-    return max(p.estimator_batches) if purpose == "estimators" else p.cka_batch
+    if purpose == "estimators":
+        return max(p.estimator_batches)
+    if purpose == "receptive_field":
+        return min(p.cka_batch, RECEPTIVE_FIELD_BATCH)
+    return p.cka_batch
 
 
 def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
@@ -389,6 +487,6 @@ def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
     # Identical requests of two chapters are one analysis.
     unique: dict[str, Analysis] = {}
     for a in out:
-        unique.setdefault(repr((a.name, a.params())), a)
+        unique.setdefault(analysis_key(a), a)
     return list(unique.values())
 

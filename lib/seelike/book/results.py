@@ -24,22 +24,24 @@ from seelike.book.presets import Preset, probe_set
 from seelike.compare import CKARequest, analysis_of
 from seelike.hooks import TokenMode
 from seelike.passes import Analysis
+from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
 
 
 def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
             batch_size: int | None = None, progress: bool = False,
-            ) -> list[dict[str, np.ndarray]]:
+            profile: Profile | None = None) -> list[dict[str, np.ndarray]]:
     """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
 
     A miss computes, in the same pass, every analysis :func:`seelike.book.plan.analyses`
     lists for this probe set that is not cached yet. ``batch_size`` defaults to the plan's
     for this purpose (:func:`seelike.book.plan.batch_size`); the plan joins only at it.
+    ``profile`` records the costs of that pass (``benchmarks/bench_paper.py``).
     """
     batch = batch_size or plan.batch_size(preset, purpose)
     joins = batch == plan.batch_size(preset, purpose)
     return store.results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch,
-                         progress=progress,
+                         progress=progress, profile=profile,
                          planned=(lambda: plan.analyses(preset, purpose, repeat)) if joins
                          else None)
 
@@ -130,7 +132,8 @@ def receptive_fields(preset: Preset, model_name: str,
     def compute() -> dict[str, np.ndarray]:
         net = models.load(model_name)
         images = probe.tensor(0, len(probe)).to(next(net.parameters()).device)
-        out = receptive_field_pass(net, requests, images, batch_size=preset.cka_batch)
+        out = receptive_field_pass(net, requests, images,
+                                   batch_size=plan.batch_size(preset, "receptive_field"))
         return {"erf": np.stack([out[r]["erf"] for r in requests]),
                 "moments": np.stack([out[r]["moments"] for r in requests])}
 

@@ -18,6 +18,7 @@ import numpy as np
 from seelike import cache, models, passes
 from seelike.book.presets import Preset, probe_set
 from seelike.passes import Analysis
+from seelike.profile import Profile
 
 
 def _path(analysis: Analysis, key: dict) -> str:
@@ -27,12 +28,12 @@ def _path(analysis: Analysis, key: dict) -> str:
 def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
             batch_size: int, progress: bool = False,
             planned: Callable[[], Sequence[Analysis]] | None = None,
-            ) -> list[dict[str, np.ndarray]]:
+            profile: Profile | None = None) -> list[dict[str, np.ndarray]]:
     """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
 
     Cached results are read from disk. If any is missing, one pass in minibatches of
     ``batch_size`` computes it, with every analysis of ``planned()`` that is not cached
-    yet, and caches each.
+    yet, and caches each. ``profile`` (:mod:`seelike.profile`) records that pass's costs.
     """
     probe = probe_set(preset, purpose, seed=repeat)
     keys = [passes.cache_key(a, probe, batch_size) for a in analyses]
@@ -47,7 +48,7 @@ def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repea
     pending = list(todo.values())
     nets = {m: models.load(m) for m in dict.fromkeys(m for a, _ in pending for m in a.models())}
     computed = passes.run([a for a, _ in pending], nets, probe, batch_size=batch_size,
-                          progress=progress)
+                          progress=progress, profile=profile)
     for (a, k), result in zip(pending, computed, strict=True):
         cache.cached(a.name, k, lambda r=result: r, code=passes.code_of(a))
     return [r if r is not None else cache.load(a.name, k, passes.code_of(a))
