@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from seelike.cka import transformed_grams
 from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
+from seelike.memory import check_fits
 from seelike.models import default_device
 from seelike.profile import Profile
 
@@ -143,6 +144,10 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
             taps[m] += need.taps
             grams[m] += need.grams
     layout = {m: token_layout(nets[m]) for m in names}
+    # Refused before any work if a minibatch would not fit (seelike.memory).
+    check_fits({m: (list(dict.fromkeys([*taps[m], *(s.tap for s in grams[m])])),
+                    len(set(grams[m]))) for m in names},
+               min(batch_size, len(probe)), probe.tensor(0, 1).shape[-1], device)
     for m in names:
         nets[m].to(device)
     part = profile.part if profile is not None else _no_part

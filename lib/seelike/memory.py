@@ -1,0 +1,103 @@
+"""What a pass will hold in memory, known before it starts: a clear error instead of a crash.
+
+Serves every chapter's passes (:func:`seelike.passes.run`) and the GPU page, which tells a
+reader with one GPU what fits. In one minibatch of a pass, each model's forward pass keeps
+every tensor its analyses asked for (:class:`~seelike.hooks.Tap` s) until it ends, and each
+layer's transformed Gram matrix (``b × b`` float64) lives until every model has run: the
+bulk of a pass's memory, and what grows with the minibatch size. :func:`pass_bytes`
+reads both from the models' shapes on the meta device (no weights, no arithmetic), and
+:func:`check_fits` refuses a pass whose minibatch would not fit in the free memory of its
+device, naming the model and a minibatch size that would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+from seelike.hooks import Tap, run_taps
+
+__all__ = ["PassTooLarge", "available_bytes", "check_fits", "pass_bytes"]
+
+#: Share of the free memory a pass may plan to fill: the forward passes' own transient
+#: activations, the analyses' work and the allocator's fragmentation need the rest.
+HEADROOM = 0.6
+
+
+class PassTooLarge(MemoryError):
+    """A pass whose minibatch would not fit in its device's free memory."""
+
+
+def _tap_bytes(model_name: str, taps: Sequence[Tap], batch: int, image_size: int) -> int:
+    from seelike import models
+
+    net = models.meta_build(model_name)
+    x = torch.empty(batch, 3, image_size, image_size, device="meta")
+    got = run_taps(net, x, list(dict.fromkeys(taps)))
+    return sum(t.numel() * t.element_size() for t in got.values())
+
+
+def pass_bytes(needs: Mapping[str, tuple[Sequence[Tap], int]], batch: int,
+               image_size: int) -> dict[str, int]:
+    """Bytes held at each model's forward pass in one minibatch of ``batch`` images.
+
+    ``needs`` maps each model (a zoo or paper name) to the taps its forward pass records
+    and the number of Gram matrices its analyses ask for. Models run in order; at model
+    m's pass the device holds m's taps, the Grams of m and of every model before it. A
+    model whose name the zoo does not know is counted as 0.
+    """
+    out: dict[str, int] = {}
+    grams = 0
+    for name, (taps, count) in needs.items():
+        grams += count * batch * batch * 8
+        try:
+            recorded = _tap_bytes(name, taps, batch, image_size) if taps else 0
+        except KeyError:  # not a zoo or paper model: a reader's own module, unknown here
+            recorded = 0
+        out[name] = recorded + grams
+    return out
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory of ``device``: the GPU's free memory, or the host's available memory
+    (Linux's MemAvailable) for the CPU; None where it cannot be read."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0]) + int(torch.cuda.memory_reserved(device)
+                                                            - torch.cuda.memory_allocated(device))
+    if device.type == "cpu":
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+    return None
+
+
+def check_fits(needs: Mapping[str, tuple[Sequence[Tap], int]], batch: int, image_size: int,
+               device: torch.device) -> None:
+    """Raise :class:`PassTooLarge` if a minibatch of ``batch`` would not fit on ``device``.
+
+    The plan may fill :data:`HEADROOM` of the free memory; the message names the model at
+    the peak and the largest power-of-two minibatch that would fit.
+    """
+    free = available_bytes(device)
+    if free is None:
+        return
+    held = pass_bytes(needs, batch, image_size)
+    if not held or max(held.values()) <= HEADROOM * free:
+        return
+    model = max(held, key=held.get)  # type: ignore[arg-type]
+    smaller = batch // 2
+    while smaller >= 4 and max(pass_bytes(needs, smaller, image_size).values()) > HEADROOM * free:
+        smaller //= 2
+    fix = (f"lower the minibatch size to {smaller} or less (the preset's cka_batch, e.g. "
+           f"get_preset(..., cka_batch={smaller}))" if smaller >= 4 else
+           "use a device with more memory or ask for fewer layers")
+    raise PassTooLarge(
+        f"this pass would hold about {held[model] / 2**30:.1f} GiB while {model} runs a "
+        f"minibatch of {batch} images of {image_size} px (its recorded layers and the Gram "
+        f"matrices of the pass), more than {HEADROOM:.0%} of the {free / 2**30:.1f} GiB free "
+        f"on {device}; {fix}")

@@ -1,0 +1,45 @@
+"""Tests for seelike.memory: a pass's memory from shapes, and the refusal before it starts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seelike import memory, models, passes
+from seelike.compare import CKARequest, analysis_of
+from seelike.data import TensorProbe
+from seelike.hooks import Tap
+
+
+def test_pass_bytes_counts_recorded_layers_and_grams_from_shapes() -> None:
+    blocks = [Tap(f"net.blocks.{i}") for i in range(12)]
+    held = memory.pass_bytes({"vit_cifar": (blocks, 12), "resnet_cifar": ([], 3)}, 8, 32)
+    # 12 block outputs of 65 tokens x 192 floats per image, then 12 and 15 float64 Grams.
+    assert held["vit_cifar"] == 12 * 8 * 65 * 192 * 4 + 12 * 8 * 8 * 8
+    assert held["resnet_cifar"] == 15 * 8 * 8 * 8
+    assert memory.pass_bytes({"my own module": (blocks, 1)}, 8, 32) == {"my own module": 64 * 8}
+
+
+def test_a_pass_that_does_not_fit_is_refused_before_any_forward_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    net = models.build("vit_cifar")
+    calls = []
+    net.register_forward_pre_hook(lambda *_: calls.append(1))
+    analysis = analysis_of(CKARequest("vit_cifar"))
+    probe = TensorProbe(torch.rand(16, 3, 32, 32))
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 40 * 2**20)
+    with pytest.raises(memory.PassTooLarge,
+                       match=r"while vit_cifar runs a minibatch of 16 images of 32 px.*"
+                             r"lower the minibatch size to 4 or less"):
+        passes.run([analysis], {"vit_cifar": net}, probe, batch_size=16, device="cpu")
+    assert not calls
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**40)
+    (out,) = passes.run([analysis], {"vit_cifar": net}, probe, batch_size=8, device="cpu")
+    assert np.isfinite(out["cka"]).all() and calls
+
+
+def test_available_bytes_reads_the_host_or_says_it_cannot() -> None:
+    free = memory.available_bytes(torch.device("cpu"))
+    assert free is None or free > 0
+    assert memory.available_bytes(torch.device("meta")) is None
