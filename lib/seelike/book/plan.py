@@ -329,11 +329,12 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
                                                    batch_size=batch, repeat=draw))
 
 
-def probe_evaluations(p: Preset) -> list[probes.ProbeEval]:
-    """Every shots setting's probes, each of its draws, evaluated on ``p``'s ``probe_test``
-    set in one pass (each draw's fits first)."""
-    return [probe_evaluation(p, name, shots, draw)
-            for shots in probe_shots(p) for draw in shot_draws(shots)
+def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
+                      ) -> list[probes.ProbeEval]:
+    """Every shots setting's probes (:func:`probe_shots`), each of its draws, evaluated on
+    ``p``'s ``probe_test`` set in one pass (each draw's fits first)."""
+    return [probe_evaluation(p, name, n, draw)
+            for n in probe_shots(p, shots=shots) for draw in shot_draws(n, claims_shots=shots)
             for name in probe_models(p)]
 
 
@@ -379,17 +380,20 @@ def estimator_study(p: Preset) -> EstimatorCKA:
 # ---- every analysis of a probe set ----------------------------------------------------------
 
 
-def schedule(p: Preset) -> list[tuple[Preset, str, int]]:
+def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
+             ) -> list[tuple[Preset, str, int]]:
     """Every pass the book makes over a probe set: ``(preset, purpose, repeat)``, in an order
     in which each pass finds what it reads already cached.
 
     The attention pass comes before the CKA pass (Fig 5 picks its heads by distance), and
     each few-shot fit before the evaluation pass. Chapter 5's receptive fields are a
-    separate, backward, computation (:func:`receptive_field_requests`).
+    separate, backward, computation (:func:`receptive_field_requests`). ``shots``: the
+    chapters' knob, as in :func:`analyses`.
     """
     out = [(p, "attention", 0), *((p, "cka", r) for r in range(p.cka_repeats))]
-    for shots in probe_shots(p):
-        out += [(with_shots(p, shots), "probe_train", draw) for draw in shot_draws(shots)]
+    for n in probe_shots(p, shots=shots):
+        out += [(with_shots(p, n), "probe_train", draw)
+                for draw in shot_draws(n, claims_shots=shots)]
     out.append((p, "probe_test", 0))
     return out + [(p, "estimators", r) for r in range(p.estimator_repeats)]
 
@@ -457,7 +461,8 @@ def batch_size(p: Preset, purpose: str) -> int:
     return p.cka_batch
 
 
-def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
+def analyses(p: Preset, purpose: str, repeat: int = 0, *,
+             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis]:
     """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``.
 
     Repeats other than 0 serve only Chapter 4's spread over probe sets (purpose ``cka``),
@@ -478,10 +483,11 @@ def analyses(p: Preset, purpose: str, repeat: int = 0) -> list[Analysis]:
             out += localization(p)
     elif purpose == "attention" and repeat == 0:
         out += attention_distances(p)
-    elif purpose == "probe_train" and repeat in shot_draws(p.probe_train_per_class):
+    elif purpose == "probe_train" and repeat in shot_draws(p.probe_train_per_class,
+                                                           claims_shots=shots):
         out += probe_fits(p, repeat)
     elif purpose == "probe_test" and repeat == 0:
-        out += probe_evaluations(p)
+        out += probe_evaluations(p, shots=shots)
     elif purpose == "estimators":
         out.append(estimator_study(p))
     # Identical requests of two chapters are one analysis.
