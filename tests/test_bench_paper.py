@@ -31,7 +31,8 @@ def test_every_planned_analysis_of_the_paper_preset_runs_and_is_timed(bench, tmp
     out = tmp_path / "bench.json"
     result = bench.main(["--device", "cpu", "--shots", "1", "--out", str(out), "--set", *TINY])
     p = get_preset("paper", **bench.parse_overrides(TINY))
-    assert json.loads(out.read_text())["rows"] == result["rows"]
+    written = json.loads(out.read_text())
+    assert written["rows"] == result["rows"] and written["complete"] and result["complete"]
     assert out.with_suffix(".md").read_text().startswith("| chapter | analysis |")
     # One timed pass per scheduled probe set, and one receptive-field run per model.
     assert [(x["purpose"], x["repeat"]) for x in result["passes"]] == (
