@@ -240,15 +240,15 @@ def kernel_cross_validate(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor,
 
     ``fold`` ``(n,)`` numbers each example's fold; each fold is held out once, every
     penalty solved at once, and held-out predictions come from the kernel between held-out
-    and training examples, so no weights are formed.
+    and training examples, so no weights are formed. As there, a fold that leaves nothing
+    to train on adds nothing (one populated fold: every error is 0).
     """
     lam = torch.tensor(list(lambdas), dtype=x.dtype, device=x.device)[:, None]
     errors = torch.zeros(len(lam), x.shape[0], dtype=x.dtype, device=x.device)
-    folds = fold.unique().tolist()
-    if len(folds) < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {len(folds)}")
-    for f in folds:
+    for f in fold.unique().tolist():
         held = fold == f
+        if held.all():
+            continue
         xc, mean_x, mean_y, a = _dual(x[:, ~held], y[~held], lam)
         cross = (x[:, held] - mean_x[:, None]) @ xc.transpose(1, 2)  # (G, h, m)
         residual = y[held] - (cross @ a + mean_y)  # (L, G, h, C)
