@@ -12,13 +12,18 @@ from seelike.data import TensorProbe
 from seelike.hooks import Tap
 
 
-def test_pass_bytes_counts_recorded_layers_and_grams_from_shapes() -> None:
+def test_pass_bytes_counts_kept_layers_streamed_ones_and_grams_from_shapes() -> None:
     blocks = [Tap(f"net.blocks.{i}") for i in range(12)]
-    held = memory.pass_bytes({"vit_cifar": (blocks, 12), "resnet_cifar": ([], 3)}, 8, 32)
-    # 12 block outputs of 65 tokens x 192 floats per image, then 12 and 15 float64 Grams.
-    assert held["vit_cifar"] == 12 * 8 * 65 * 192 * 4 + 12 * 8 * 8 * 8
+    block = 8 * 65 * 192 * 4  # one block output: 65 tokens x 192 floats per image
+    held = memory.pass_bytes({"vit_cifar": (blocks, [], 12), "resnet_cifar": ([], [], 3)}, 8, 32)
+    # 12 kept block outputs, then 12 and 15 float64 Grams of 8 x 8.
+    assert held["vit_cifar"] == 12 * block + 12 * 8 * 8 * 8
     assert held["resnet_cifar"] == 15 * 8 * 8 * 8
-    assert memory.pass_bytes({"my own module": (blocks, 1)}, 8, 32) == {"my own module": 64 * 8}
+    # Streamed layers pass two at a time, however many there are.
+    streamed = memory.pass_bytes({"vit_cifar": (blocks[:1], blocks[1:], 12)}, 8, 32)
+    assert streamed["vit_cifar"] == 3 * block + 12 * 8 * 8 * 8
+    assert memory.pass_bytes({"my own module": (blocks, [], 1)}, 8, 32) == {
+        "my own module": 64 * 8}
 
 
 def test_a_pass_that_does_not_fit_is_refused_before_any_forward_pass(
@@ -28,10 +33,15 @@ def test_a_pass_that_does_not_fit_is_refused_before_any_forward_pass(
     net.register_forward_pre_hook(lambda *_: calls.append(1))
     analysis = analysis_of(CKARequest("vit_cifar"))
     probe = TensorProbe(torch.rand(16, 3, 32, 32))
-    monkeypatch.setattr(memory, "available_bytes", lambda device: 40 * 2**20)
+    # Free memory enough for a minibatch of 8 but not of 16: the layers stream into Grams.
+    specs = analysis.needs("vit_cifar", net).grams
+    needs = {"vit_cifar": ([], [s.tap for s in specs], len(specs))}
+    free = memory.pass_bytes(needs, 8, 32)["vit_cifar"] / memory.HEADROOM * 1.01
+    assert memory.pass_bytes(needs, 16, 32)["vit_cifar"] > memory.HEADROOM * free
+    monkeypatch.setattr(memory, "available_bytes", lambda device: free)
     with pytest.raises(memory.PassTooLarge,
                        match=r"while vit_cifar runs a minibatch of 16 images of 32 px.*"
-                             r"lower the minibatch size to 4 or less"):
+                             r"lower the minibatch size to 8 or less"):
         passes.run([analysis], {"vit_cifar": net}, probe, batch_size=16, device="cpu")
     assert not calls
     monkeypatch.setattr(memory, "available_bytes", lambda device: 2**40)

@@ -494,7 +494,7 @@ class _Stop(Exception):
 
 def run_taps(
     model: nn.Module, x: torch.Tensor, taps: Sequence[Tap], *, grad: bool = False,
-    stop_early: bool = True,
+    stop_early: bool = True, consume: Callable[[Tap, torch.Tensor], bool] | None = None,
 ) -> dict[Tap, torch.Tensor]:
     """Run ``model(x)`` in eval mode and return the tensor of every tap.
 
@@ -503,6 +503,11 @@ def run_taps(
     abandoned once every tap is recorded, so taps in the first blocks cost only those blocks.
     Recorded tensors are clones: timm ResNets add the shortcut in place (``x += shortcut``)
     into the very tensor the branch's last module returned.
+
+    ``consume(tap, tensor)`` streams: it is called as each tap is recorded, with the tensor
+    as it is at that moment (no copy; use it before returning, or copy it), and when it
+    returns True the tap is used up and left out of the result. So a pass that reduces
+    each layer as it comes (a Gram matrix, a statistic) never holds every layer at once.
     """
     _check_model(model)
     if isinstance(taps, Tap) or not isinstance(taps, Iterable):
@@ -514,23 +519,27 @@ def run_taps(
     if wrong:
         raise TypeError(f"taps must be Tap objects, got {wrong[0]!r}; e.g. Tap({wrong[0]!r})")
     found: dict[Tap, torch.Tensor] = {}
+    used: set[Tap] = set()
 
     def record(tap: Tap, value: Any) -> None:
         tensor = value[0] if isinstance(value, tuple | list) else value
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"{tap.module!r} {tap.where} is {type(tensor).__name__}, not a tensor")
-        if tap in found:
+        if tap in found or tap in used:
             raise RuntimeError(f"module {tap.module!r} ran twice in one forward pass")
         tensor = tensor if grad else tensor.detach()
-        if tap.transform is None:
-            found[tap] = tensor.clone()
-        else:
+        fresh = False
+        if tap.transform is not None:
             # A transform that reduces (attention to distances) never copies the whole tensor;
             # one that returns a view of it gets its own copy, as an untransformed tap does.
             out = tap.transform(tensor)
-            shares = out.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
-            found[tap] = out.clone() if shares else out
-        if stop_early and len(found) == len(taps):
+            fresh = out.untyped_storage().data_ptr() != tensor.untyped_storage().data_ptr()
+            tensor = out
+        if consume is not None and consume(tap, tensor):
+            used.add(tap)
+        else:
+            found[tap] = tensor if fresh else tensor.clone()
+        if stop_early and len(found) + len(used) == len(taps):
             raise _Stop
 
     with contextlib.ExitStack() as stack:
@@ -556,7 +565,7 @@ def run_taps(
             stack.callback(handle.remove)
         with contextlib.suppress(_Stop):
             model(x)
-    missing = [t for t in taps if t not in found]
+    missing = [t for t in taps if t not in found and t not in used]
     if missing:
         raise RuntimeError(f"taps never reached in the forward pass: {missing}")
     return found

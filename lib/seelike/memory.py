@@ -2,10 +2,12 @@
 
 Serves every chapter's passes (:func:`seelike.passes.run`) and the GPU page, which tells a
 reader with one GPU what fits. In one minibatch of a pass, each model's forward pass keeps
-every tensor its analyses asked for (:class:`~seelike.hooks.Tap` s) until it ends, and each
-layer's transformed Gram matrix (``b × b`` float64) lives until every model has run: the
-bulk of a pass's memory, and what grows with the minibatch size. :func:`pass_bytes`
-reads both from the models' shapes on the meta device (no weights, no arithmetic), and
+the layers its analyses read after the forward pass (:class:`~seelike.hooks.Tap` s) until
+it ends, while layers that are only reduced (into Gram matrices, or statistics streamed by
+:meth:`seelike.passes.Analysis.consume`) pass through one or two at a time; each layer's
+transformed Gram matrix (``b × b`` float64) lives until every model has run. That is the
+bulk of a pass's memory, and what grows with the minibatch size. :func:`pass_bytes` reads
+it from the models' shapes on the meta device (no weights, no arithmetic), and
 :func:`check_fits` refuses a pass whose minibatch would not fit in the free memory of its
 device, naming the model and a minibatch size that would.
 """
@@ -30,33 +32,42 @@ class PassTooLarge(MemoryError):
     """A pass whose minibatch would not fit in its device's free memory."""
 
 
-def _tap_bytes(model_name: str, taps: Sequence[Tap], batch: int, image_size: int) -> int:
+def _tap_sizes(model_name: str, taps: Sequence[Tap], batch: int, image_size: int
+               ) -> dict[Tap, int]:
     from seelike import models
 
+    if not taps:
+        return {}
     net = models.meta_build(model_name)
     x = torch.empty(batch, 3, image_size, image_size, device="meta")
     got = run_taps(net, x, list(dict.fromkeys(taps)))
-    return sum(t.numel() * t.element_size() for t in got.values())
+    return {tap: t.numel() * t.element_size() for tap, t in got.items()}
 
 
-def pass_bytes(needs: Mapping[str, tuple[Sequence[Tap], int]], batch: int,
-               image_size: int) -> dict[str, int]:
+#: What a pass needs of one model: the taps it keeps for the minibatch, the taps it only
+#: streams (reduced as they are recorded) and the number of Gram matrices it forms.
+ModelNeeds = tuple[Sequence[Tap], Sequence[Tap], int]
+
+
+def pass_bytes(needs: Mapping[str, ModelNeeds], batch: int, image_size: int) -> dict[str, int]:
     """Bytes held at each model's forward pass in one minibatch of ``batch`` images.
 
-    ``needs`` maps each model (a zoo or paper name) to the taps its forward pass records
-    and the number of Gram matrices its analyses ask for. Models run in order; at model
-    m's pass the device holds m's taps, the Grams of m and of every model before it. A
-    model whose name the zoo does not know is counted as 0.
+    ``needs`` maps each model (a zoo or paper name) to its :data:`ModelNeeds`. Models run in
+    order; at model m's pass the device holds m's kept taps, the two largest of its streamed
+    ones (a streamed statistic may pair two layers), and the Grams of m and of every model
+    before it. A model whose name the zoo does not know is counted as its Grams alone.
     """
     out: dict[str, int] = {}
     grams = 0
-    for name, (taps, count) in needs.items():
+    for name, (kept, streamed, count) in needs.items():
         grams += count * batch * batch * 8
         try:
-            recorded = _tap_bytes(name, taps, batch, image_size) if taps else 0
+            sizes = _tap_sizes(name, [*kept, *streamed], batch, image_size)
         except KeyError:  # not a zoo or paper model: a reader's own module, unknown here
-            recorded = 0
-        out[name] = recorded + grams
+            sizes = {}
+        held = sum(sizes.get(t, 0) for t in set(kept))
+        passing = sorted((sizes.get(t, 0) for t in set(streamed) - set(kept)), reverse=True)
+        out[name] = held + sum(passing[:2]) + grams
     return out
 
 
@@ -76,7 +87,7 @@ def available_bytes(device: torch.device) -> int | None:
     return None
 
 
-def check_fits(needs: Mapping[str, tuple[Sequence[Tap], int]], batch: int, image_size: int,
+def check_fits(needs: Mapping[str, ModelNeeds], batch: int, image_size: int,
                device: torch.device) -> None:
     """Raise :class:`PassTooLarge` if a minibatch of ``batch`` would not fit on ``device``.
 

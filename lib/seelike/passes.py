@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -46,10 +46,16 @@ class GramSpec:
 
 @dataclass
 class Needs:
-    """What an analysis needs from one model in every minibatch."""
+    """What an analysis needs from one model in every minibatch.
+
+    ``taps`` are held until the minibatch's :meth:`Analysis.update`; ``streamed`` taps go to
+    :meth:`Analysis.consume` as the forward pass records them and are never held (what a
+    pass over a large model at a large minibatch must do with every layer it only reduces).
+    """
 
     taps: list[Tap] = field(default_factory=list)
     grams: list[GramSpec] = field(default_factory=list)
+    streamed: list[Tap] = field(default_factory=list)
 
 
 class Batch:
@@ -103,6 +109,14 @@ class Analysis(ABC):
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         """Start from nothing (``nets``: the loaded models by name)."""
 
+    def consume(self, model: str, tap: Tap, tensor: torch.Tensor) -> None:
+        """Take one of this analysis's ``streamed`` taps of ``model`` as it is recorded.
+
+        Called during the minibatch's forward pass, before :meth:`update`; ``tensor`` is the
+        layer as it is at that moment, not a copy (copy what must outlive the call).
+        """
+        raise NotImplementedError(f"{type(self).__name__} streams no taps")
+
     @abstractmethod
     def update(self, batch: Batch) -> None:
         """Add one minibatch."""
@@ -138,15 +152,19 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     device = torch.device(device) if device is not None else default_device()
     taps: dict[str, list[Tap]] = {m: [] for m in names}
     grams: dict[str, list[GramSpec]] = {m: [] for m in names}
+    streams: dict[str, dict[Tap, list[Analysis]]] = {m: {} for m in names}
     for a in analyses:
         for m in a.models():
             need = a.needs(m, nets[m])
             taps[m] += need.taps
             grams[m] += need.grams
+            for t in need.streamed:
+                streams[m].setdefault(t, []).append(a)
     layout = {m: token_layout(nets[m]) for m in names}
     # Refused before any work if a minibatch would not fit (seelike.memory).
-    check_fits({m: (list(dict.fromkeys([*taps[m], *(s.tap for s in grams[m])])),
-                    len(set(grams[m]))) for m in names},
+    check_fits({m: (list(dict.fromkeys(taps[m])),
+                    [t for t in dict.fromkeys([*(s.tap for s in grams[m]), *streams[m]])
+                     if t not in taps[m]], len(set(grams[m]))) for m in names},
                min(batch_size, len(probe)), probe.tensor(0, 1).shape[-1], device)
     for m in names:
         nets[m].to(device)
@@ -159,11 +177,12 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
         batch = Batch(x, start, full=len(x) == batch_size)
         for m in names:
             specs = list(dict.fromkeys(grams[m])) if batch.full else []
-            wanted = list(dict.fromkeys([*taps[m], *(s.tap for s in specs)]))
+            wanted = list(dict.fromkeys([*taps[m], *(s.tap for s in specs), *streams[m]]))
             if not wanted:
                 continue
             with part(("forward", m)):
-                _forward(batch, m, nets[m], x, taps[m], specs, wanted, layout[m])
+                _forward(batch, m, nets[m], x, taps[m], specs, streams[m], wanted, layout[m],
+                         part)
         for a in analyses:
             with part(("analysis", a)):
                 a.update(batch)
@@ -181,19 +200,34 @@ def _no_part(_key: object) -> Iterator[None]:
 
 
 def _forward(batch: Batch, m: str, net: nn.Module, x: torch.Tensor, taps: list[Tap],
-             specs: list[GramSpec], wanted: list[Tap],
-             layout: tuple[bool, int, bool]) -> None:
-    """Run model ``m`` on the minibatch; keep the taps and Grams its analyses asked for."""
-    got = run_taps(net, x, wanted)
-    batch._taps[m] = {t: got[t] for t in taps}
-    batch._grams[m] = {}
+             specs: list[GramSpec], streams: Mapping[Tap, list[Analysis]], wanted: list[Tap],
+             layout: tuple[bool, int, bool],
+             part: Callable[[object], contextlib.AbstractContextManager[None]]) -> None:
+    """Run model ``m`` on the minibatch; keep the taps and Grams its analyses asked for.
+
+    Each layer's Grams are formed, and its streamed taps handed on, the moment the forward
+    pass records it; only taps some analysis reads in :meth:`Analysis.update` are kept.
+    """
     has_tokens, prefix, has_class = layout
+    by_tap: dict[Tap, list[GramSpec]] = {}
     for spec in specs:
-        feats = select_tokens(got[spec.tap], spec.tokens, has_tokens=has_tokens,
-                              prefix=prefix, has_class=has_class, name=spec.tap.module)
-        batch._grams[m][spec] = transformed_grams({spec.tap.module: feats},
-                                                  unbiased=spec.unbiased)[0]
-    del got  # only the requested raw taps and the Grams outlive the model's pass
+        by_tap.setdefault(spec.tap, []).append(spec)
+    batch._grams[m] = {}
+    kept = set(taps)
+
+    def consume(tap: Tap, tensor: torch.Tensor) -> bool:
+        for spec in by_tap.get(tap, ()):
+            feats = select_tokens(tensor, spec.tokens, has_tokens=has_tokens, prefix=prefix,
+                                  has_class=has_class, name=spec.tap.module)
+            batch._grams[m][spec] = transformed_grams({spec.tap.module: feats},
+                                                      unbiased=spec.unbiased)[0]
+        for a in streams.get(tap, ()):
+            with part(("analysis", a)):
+                a.consume(m, tap, tensor)
+        return tap not in kept
+
+    got = run_taps(net, x, wanted, consume=consume)
+    batch._taps[m] = {t: got[t] for t in taps}
 
 
 def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]:
