@@ -483,7 +483,7 @@ def test_cuda_matches_cpu(unbiased: bool) -> None:
 @pytest.fixture
 def device_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The path an accelerator takes (scale on the device, check at the end), on the CPU."""
-    monkeypatch.setattr(cka, "_checks_each_batch", lambda device: False)
+    monkeypatch.setattr(cka, "reads_back_freely", lambda device: False)
 
 
 @ESTIMATORS
@@ -494,7 +494,7 @@ def test_device_path_gives_the_same_bits_as_the_checked_path(unbiased: bool) -> 
     for batch in (slice(0, 32), slice(32, 64)):
         checked.update([f[batch] for f in feats], [feats[0][batch], feats[2][batch]])
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(cka, "_checks_each_batch", lambda device: False)
+        m.setattr(cka, "reads_back_freely", lambda device: False)
         deferred = MinibatchCKA(3, 2, unbiased=unbiased, bootstrap=7)
         for batch in (slice(0, 32), slice(32, 64)):
             deferred.update([f[batch] for f in feats], [feats[0][batch], feats[2][batch]])
@@ -546,3 +546,24 @@ def test_device_path_reads_nothing_back_per_minibatch() -> None:
     assert acc.num_batches == 3
     with pytest.raises(NotImplementedError):
         acc.compute()
+
+
+@ESTIMATORS
+@pytest.mark.parametrize("magnitude", [1.0, 1e-30, 1e30])
+def test_cka_of_row_blocks_streamed_in_slabs_is_linear_cka(monkeypatch: pytest.MonkeyPatch,
+                                                           unbiased: bool, magnitude: float
+                                                           ) -> None:
+    # Chapter 2's full-batch CKA on an accelerator: minibatches kept on the host, slabs of
+    # features to the device (here the CPU, with slabs of a few features).
+    monkeypatch.setattr(cka, "_SLAB_ELEMENTS", 64)
+    rng = np.random.default_rng(34)
+    x = 3.0 + rng.normal(size=(21, 40))
+    y = x[:, :5] @ rng.normal(size=(5, 6)) + rng.normal(size=(21, 6))
+    blocks_x = [torch.from_numpy(x[i:i + 8] * magnitude).float() for i in range(0, 21, 8)]
+    blocks_y = [torch.from_numpy(y[i:i + 8]).float() for i in range(0, 21, 8)]
+    value = cka.cka_of_grams(cka.gram_of_blocks(blocks_x, "cpu"),
+                             cka.gram_of_blocks(blocks_y, "cpu"), unbiased=unbiased)
+    assert value == pytest.approx(linear_cka(x, y, unbiased=unbiased), rel=1e-5)
+    blocks_x[1][2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        cka.gram_of_blocks(blocks_x, "cpu")

@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import compare
+from seelike import cka, compare, models, passes
 from seelike.cka import MinibatchCKA
+from seelike.compare import CKACurve
 from seelike.data import TensorProbe
 
 
@@ -53,3 +54,22 @@ def test_too_few_examples_for_one_minibatch_is_refused() -> None:
     with pytest.raises(ValueError, match="fewer than one minibatch"):
         compare.cka_matrix(_net(0), ["0"], TensorProbe(torch.rand(3, 3, 8, 8)), batch_size=4,
                            device=torch.device("cpu"))
+
+
+def test_curve_full_batch_cka_streamed_in_slabs_equals_the_whole_layer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # On an accelerator the full-batch Grams are formed a slab of features at a time; here
+    # that path runs on the CPU and must give what the whole-layer linear_cka gives.
+    torch.manual_seed(3)
+    nets = {"vit_cifar": models.build("vit_cifar"), "resnet_cifar": models.build("resnet_cifar")}
+    probe = TensorProbe(torch.rand(24, 3, 32, 32))
+
+    def full() -> np.ndarray:
+        curve = CKACurve("vit_cifar", ("net.blocks.1", "net.blocks.11"), "resnet_cifar",
+                         ("net.layer1.1", "net.layer4.1"))
+        (out,) = passes.run([curve], nets, probe, batch_size=8, device="cpu")
+        return out["full"]
+
+    whole = full()
+    monkeypatch.setattr(cka, "reads_back_freely", lambda device: False)
+    np.testing.assert_allclose(full(), whole, rtol=1e-5)

@@ -51,8 +51,8 @@ import torch
 
 Features = torch.Tensor | np.ndarray
 
-__all__ = ["Features", "MinibatchCKA", "gram_linear", "hsic", "linear_cka",
-           "transform_gram", "transformed_grams"]
+__all__ = ["Features", "MinibatchCKA", "cka_of_grams", "gram_linear", "gram_of_blocks", "hsic",
+           "linear_cka", "reads_back_freely", "transform_gram", "transformed_grams"]
 
 
 @contextlib.contextmanager
@@ -197,12 +197,14 @@ def _scaled_gram(x: torch.Tensor, name: str) -> tuple[torch.Tensor, int]:
     return gram, exponent
 
 
-def _checks_each_batch(device: torch.device) -> bool:
-    """Whether features on ``device`` are checked (and re-formed if need be) batch by batch.
+def reads_back_freely(device: torch.device) -> bool:
+    """Whether the host may read values of ``device`` whenever it likes: the CPU only.
 
-    On the CPU reading a value back is free. On an accelerator it stalls the host until
-    every queued kernel has run, once per layer and minibatch: the engine then scales on
-    the device instead (:func:`_accumulate_gram_on_device`) and checks once at the end.
+    On an accelerator a read-back stalls the host until every queued kernel has run. So
+    there the engine scales each layer on the device (:func:`_accumulate_gram_on_device`)
+    and checks once at the end, instead of checking (and re-forming a Gram if need be)
+    layer by layer and minibatch by minibatch; and Chapter 2's full-batch CKA streams its
+    layers in slabs (:func:`gram_of_blocks`).
     """
     return device.type == "cpu"
 
@@ -254,7 +256,7 @@ def _grams(named: Mapping[str, Features], *, up_to_scale: bool = False) -> torch
     dtype = functools.reduce(torch.promote_types, map(_dtype_of, named.values()), torch.float32)
     device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
     k = torch.zeros(len(named), n, n, dtype=dtype, device=device)
-    if not _checks_each_batch(device):
+    if not reads_back_freely(device):
         exponents = []
         with _full_fp32_matmul():
             for i, (name, f) in enumerate(named.items()):
@@ -415,14 +417,56 @@ def linear_cka(x: Features, y: Features, *, unbiased: bool = False) -> float:
         xm, ym = _as_matrix(x, "x"), _as_matrix(y, "y")
         _check_n(xm.shape[0], unbiased)
         # CKA is a ratio in which each side's scale cancels.
-        tx = transform_gram(_grams({"x": xm}, up_to_scale=True)[0], unbiased)
-        ty = transform_gram(_grams({"y": ym}, up_to_scale=True)[0], unbiased).to(tx.device)
+        return cka_of_grams(_grams({"x": xm}, up_to_scale=True)[0],
+                            _grams({"y": ym}, up_to_scale=True)[0], unbiased=unbiased)
+
+
+def cka_of_grams(k_x: torch.Tensor, k_y: torch.Tensor, *, unbiased: bool) -> float:
+    """Linear CKA from the ``(n, n)`` Gram matrices of two layers' features (any scale).
+
+    What :func:`linear_cka` computes once it has the Grams; with :func:`gram_of_blocks`, the
+    full-batch CKA of layers too large to hold on a GPU whole (Chapter 2).
+    """
+    with torch.no_grad():
+        tx = transform_gram(k_x.double(), unbiased)
+        ty = transform_gram(k_y.double(), unbiased).to(tx.device)
         xy, xx, yy = ((a * b).sum().item() for a, b in ((tx, ty), (tx, tx), (ty, ty)))
     if xx == 0 or yy == 0:
         _undefined_warning([name for name, s in (("x", xx), ("y", yy)) if s == 0])
         return float("nan")
     # Two square roots, not one of the product, which can underflow for tiny features.
     return xy / (float(np.sqrt(xx)) * float(np.sqrt(yy)))
+
+
+def gram_of_blocks(blocks: Sequence[torch.Tensor], device: torch.device | str) -> torch.Tensor:
+    """The float64 ``(n, n)`` Gram of the rows of ``blocks``, formed on ``device`` in slabs.
+
+    ``blocks`` are ``(n_i, d)`` row blocks (a probe set's minibatches, kept in host
+    memory). Each slab of features of every row goes to ``device`` in turn, so it holds
+    ``n × slab`` features and the Gram, never the whole matrix: Chapter 2's full-batch CKA
+    on the paper preset has a layer of 10,240 × 802,816 features (33 GB). The features are
+    offset and scaled by a power of two as in the engine's device path, which leaves CKA
+    unchanged and keeps the float32 Gram in range.
+    """
+    device = torch.device(device)
+    n, d = sum(len(b) for b in blocks), blocks[0].shape[1]
+    own = _float_dtype(blocks[0])
+    offset = _offset(torch.cat([b[:_OFFSET_ROWS] for b in blocks])[:_OFFSET_ROWS], own)
+    bounds = [float(b.abs().max()) for b in blocks]  # one read-back per block, once
+    if not all(map(math.isfinite, bounds)):
+        raise ValueError("the features have NaN or inf")
+    bound = max(bounds)
+    exponent = min(max(math.frexp(bound)[1], _DEVICE_EXPONENTS[0]), _DEVICE_EXPONENTS[1])
+    scale = math.ldexp(1.0, -exponent)
+    k = torch.zeros(n, n, dtype=own, device=device)
+    cols = max(1, _SLAB_ELEMENTS // n)
+    with _full_fp32_matmul():
+        for start in range(0, d, cols):
+            part = slice(start, start + cols)
+            slab = torch.cat([b[:, part] for b in blocks]).to(device, own)
+            slab = (slab - offset[part].to(device)) * scale
+            k.addmm_(slab, slab.T)
+    return k.double() * math.ldexp(1.0, 2 * exponent)
 
 
 class MinibatchCKA:

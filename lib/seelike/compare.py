@@ -215,28 +215,27 @@ class CKACurve(Analysis):
                     batch.tap(model, Tap(layer)).flatten(1).float().cpu())
 
     def result(self) -> dict[str, np.ndarray]:
-        from seelike.cka import linear_cka
-
         if not self._sums:
             raise ValueError("no full minibatch: the probe set is smaller than one minibatch")
         cross, self_a, self_b = np.cumsum(np.stack(self._sums), axis=0).transpose(1, 0, 2)
-        full = [linear_cka(_gather(self._feats[(self.model_a, la)], self._device),
-                           _gather(self._feats[(self.model_b, lb)], self._device),
-                           unbiased=True)
+        full = [self._full_batch(self._feats[(self.model_a, la)],
+                                 self._feats[(self.model_b, lb)])
                 for la, lb in zip(self.layers_a, self.layers_b, strict=True)]
         return {"curve": cross / np.sqrt(self_a * self_b), "full": np.array(full)}
 
+    def _full_batch(self, parts_a: list[torch.Tensor], parts_b: list[torch.Tensor]) -> float:
+        """Unbiased CKA of one batch of all the examples, from the kept minibatches.
 
-def _gather(parts: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """The row blocks ``parts`` as one matrix on ``device`` (the pass's: the full-batch Gram
-    is formed there), copied block by block so that the host never holds a second copy."""
-    out = torch.empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype,
-                      device=device)
-    row = 0
-    for part in parts:
-        out[row:row + len(part)].copy_(part)
-        row += len(part)
-    return out
+        On an accelerator the Grams are formed there a slab of features at a time
+        (:func:`seelike.cka.gram_of_blocks`): the whole layer would not fit at the paper's
+        scale. On the CPU, :func:`seelike.cka.linear_cka` of the whole layer, as ever.
+        """
+        from seelike.cka import cka_of_grams, gram_of_blocks, linear_cka, reads_back_freely
+
+        if reads_back_freely(self._device):
+            return linear_cka(torch.cat(parts_a), torch.cat(parts_b), unbiased=True)
+        return cka_of_grams(gram_of_blocks(parts_a, self._device),
+                            gram_of_blocks(parts_b, self._device), unbiased=True)
 
 
 def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[str]],
