@@ -459,9 +459,8 @@ class ProbeFit(_Probes):
             chosen, cv = [], []
             for i in range(len(self.layers)):
                 acc = self._acc[(i, kind)]
-                errors, n, picked = self._cross_validate(acc)
+                errors, n, picked, w, b = self._fit(acc)
                 best = int(np.argmin(errors))
-                w, b = self._solve(acc, self.lambdas[best])
                 offset = acc.offset.double().cpu().numpy()
                 out[f"{kind}_w{i}"] = w.astype(np.float32)
                 out[f"{kind}_b{i}"] = (b - np.einsum("gd,gdc->gc", offset, w)).astype(np.float32)
@@ -470,29 +469,24 @@ class ProbeFit(_Probes):
             out[f"{kind}_lambda"], out[f"{kind}_cv"] = np.array(chosen), np.array(cv)
         return out
 
-    def _cross_validate(self, acc: _FoldAccumulator | _ExampleStore
-                        ) -> tuple[np.ndarray, float, int]:
-        """Held-out squared error per λ, summed over the selection positions; the number of
-        examples; the number of positions summed."""
+    def _fit(self, acc: _FoldAccumulator | _ExampleStore
+             ) -> tuple[np.ndarray, float, int, np.ndarray, np.ndarray]:
+        """One probe family of one layer, from its accumulated data read once: held-out
+        squared error per λ (summed over the selection positions), the number of examples
+        and of positions summed, and every probe's weights and intercepts at the best λ."""
         if isinstance(acc, _ExampleStore):
             x, y, fold = acc.examples()
             pick = _selection(x.shape[0])
             errors = kernel_cross_validate(x[torch.as_tensor(pick, device=x.device)], y, fold,
-                                           self.lambdas).sum(dim=1)
-            return errors.cpu().numpy(), float(x.shape[1]), len(pick)
+                                           self.lambdas).sum(dim=1).cpu().numpy()
+            w, b = kernel_ridge(x, y, self.lambdas[int(np.argmin(errors))])
+            return errors, float(x.shape[1]), len(pick), w.cpu().numpy(), b.cpu().numpy()
         folds = acc.stats()
         pick = _selection(folds.sx.shape[1])
         errors = cross_validate(folds, self.lambdas, pick).sum(axis=1)
-        return errors, float(folds.total().n), len(pick)
-
-    @staticmethod
-    def _solve(acc: _FoldAccumulator | _ExampleStore, lam: float
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Weights and intercepts of every probe at penalty ``lam``, on all the examples."""
-        if isinstance(acc, _ExampleStore):
-            x, y, _ = acc.examples()
-            return tuple(t.cpu().numpy() for t in kernel_ridge(x, y, lam))  # type: ignore[return-value]
-        return ridge(acc.stats().total(), lam)
+        total = folds.total()
+        w, b = ridge(total, self.lambdas[int(np.argmin(errors))])
+        return errors, float(total.n), len(pick), w, b
 
 
 def _keeps_examples(examples: int, width: int) -> bool:

@@ -439,7 +439,6 @@ def analysis_key(a: Analysis) -> str:
     return repr((a.name, a.params()))
 
 
-
 #: Images per backward minibatch of Chapter 5's receptive fields: each keeps its model's
 #: whole forward graph for one backward pass per request (about 0.1 GB an image for a
 #: BiT-R50 at 224 px), so the paper's 32 images go in one minibatch and a reader's
