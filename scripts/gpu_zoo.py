@@ -58,23 +58,26 @@ def unpack(src: Path, out: Path) -> None:
 
 
 def remeasure(directory: Path, names: list[str]) -> None:
-    """Re-measure each model's test accuracy on the verified split; update its manifest."""
+    """Re-measure each model's test accuracy on the verified split, and record which test
+    images it gets right (the paired intervals of chapters 5 and 6); update its manifest."""
     import torch
 
     from seelike import models
     from seelike.data import cifar10
     from seelike.io import atomic_write_text
-    from seelike.train import evaluate
+    from seelike.train import predictions
 
     x, y, _ = cifar10("test")
     for name in names:
         model = models.load(name, directory=directory)
-        acc = evaluate(model, x, y, torch.device("cpu"), batch_size=500)
+        correct = predictions(model, x, torch.device("cpu"), batch_size=500) == y
         path = models.manifest_path(name, directory)
         manifest = json.loads(path.read_text())
-        manifest.update(test_accuracy=acc, test_source="cifar10 test (verified), on CPU")
+        manifest.update(test_accuracy=100.0 * int(correct.sum()) / len(correct),
+                        test_source="cifar10 test (verified), on CPU",
+                        test_correct=models.pack_correct(correct))
         atomic_write_text(path, json.dumps(manifest, indent=1))
-        print(f"{name}: {acc:.2f} %")
+        print(f"{name}: {manifest['test_accuracy']:.2f} %")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 
 from seelike.book import claims
 from seelike.book.chapter import setup
-from seelike.book.claims import Claim, record
+from seelike.book.claims import Claim
 from seelike.book.plan import KNOBS
 from seelike.book.presets import PRESETS, get_preset
 
@@ -116,13 +116,13 @@ def test_a_bad_value_is_an_error_naming_the_knob(chapter: str, knob: str, value:
 
 def _claims(chapter: str, value: float) -> list[Claim]:
     decl = claims.Declaration("k", "Fig 11", "a statement", "Section 7", "a statistic", ">",
-                              0.0, None, "why")
-    return [decl.judge(chapter, value)]
+                              0.0, None, "why", "a control")
+    return [decl.judge(chapter, claims.Measured(value))]
 
 
 def test_write_claims_keeps_a_reader_s_run_apart(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
     book = setup(CH7, "cifar").write_claims(_claims(CH7, 0.5))
     assert book == claims.results_dir("cifar") / f"{CH7}.csv"
     before = book.read_bytes()
@@ -139,7 +139,7 @@ def test_write_claims_keeps_a_reader_s_run_apart(tmp_path: Path,
 
 def test_a_reader_s_run_on_a_fresh_folder_creates_no_book_results(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
     setup(CH7, "cifar", shots=5).write_claims(_claims(CH7, 1.0))
     assert not claims.results_dir("cifar").exists()
     assert claims.read_all("cifar").empty

@@ -28,21 +28,42 @@ def test_verdicts_kept_needs_a_size_at_or_above_the_bar_and_matching_claims() ->
         ch10.verdicts_kept({128: REFERENCE[:2]}, REFERENCE)
 
 
+CHANGED = {128: ["partly", "partly", "not reproduced"], 256: ["partly", "partly",
+                                                               "not reproduced"]}
+
+
 def test_verdicts_hold_verdicts_from_the_interval_over_resamplings() -> None:
     same = ({128: REFERENCE, 256: REFERENCE}, REFERENCE)
     changed = ({128: ["partly", "partly", "not reproduced"], 256: REFERENCE}, REFERENCE)
-    c = ch10.judge_verdicts_hold(*same, draws=[same] * 20, varies="20 resamplings")
+    control = (CHANGED, REFERENCE)  # the biased estimator moves a verdict at every size
+    c = ch10.judge_batch_sizes(*same, *control, draws=[same] * 20, varies="20 resamplings")
     assert (c.chapter, c.key, c.value, c.verdict) == (ch10.CHAPTER, "verdicts_hold", 1.0,
                                                       "reproduced")
+    assert c.control_value == pytest.approx(2 / 3)
     assert c.paper and c.varies == "20 resamplings" and "from 128 up" in c.statistic
     # Kept on the average, changed on some resamplings of the probe sets: inconclusive.
-    c = ch10.judge_verdicts_hold(*same, draws=[same] * 10 + [changed] * 10)
+    c = ch10.judge_batch_sizes(*same, *control, draws=[same] * 10 + [changed] * 10)
     assert (c.low, c.verdict) == (pytest.approx(5 / 6), "inconclusive")
-    c = ch10.judge_verdicts_hold(*changed, draws=[changed] * 20)
+    c = ch10.judge_batch_sizes(*changed, *control, draws=[changed] * 20)
     assert c.verdict == "not reproduced"
     # The statistic names the preset's own bar where its sizes stop below 128.
-    c = ch10.judge_verdicts_hold({16: REFERENCE}, REFERENCE, down_to=16)
-    assert "from 16 up" in c.statistic and c.verdict == "reproduced"
+    c = ch10.judge_batch_sizes({16: REFERENCE}, REFERENCE, {16: REFERENCE}, REFERENCE,
+                               down_to=16)
+    assert "from 16 up" in c.statistic
+    # A control that keeps every verdict too: the statistic cannot beat it.
+    assert c.verdict == "not reproduced"
+
+
+def test_examples_clause_compares_each_probe_set_with_their_average() -> None:
+    c = ch10.judge_examples([REFERENCE] * 4, REFERENCE, [CHANGED[128]] * 4,
+                            references=[REFERENCE] * 20, varies="20 resamplings")
+    assert (c.key, c.value, c.verdict) == ("verdicts_hold_examples", 1.0, "reproduced")
+    assert c.control_value == pytest.approx(2 / 3)
+    one_flips = [REFERENCE, REFERENCE, REFERENCE, CHANGED[128]]
+    assert ch10.judge_examples(one_flips, REFERENCE, [CHANGED[128]] * 4).verdict == \
+        "not reproduced"
+    with pytest.raises(ValueError, match="no probe set"):
+        ch10.judge_examples([], REFERENCE, [])
 
 
 def _uniform(off: float, n: int = 4) -> np.ndarray:
@@ -60,7 +81,7 @@ def _sizes(*offs: float) -> np.ndarray:
     ((0.56, 0.5), (0.5, 0.5), 0.06, "partly"),                 # beats the unbiased shift only
     ((0.8, 0.5), (0.1, 0.5), -0.1, "not reproduced"),          # the unbiased one moves more
     ((0.4, 0.5), (0.5, 0.5), -0.1, "not reproduced"),          # no inflation at all
-])
+])  # the value: the biased shift minus its control, the unbiased shift's size
 def test_biased_inflation_is_the_biased_shift_less_the_unbiased_one(
         biased: tuple[float, ...], unbiased: tuple[float, ...], value: float,
         expected: str) -> None:
@@ -104,5 +125,6 @@ def test_resampled_means_average_probe_sets_drawn_with_replacement() -> None:
 def test_declarations_quote_appendix_a() -> None:
     d = ch10.DECLARATIONS
     assert "had no noticeable effect on the results" in d["verdicts_hold"].quote
+    assert d["verdicts_hold"].sentence == d["verdicts_hold_examples"].sentence
     assert d["verdicts_hold"].where.startswith("Appendix A")
     assert d["verdicts_hold"].paper and not d["biased_inflation"].paper

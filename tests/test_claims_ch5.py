@@ -1,4 +1,4 @@
-"""Tests for Chapter 5's claims (paper Figs 3-6, C.1, C.4) on hand-built inputs with known
+"""Tests for Chapter 5's claims (paper Figs 3-6, C.4) on hand-built inputs with known
 answers, and for the per-example measurements their intervals are resampled from."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from seelike import models, passes, resample
 from seelike import receptive_field as rf
 from seelike.attention import AttentionDistances, HeadSubsetCKA, attention_distances
 from seelike.book import claims
-from seelike.book.claims import ch05, record
+from seelike.book.claims import ch05
 from seelike.data import TensorProbe
 
 U = 10.0  # the uniform-attention distance of the hand-built models: local means < 5
@@ -34,18 +34,20 @@ GLOBAL_HIGH = [[9.0, 10.0, 10.0], [6.0, 10.0, 10.0]]   # all >= U/2, smallest 6
 # --- the declarations ---------------------------------------------------------------------------
 
 
-def test_every_declaration_quotes_the_paper_and_states_a_reason() -> None:
+def test_every_declaration_quotes_the_paper_names_a_control_and_states_a_reason() -> None:
     decls = ch05.DECLARATIONS
-    assert list(decls) == ["fig3_low_mix", "fig3_high_global", "fig4_less_data",
-                           "fig5_similarity_falls", "fig6_vit_wider_early", "fig6_resnet_grows",
-                           "fig6_vit_global_midway", "fig6_centre_patch", "fig6_pre_residual",
-                           "appc_mlp_pre_residual"]
+    assert list(decls)[:4] == ["fig3_low_mix", "fig3_high_global", "fig4_less_data",
+                               "fig4_accuracy"]
     for d in decls.values():
-        assert d.paper and d.quote and d.reason and d.where
+        assert d.paper and d.quote and d.reason and d.where and d.control
     assert decls["fig3_high_global"].quote == (
         "At higher layers, all self-attention heads are global.")
     assert decls["fig6_vit_global_midway"].quote.endswith("midway through the network.")
     assert decls["fig6_centre_patch"].threshold == "> 10 (partly > 3)"
+    # Fig 6's body sentence is one sentence of three clauses
+    assert {decls[k].sentence for k in ("fig6_vit_wider_early", "fig6_resnet_gradual",
+                                        "fig6_vit_global_midway")} == {"fig6_vit_wider_early"}
+    assert decls["appc_mlp_pre_residual"].figure == "Fig C.4"
 
 
 # --- resampling -----------------------------------------------------------------------------------
@@ -85,13 +87,15 @@ def test_local_heads_cut_at_half_the_uniform_distance() -> None:
 
 def test_fig3_statistics() -> None:
     d = distances(MIXED_LOW, GLOBAL_HIGH)
-    assert ch05.lowest_local_share(d, U) == pytest.approx(2 / 6)
     assert ch05.low_mix(d, U) == pytest.approx(2 / 6)      # the rarer kind: local
     all_local = distances([[1.0, 1.1, 1.2], [1.0, 1.0, 4.0]], GLOBAL_HIGH)
     assert ch05.low_mix(all_local, U) == 0.0
     mostly_local = distances([[1.0, 1.1, 9.0], [1.0, 1.0, 4.0]], GLOBAL_HIGH)
     assert ch05.low_mix(mostly_local, U) == pytest.approx(1 / 6)  # the rarer kind: global
     assert ch05.high_global(d, U) == pytest.approx(0.6)
+    assert ch05.local_margin(d, U) == pytest.approx(0.5 - 0.2)   # the 2-px head
+    assert ch05.local_margin(distances(GLOBAL_LOW, GLOBAL_HIGH), U) == pytest.approx(-0.1)
+    assert ch05.smallest_distance(d, U, "low") == pytest.approx(0.2)
     with pytest.raises(ValueError, match="blocks, heads"):
         ch05.low_mix(np.array([1.0, 2.0]), U)
     with pytest.raises(ValueError, match="positive"):
@@ -99,19 +103,25 @@ def test_fig3_statistics() -> None:
 
 
 def test_fig3_reproduced_with_local_heads_low_and_none_high() -> None:
-    mix, high = ch05.attention_claims(distances(MIXED_LOW, GLOBAL_HIGH), U)
+    least = distances(GLOBAL_LOW, GLOBAL_HIGH)             # the control: no local head
+    mix, high = ch05.attention_claims(distances(MIXED_LOW, GLOBAL_HIGH), U, least=least)
     assert (mix.key, high.key) == ("fig3_low_mix", "fig3_high_global")
     assert mix.chapter == ch05.CHAPTER and mix.figure == "Fig 3"
     assert mix.verdict == "reproduced" and high.verdict == "reproduced"
-    assert mix.statement == ch05.DECLARATIONS["fig3_low_mix"].quote
+    assert mix.control_value == 0.0 and mix.reading == "the control fails the bar"
+    assert high.control_value == pytest.approx(0.2)        # the lowest blocks: local
 
 
-def test_fig3_untestable_without_a_local_head_in_the_lowest_blocks() -> None:
-    # Every head global: "all global at the top" would pass on an empty contrast.
+def test_fig3_measured_and_failed_without_a_local_head_in_the_lowest_blocks() -> None:
+    # Every head global: no mix, a measured failure, never "untestable here".
     d = distances(GLOBAL_LOW, GLOBAL_HIGH)
     mix, high = ch05.attention_claims(d, U, draws=np.stack([d, d + 0.1]))
-    assert mix.verdict == high.verdict == "untestable here"
-    assert high.value == pytest.approx(0.6)                # still measured and shown
+    assert mix.verdict == "not reproduced" and mix.value == 0.0
+    assert mix.margin == pytest.approx(-0.1) and mix.low == mix.high == 0.0
+    # The top is all global, but so is the bottom (the control clears the bar): the claim
+    # is also read net of it, and "more global than the lowest blocks" fails by 0.
+    assert high.value == pytest.approx(0.6) and "clears" in high.reading
+    assert high.verdict == "not reproduced"
 
 
 def test_fig3_not_reproduced_when_all_lowest_heads_are_local_or_a_top_head_is() -> None:
@@ -129,7 +139,7 @@ def test_fig3_inconclusive_when_the_draws_or_seeds_straddle_the_bar() -> None:
     assert high.verdict == "inconclusive" and high.varies == "20 draws"
     _, high = ch05.attention_claims(d, U, seeds=[local_top])
     assert (high.seed_low, high.seed_high) == pytest.approx((0.4, 0.6))
-    assert high.verdict == "inconclusive"
+    assert high.seeds == "0.4" and high.verdict == "inconclusive"
 
 
 # --- Fig 4 ---------------------------------------------------------------------------------------
@@ -141,8 +151,6 @@ def test_fig4_statistics() -> None:
     one = distances([[2.0, 9.0, 10.0], [6.0, 8.0, 10.0]], GLOBAL_HIGH)
     assert ch05.local_head_ratio(full, one, U) == pytest.approx(0.5)
     assert math.isnan(ch05.local_head_ratio(distances(GLOBAL_LOW, GLOBAL_HIGH), full, U))
-    assert ch05.less_data_shift(full, distances(GLOBAL_LOW, GLOBAL_HIGH)) == pytest.approx(
-        50 / 6 - 7)
 
 
 @pytest.mark.parametrize(("less_low", "expected"), [
@@ -152,28 +160,39 @@ def test_fig4_statistics() -> None:
 ])
 def test_fig4_less_data(less_low: list[list[float]], expected: str) -> None:
     full = distances(MIXED_LOW, GLOBAL_HIGH)
-    c = ch05.less_data_claim(full, distances(less_low, GLOBAL_HIGH), U, "vit_data10")
-    assert c.figure == "Fig 4" and "vit_data10" in c.statistic
+    c = ch05.less_data_claim(full, distances(less_low, GLOBAL_HIGH), U, other_seed=full)
+    assert c.figure == "Fig 4" and c.control_value == 1.0  # a seed keeps every local head
     assert c.verdict == expected
 
 
-def test_fig4_untestable_with_no_local_head_to_lose_or_no_less_data_model() -> None:
+def test_fig4_untestable_only_where_the_ratio_cannot_be_computed() -> None:
     full = distances(GLOBAL_LOW, GLOBAL_HIGH)
-    less = distances([[9.0] * 3] * 2, GLOBAL_HIGH)         # distances rise: the old shift > 0
-    assert ch05.less_data_shift(full, less) > 0
-    c = ch05.less_data_claim(full, less, U, "vit_data10",
-                             draws=(np.stack([full] * 3), np.stack([less] * 3)))
-    assert c.verdict == "untestable here" and math.isnan(c.value)
-    c = ch05.less_data_claim(full, None, U, None)
+    less = distances([[9.0] * 3] * 2, GLOBAL_HIGH)
+    c = ch05.less_data_claim(full, less, U, draws=(np.stack([full] * 3), np.stack([less] * 3)))
+    assert c.verdict == "untestable here" and math.isnan(c.value) and "0 / 0" in c.reading
+    c = ch05.less_data_claim(full, None, U)
     assert c.verdict == "untestable here" and c.key == "fig4_less_data"
 
 
 def test_fig4_inconclusive_when_draws_straddle() -> None:
     full = distances(MIXED_LOW, GLOBAL_HIGH)
     gone, kept = distances(GLOBAL_LOW, GLOBAL_HIGH), full
-    c = ch05.less_data_claim(full, gone, U, "vit_data10",
+    c = ch05.less_data_claim(full, gone, U,
                              draws=(np.stack([full] * 4), np.stack([gone, gone, kept, kept])))
     assert c.value == 0.0 and c.verdict == "inconclusive"
+
+
+def test_fig4_accuracy_is_a_paired_difference_over_test_images() -> None:
+    rng = np.random.default_rng(0)
+    full = rng.random(1000) < 0.8
+    least = full & (rng.random(1000) < 0.7)                # about 24 points worse
+    seed = full ^ (rng.random(1000) < 0.01)                # about the same
+    weights = resample.multinomial_weights(1000, 50)
+    c = ch05.accuracy_claim(full, least, seed, weights)
+    assert c.value == pytest.approx(100 * (full.mean() - least.mean()))
+    assert c.low < c.value < c.high and c.verdict == "reproduced"
+    assert abs(c.control_value) < 2
+    assert ch05.accuracy_claim(None, least, None, None).verdict == "untestable here"
 
 
 # --- Fig 5 ---------------------------------------------------------------------------------------
@@ -201,56 +220,70 @@ def test_fig5_similarity_falls_statistic() -> None:
         ch05.similarity_falls(D5, FALLING[:4])
 
 
+def test_fig5_local_most_similar_statistic() -> None:
+    assert ch05.local_most_similar(D5, FALLING) == pytest.approx(((4 - 3) + (1.6 - 0.9)) / 2)
+    assert ch05.local_most_similar(D5, np.column_stack([D5, D5])) < 0
+    with pytest.raises(ValueError, match="subsets"):
+        ch05.local_most_similar(D5[:1], FALLING[:1])
+
+
 @pytest.mark.parametrize(("cka", "expected"), [
     (FALLING, "reproduced"),
-    (np.column_stack([5 - D5, [1.0, 2, 3, 5, 4]]), "partly"),
     (np.column_stack([D5, D5]), "not reproduced"),
 ])
-def test_fig5_verdicts(cka: np.ndarray, expected: str) -> None:
-    assert ch05.subsets_claim(D5, cka, U).verdict == expected
+def test_fig5_verdicts_with_the_shuffled_control(cka: np.ndarray, expected: str) -> None:
+    found = ch05.subsets_claims(D5, cka, permutations=60)
+    assert [c.key for c in found] == ["fig5_local_most_similar", "fig5_similarity_falls"]
+    assert found[1].verdict == expected
+    # the control shuffles the subsets' order: its Spearman centres on 0
+    assert abs(found[1].control_value) < 0.3
 
 
-def test_fig5_untestable_without_a_local_subset() -> None:
-    assert ch05.has_local_subset(D5, U) and not ch05.has_local_subset(D5 + 4, U)
-    c = ch05.subsets_claim(D5 + 4, FALLING, U)             # falls perfectly, but among globals
-    assert c.value == pytest.approx(-1.0) and c.verdict == "untestable here"
+def test_fig5_is_measured_among_global_heads_too() -> None:
+    c = ch05.subsets_claims(D5 + 4, FALLING, permutations=60)[1]  # every subset global
+    assert c.value == pytest.approx(-1.0) and c.verdict == "reproduced"
 
 
-def test_fig5_inconclusive_over_cka_draws() -> None:
+def test_fig5_seed_values_and_draws() -> None:
     draws = np.stack([FALLING] * 10 + [np.column_stack([D5, D5])] * 10)
-    c = ch05.subsets_claim(D5, FALLING, U, draws=draws)
+    c = ch05.subsets_claims(D5, FALLING, draws=draws, seeds=[(D5, FALLING)])[1]
     assert (c.low, c.high) == pytest.approx((-1.0, 1.0)) and c.verdict == "inconclusive"
+    assert c.seeds == "-1"
 
 
 # --- Fig 6, C.1, C.4 -----------------------------------------------------------------------------
 
 
 def summary(**changes: object) -> ch05.ErfSummary:
-    """A hand-built ERF summary: 6 ViT blocks, a stem and 6 ResNet units, 64 patches."""
-    values = dict(vit_spread=np.array([6.0, 8, 9, 10, 10, 11]),
-                  resnet_spread=np.array([1.0, 2, 3, 4, 6, 8, 10]),
+    """A hand-built ERF summary: 6 ViT blocks, a stem and 6 ResNet units, 64 patches, on a
+    32-px image (a uniform map's spread about 13 px): every Fig 6 and C.4 clause holds."""
+    values = dict(vit_spread=np.array([3.0, 11, 10, 10, 10, 10]),
+                  vit_pre_spread=np.array([6.0, 10, 11, 12, 12, 12]),
+                  resnet_spread=np.array([1.0, 1.5, 1.8, 2.0, 2.5, 3.0, 3.5]),
+                  resnet_pre_spread=np.array([1.4, 1.7, 2.0, 2.4, 2.9, 3.4]),
                   attn_post=np.array([0.7, 0.5, 0.4, 0.3, 0.25, 0.2]),
                   attn_pre=np.array([0.1, 0.1, 0.05, 0.05, 0.05, 0.05]),
                   mlp_post=np.array([0.7, 0.5, 0.4, 0.3, 0.25, 0.2]),
-                  mlp_pre=np.array([0.63, 0.5, 0.4, 0.3, 0.25, 0.22]), patches=64)
+                  mlp_pre=np.array([0.63, 0.5, 0.4, 0.3, 0.25, 0.22]), patches=64,
+                  uniform_spread=13.0)
     return ch05.ErfSummary(**(values | changes))
 
 
 def test_fig6_statistics_on_a_hand_built_summary() -> None:
     s = summary()
-    assert ch05.vit_wider_early(s) == pytest.approx(3.0)   # 6 / the first unit's 2
-    assert ch05.resnet_grows(s) == 1.0
+    stat = {k: f(s) for k, (f, _) in ch05.ERF_STATISTICS.items()}
+    control = {k: c(s) for k, (_, c) in ch05.ERF_STATISTICS.items()}
+    assert (stat["fig6_vit_wider_early"], control["fig6_vit_wider_early"]) == (3.0, 1.5)
+    assert ch05.resnet_grows(s) == 1.0 and ch05.vit_grows(s) == pytest.approx(0.2)
     # middle third of 6 layers: depth fractions 5/12 and 7/12, blocks 2 and 3
-    assert ch05.middle_third(s.vit_spread).tolist() == [9.0, 10.0]
-    assert ch05.vit_global_midway(s) == pytest.approx(9.5 / 5.0)   # units 3, 4: 4 and 6
-    assert ch05.centre_strength(s) == pytest.approx(0.2 * 64)
-    assert ch05.centre_post_minus_pre(s) == pytest.approx(np.mean(s.attn_post - s.attn_pre))
-    assert ch05.attention_pre_ratio(s) == pytest.approx(np.mean(s.attn_pre / s.attn_post))
-    assert ch05.mlp_pre_resembles(s) == pytest.approx((0.1 + 0.1) / 6)
+    assert ch05.middle_third(s.vit_spread).tolist() == [10.0, 10.0]
+    assert stat["fig6_centre_patch"] == pytest.approx(0.2 * 64)
+    assert control["fig6_centre_patch"] == pytest.approx(0.05 * 64)
+    assert stat["appc_mlp_pre_residual"] == pytest.approx((0.1 + 0.1) / 6)
+    assert stat["fig6_vit_local_to_global"] == pytest.approx(min(1 / 3 - 3 / 13, 10 / 13 - 0.5))
+    assert ch05.resnet_smallest_step(s) == pytest.approx(0.2 / np.mean(s.resnet_spread))
     with pytest.raises(ValueError, match="two spreads"):
         ch05.resnet_grows(summary(resnet_spread=np.array([1.0])))
-    with pytest.raises(ValueError, match="positive"):
-        ch05.vit_wider_early(summary(resnet_spread=np.array([1.0, 0.0, 2.0])))
     with pytest.raises(ValueError, match="middle third"):
         ch05.middle_third(np.array([1.0, 2.0]))           # depth fractions 1/4 and 3/4
 
@@ -258,17 +291,17 @@ def test_fig6_statistics_on_a_hand_built_summary() -> None:
 def test_fig6_claims_reproduced_on_the_hand_built_summary() -> None:
     found = ch05.receptive_field_claims(summary())
     assert [c.key for c in found] == list(ch05.ERF_STATISTICS)
-    assert [c.verdict for c in found] == ["reproduced"] * 6
+    assert {c.key: c.verdict for c in found if c.verdict != "reproduced"} == {}
 
 
 @pytest.mark.parametrize(("changes", "key", "expected"), [
-    (dict(vit_spread=np.array([1.0, 8, 9, 10, 10, 11])), "fig6_vit_wider_early",
+    (dict(vit_spread=np.array([1.0, 11, 10, 10, 10, 10])), "fig6_vit_wider_early",
      "not reproduced"),
-    (dict(resnet_spread=np.array([1.0, 2, 1.5, 4, 6, 8, 10])), "fig6_resnet_grows", "partly"),
-    (dict(resnet_spread=np.array([1.0, 2, 3, 7, 8, 9, 10])), "fig6_vit_global_midway",
-     "partly"),                                            # 9.5 / 7.5: wider, not much wider
+    (dict(resnet_spread=np.array([1.0, 2, 1.5, 2.2, 2.5, 3.0, 3.5])), "fig6_resnet_grows",
+     "partly"),
+    (dict(vit_spread=np.array([5.0, 11, 10, 10, 10, 10])), "fig6_vit_local_to_global",
+     "not reproduced"),                                   # the first map is not local
     (dict(attn_post=np.array([0.7, 0.5, 0.4, 0.3, 0.25, 0.1])), "fig6_centre_patch", "partly"),
-    (dict(attn_pre=np.array([0.5, 0.4, 0.3, 0.2, 0.2, 0.15])), "fig6_pre_residual", "partly"),
     (dict(mlp_pre=np.array([0.35, 0.25, 0.2, 0.15, 0.1, 0.1])), "appc_mlp_pre_residual",
      "not reproduced"),                                    # half the share: does not resemble
 ])
@@ -276,7 +309,6 @@ def test_fig6_claims_fail_where_their_statistic_does(changes: dict, key: str,
                                                       expected: str) -> None:
     found = {c.key: c for c in ch05.receptive_field_claims(summary(**changes))}
     assert found[key].verdict == expected
-    assert all(c.verdict == "reproduced" for k, c in found.items() if k != key)
 
 
 def test_fig6_centre_patch_inconclusive_over_draws_and_seeds() -> None:
@@ -292,9 +324,10 @@ def test_fig6_centre_patch_inconclusive_over_draws_and_seeds() -> None:
 def test_erf_summary_from_moments_and_its_draws() -> None:
     rng = np.random.default_rng(0)
     maps = {k: rng.random((n, 4, 32, 32)) for k, n in
-            (("attn_post", 6), ("attn_pre", 6), ("mlp_post", 6), ("mlp_pre", 6), ("res", 7))}
+            (("attn_post", 6), ("attn_pre", 6), ("mlp_post", 6), ("mlp_pre", 6), ("res", 7),
+             ("res_pre", 6))}
     per_image = {k: rf.erf_moments(m, 4) for k, m in maps.items()}   # (layers, images, 5)
-    point = ch05.ErfSummary.of(*(m.sum(axis=1) for m in per_image.values()), 64)
+    point = ch05.ErfSummary.of(*(m.sum(axis=1) for m in per_image.values()), 64, 13.0)
     mean_maps = {k: m.mean(axis=1) for k, m in maps.items()}
     np.testing.assert_allclose(point.vit_spread,
                                [rf.erf_spread(m) for m in mean_maps["attn_post"]])
@@ -303,7 +336,7 @@ def test_erf_summary_from_moments_and_its_draws() -> None:
     # a draw taking every image once is the point estimate; one taking image 0 four times
     # is image 0's own map
     weights = np.array([[1.0, 1, 1, 1], [4.0, 0, 0, 0]])
-    every, first = ch05.ErfSummary.draws(*per_image.values(), 64, weights)
+    every, first = ch05.ErfSummary.draws(*per_image.values(), 64, 13.0, weights)
     np.testing.assert_allclose(every.resnet_spread, point.resnet_spread)
     np.testing.assert_allclose(first.attn_post,
                                [rf.centre_patch_fraction(m, 4) for m in maps["attn_post"][:, 0]])
@@ -397,11 +430,11 @@ def test_head_subset_cka_keeps_bootstrap_draws(vit) -> None:
 
 
 def test_chapter5_claims_write_and_read_back(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path))
     found = [*ch05.attention_claims(distances(GLOBAL_LOW, GLOBAL_HIGH), U),
              *ch05.receptive_field_claims(summary())]
     path = claims.write(found, "smoke", ch05.CHAPTER)
     assert path == tmp_path / "smoke" / f"{ch05.CHAPTER}.csv"
     back = claims.read_all("smoke")
-    assert back.verdict.tolist() == ["untestable here"] * 2 + ["reproduced"] * 6
+    assert back.verdict.tolist() == [c.verdict for c in found]
     assert back.key.tolist() == [c.key for c in found]

@@ -27,9 +27,14 @@ def middles(full: float, data30: float, data10: float, resnet: float = 0.3,
 
 
 def claims(cross: np.ndarray | None = None, boot: np.ndarray | None = None,
-           mids: dict[str, list[float]] | None = None, order: list[str] = ORDER) -> dict:
-    found = ch08.chapter8_claims(cross, boot, mids or middles(0.6, 0.5, 0.4), order, "resnet",
-                                 cka_varies="cka draws", shot_varies="shot draws")
+           mids: dict[str, list[float]] | None = None, order: list[str] = ORDER,
+           floor: np.ndarray | None = None) -> dict:
+    mids = mids or middles(0.6, 0.5, 0.4)
+    if floor is None:
+        floor = np.eye(9) * 0.95 + 0.01  # a second seed: every block alike, no fall
+    found = ch08.chapter8_claims(cross, boot, None if cross is None else floor, None, mids,
+                                 order, "resnet", cka_varies="cka draws",
+                                 shot_varies="shot draws")
     assert [c.key for c in found] == list(ch08.DECLARATIONS)
     return {c.key: c for c in found}
 
@@ -37,6 +42,7 @@ def claims(cross: np.ndarray | None = None, boot: np.ndarray | None = None,
 def test_statistics() -> None:
     low, high = structure.diagonal_by_third(falling())
     assert ch08.lower_minus_higher(falling()) == pytest.approx(low - high) and low > high
+    assert ch08.lowest_third(falling()) == pytest.approx(low)
     # Nine blocks at depths (i + 0.5) / 9: the middle third holds blocks 3, 4 and 5.
     assert ch08.middle_third(np.arange(9.0)) == pytest.approx(4.0)
     with pytest.raises(ValueError, match="middle third"):
@@ -47,16 +53,20 @@ def test_statistics() -> None:
         ch08.more_data_gain([0.5])
 
 
-def test_fig12_verdicts_over_bootstrap_draws() -> None:
+def test_fig12_is_read_net_of_the_seed_floor() -> None:
     cross = falling()
     boot = np.stack([falling(0.95, b) for b in (0.3, 0.35, 0.4)])
     c = claims(cross, boot)["fig12_lower_similar"]
     assert c.verdict == "reproduced" and c.low < c.value and c.varies == "cka draws"
-    assert claims(np.full((9, 9), 0.8))["fig12_lower_similar"].verdict == "not reproduced"
+    assert c.control_value == pytest.approx(0.0)
+    # Two seeds that fall as far as the data: the data add nothing beyond seed noise.
+    same = claims(cross, floor=falling())["fig12_lower_similar"]
+    assert same.value == pytest.approx(0.0) and same.verdict == "not reproduced"
+    # The lowest third: close to the seed floor there.
+    assert claims(cross)["fig12_lower_very_similar"].verdict == "reproduced"
+    far = claims(falling(0.5, 0.3))["fig12_lower_very_similar"]
+    assert far.verdict == "not reproduced"  # 0.5 against the floor's 0.96
     assert claims(falling(0.6, 0.55))["fig12_lower_similar"].verdict == "partly"
-    # Some resamplings fall by more than the clear margin, some by less: inconclusive.
-    straddle = np.stack([falling(0.95, b) for b in (0.3, 0.9, 0.92)])
-    assert claims(cross, straddle)["fig12_lower_similar"].verdict == "inconclusive"
 
 
 def test_fig13_verdicts_over_shot_draws() -> None:
@@ -78,18 +88,29 @@ def test_fig13_verdicts_over_shot_draws() -> None:
     assert wide.low < 0 < ch08.PROBE_MARGIN < wide.high and wide.verdict == "inconclusive"
 
 
-def test_claims_about_larger_models_are_untestable_with_one_vit_size() -> None:
+def test_only_the_clauses_about_larger_models_are_untestable() -> None:
     found = claims(falling())
     assert found["fig12_larger_models"].verdict == "untestable here"
+    assert found["fig13b_larger"].verdict == "untestable here"
     assert np.isnan(found["fig12_larger_models"].value)
-    vit_vs_resnet = found["fig13b_vit_vs_resnet"]
-    assert vit_vs_resnet.verdict == "untestable here"
-    assert vit_vs_resnet.value == pytest.approx(0.3)  # shown, but it cannot decide
+    vit_vs_resnet = found["fig13b_vit_vs_resnet"]  # measured: the ViT against the ResNet
+    assert vit_vs_resnet.value == pytest.approx(0.3) and vit_vs_resnet.verdict == "reproduced"
+    weaker = claims(falling(), mids=middles(0.3, 0.25, 0.2, resnet=0.45))
+    assert weaker["fig13b_vit_vs_resnet"].verdict == "not reproduced"
+
+
+def test_fig13b_shows_the_other_seeds() -> None:
+    mids = middles(0.6, 0.5, 0.4) | {"vit1": [0.5] * 5, "res1": [0.55] * 5}
+    found = {c.key: c for c in ch08.chapter8_claims(
+        falling(), None, falling(), None, mids, ORDER, "resnet", seed_pairs=[("vit1", "res1")])}
+    c = found["fig13b_vit_vs_resnet"]
+    assert c.seeds == "-0.05" and c.verdict == "inconclusive"
 
 
 def test_without_less_data_vits_the_data_claims_are_untestable() -> None:
     found = claims(None, None, {"full": [0.6] * 3, "resnet": [0.4] * 3}, ["full"])
-    assert {k for k, c in found.items() if c.verdict == "untestable here"} == set(found)
+    untestable = {k for k, c in found.items() if c.verdict == "untestable here"}
+    assert untestable == set(found) - {"fig13b_vit_vs_resnet"}
     assert np.isnan(found["fig13_more_data"].value)
 
 

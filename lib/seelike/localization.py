@@ -42,6 +42,7 @@ __all__ = [
     "interior",
     "layer_matrix",
     "localization_summary",
+    "own_margin",
     "own_other_contrast",
     "own_patch_rank",
     "spatial_tokens",
@@ -263,6 +264,21 @@ def own_other_contrast(cka: np.ndarray, positions: np.ndarray | None = None) -> 
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row gives NaN
         contrast = np.diag(c) - np.nanmean(others, axis=1)
     chosen = contrast if positions is None else contrast[np.asarray(positions)]
+    chosen = chosen[np.isfinite(chosen)]
+    return float(chosen.mean()) if chosen.size else float("nan")
+
+
+def own_margin(cka: np.ndarray, positions: np.ndarray | None = None) -> float:
+    """Mean over tokens of CKA(token, own patch) minus its highest CKA with another patch.
+
+    The continuous margin behind ``top1`` of :func:`localization_summary`: positive when the
+    own patch wins on average, and by how much; ``positions`` as in
+    :func:`own_other_contrast`.
+    """
+    c = _square(cka)
+    others = np.where(np.eye(len(c), dtype=bool), -np.inf, c)
+    margin = np.diag(c) - np.max(np.where(np.isfinite(others), others, -np.inf), axis=1)
+    chosen = margin if positions is None else margin[np.asarray(positions)]
     chosen = chosen[np.isfinite(chosen)]
     return float(chosen.mean()) if chosen.size else float("nan")
 

@@ -11,6 +11,7 @@ misread.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -338,6 +340,37 @@ def read_manifest(name: str, directory: str | os.PathLike[str] | None = None) ->
                     f"Restore it with `git checkout -- {path.name}` in data/weights (or copy it "
                     f"back beside its .safetensors), or retrain with "
                     f"`python -m seelike.train {name}`.")
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """Per-image correctness (bool, one per test image) as the manifest stores it: bits,
+    packed and base64-encoded (1,668 characters for CIFAR-10's 10,000 test images)."""
+    bits = np.asarray(correct, dtype=bool)
+    return f"{len(bits)}:" + base64.b64encode(np.packbits(bits).tobytes()).decode("ascii")
+
+
+def test_correct(name: str, directory: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """Which CIFAR-10 test images zoo model ``name`` classifies correctly (bool, in the
+    split's order), as ``scripts/gpu_zoo.py remeasure`` recorded it in the manifest.
+
+    Raises :class:`seelike.data.DataError` when the manifest has no such record, or one
+    that disagrees with its recorded test accuracy.
+    """
+    manifest = read_manifest(name, directory)
+    path = manifest_path(name, directory)
+    text = manifest.get("test_correct")
+    if not isinstance(text, str) or ":" not in text:
+        raise DataError(f"{path} records no per-image test results; run `python "
+                        f"scripts/gpu_zoo.py remeasure data/weights {name}` with SEELIKE_DATA "
+                        "set")
+    count, packed = text.split(":", 1)
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(packed), dtype=np.uint8))
+    correct = bits[:int(count)].astype(bool)
+    if abs(100.0 * correct.mean() - float(manifest.get("test_accuracy", -1.0))) > 1e-6:
+        raise DataError(f"{path}: the per-image test results give {100 * correct.mean():.2f} % "
+                        f"but the manifest records {manifest.get('test_accuracy')} %; "
+                        "re-run `scripts/gpu_zoo.py remeasure`")
+    return correct
 
 
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:

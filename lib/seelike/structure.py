@@ -136,3 +136,33 @@ def off_diagonal_mean(matrix: np.ndarray) -> float:
     """The mean CKA over distinct layer pairs of a square matrix (Chapter 10)."""
     m = square_matrix(matrix, "CKA")
     return finite_mean(m[~np.eye(len(m), dtype=bool)])
+
+
+def kind_contrast(matrix: np.ndarray, kinds: Sequence[str], groups: Sequence[int]) -> float:
+    """Mean CKA between layers of the same kind in different groups minus between layers of
+    different kinds in different groups.
+
+    With ``groups`` the block of each layer and ``kinds`` its place in the block (a norm,
+    the attention output, the block output), a positive value is a grid: rows and columns
+    of one kind of layer stay alike across depth. Pairs within one group are left out,
+    so that nearness in depth does not count.
+    """
+    m = square_matrix(matrix, "matrix")
+    kinds, groups = np.asarray(kinds), np.asarray(groups)
+    if kinds.shape != (len(m),) or groups.shape != (len(m),):
+        raise ValueError(f"need one kind and one group per layer: {len(m)} layers, "
+                         f"{kinds.shape} kinds, {groups.shape} groups")
+    apart = groups[:, None] != groups[None, :]
+    same = kinds[:, None] == kinds[None, :]
+    return finite_mean(m[apart & same]) - finite_mean(m[apart & ~same])
+
+
+def row_permutations(rows: int, count: int, seed: int = 0) -> np.ndarray:
+    """``(count, rows)``: random orders of ``rows`` layers, from a fixed seed.
+
+    A statistic of a cross-model matrix with its rows in a random order is what the
+    statistic gives when depth carries no information: the control of a claim about
+    where in depth the matches lie.
+    """
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(rows) for _ in range(count)])

@@ -103,20 +103,28 @@ def make_optimizer(net: nn.Module, recipe: Recipe, fused: bool) -> torch.optim.O
 
 
 @torch.no_grad()
+def predictions(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device,
+                batch_size: int = 1000, dtype: torch.dtype | None = None) -> np.ndarray:
+    """The top-1 class ``model`` predicts for each uint8 image (n, 32, 32, 3)."""
+    model.eval()
+    xt = torch.as_tensor(x, device=device)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(xt), batch_size):
+            imgs = xt[i:i + batch_size].permute(0, 3, 1, 2).float().div(255)
+            with torch.autocast(device.type, dtype=torch.bfloat16,
+                                enabled=device.type == "cuda"):
+                logits = model(imgs.to(dtype) if dtype else imgs)
+            out.append(logits.argmax(1).cpu())
+    return torch.cat(out).numpy()
+
+
 def evaluate(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
              device: torch.device, batch_size: int = 1000,
              dtype: torch.dtype | None = None) -> float:
     """Top-1 accuracy (%) of ``model`` on uint8 images (n, 32, 32, 3) and labels."""
-    model.eval()
-    xt = torch.as_tensor(x, device=device)
-    yt = torch.as_tensor(y, device=device)
-    correct = 0
-    for i in range(0, len(xt), batch_size):
-        imgs = xt[i:i + batch_size].permute(0, 3, 1, 2).float().div(255)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(imgs.to(dtype) if dtype else imgs)
-        correct += (logits.argmax(1) == yt[i:i + batch_size]).sum().item()
-    return 100.0 * correct / len(xt)
+    guess = predictions(model, x, device, batch_size, dtype)
+    return 100.0 * float(np.mean(guess == np.asarray(torch.as_tensor(y).cpu())))
 
 
 def git_commit() -> str:
@@ -257,8 +265,10 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
     half = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in net.state_dict().items()}
     check = models.build(name).to(dev)
     check.net.load_state_dict({k: v.float() for k, v in half.items()})
-    acc16 = evaluate(check, x_test, y_test, dev)
+    guess16 = predictions(check, x_test, dev)
+    acc16 = 100.0 * float(np.mean(guess16 == np.asarray(y_test)))
     keep_fp16 = acc32 - acc16 < 0.2
+    correct = (guess16 if keep_fp16 else predictions(model, x_test, dev)) == np.asarray(y_test)
     tensors = half if keep_fp16 else {k: v.detach().float().contiguous().cpu()
                                       for k, v in net.state_dict().items()}
     wpath = models.weights_path(name, out_dir)
@@ -279,6 +289,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
         test_accuracy=acc16 if keep_fp16 else acc32, test_source=source,
         parameters=sum(p.numel() for p in net.parameters()), history=history,
         commit=git_commit(), torch=torch.__version__, tags=[],
+        test_correct=models.pack_correct(correct),
     )
     atomic_write_text(models.manifest_path(name, out_dir), json.dumps(manifest, indent=1))
     ckpt_path.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seelike.book.claims.record import Claim, write
+from seelike.book.claims.table import Claim, write
 from seelike.book.plan import KNOBS
 from seelike.book.presets import Preset, get_preset
 

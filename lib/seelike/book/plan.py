@@ -87,6 +87,33 @@ def no_skip(p: Preset) -> list[str]:
     return [n for n in zoo_models(p) if n.startswith(p.vit + "_noskip")]
 
 
+def middle_no_skip(p: Preset) -> list[str]:
+    """The retrained ViT without a middle block's skips (Fig 8's accuracy, "middle blocks"):
+    the one with other training seeds, else the middle of :func:`no_skip`."""
+    names = no_skip(p)
+    seeded = [n for n in names if other_seeds(n)]
+    return seeded[:1] or names[len(names) // 2:][:1]
+
+
+#: The roles a claim's declaration names (``Declaration.roles``) and the preset's models in
+#: each: where every model of a claim's roles has other training seeds, the claim shows
+#: their values.
+ROLES = ("vit", "vit_gap", "resnet", "mixer", "less_data", "noskip", "resnet_alt")
+
+
+def role_models(p: Preset, role: str) -> list[str]:
+    """The model(s) of ``p`` that play ``role`` (:data:`ROLES`)."""
+    if role in ("vit", "vit_gap", "resnet", "mixer"):
+        return [getattr(p, role)]
+    if role == "less_data":
+        return less_data(p)[-1:]
+    if role == "noskip":
+        return middle_no_skip(p)
+    if role == "resnet_alt":
+        return resnets(p)[1:2]
+    raise ValueError(f"unknown role {role!r}; roles are {ROLES}")
+
+
 # ---- Chapters 2 and 3: the CKA walk-through and the zoo ------------------------------------
 
 
@@ -157,6 +184,7 @@ def attention_distances(p: Preset) -> list[AttentionDistances]:
 def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
                            head_window: float = KNOBS["05_local_global"]["head_window"],
                            min_pooled_heads: int = KNOBS["05_local_global"]["min_pooled_heads"],
+                           vit: str | None = None, resnet: str | None = None,
                            ) -> HeadSubsetCKA:
     """Fig 5: sliding subsets of the lowest heads, local to global, against ResNet's lower third.
 
@@ -164,25 +192,36 @@ def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
     lowest blocks are pooled until they hold at least ``min_pooled_heads`` heads (one CIFAR
     block has three; the paper's ViT-B first block has twelve); subsets are windows of
     ``head_window`` of the pooled heads, sorted by distance. The ResNet's lower layers are its
-    units in the lowest third of its depth.
+    units in the lowest third of its depth. ``vit``/``resnet``: another training seed of
+    each in place of the preset's (the seed values of Fig 5's claims).
     """
+    vit, resnet = vit or p.vit, resnet or p.resnet
     heads_per_block = distances.shape[1]
     pool = list(range(min(len(distances), -(-min_pooled_heads // heads_per_block))))
     pooled = distances[pool].ravel()
     # Floor, with a tolerance for windows like 1/3 that binary floats cannot hold exactly.
     subsets = head_subsets(pooled, max(1, int(len(pooled) * head_window + 1e-9)))
-    blocks = layer_names(p.resnet, "blocks")
+    blocks = layer_names(resnet, "blocks")
     lower = [n for n, f in zip(blocks, depth_fraction(len(blocks)), strict=True) if f < 1 / 3]
-    return HeadSubsetCKA(p.vit, tuple(pool), tuple(tuple(s.tolist()) for s in subsets),
-                         p.resnet, tuple(lower), bootstrap=BOOTSTRAP)
+    return HeadSubsetCKA(vit, tuple(pool), tuple(tuple(s.tolist()) for s in subsets),
+                         resnet, tuple(lower), bootstrap=BOOTSTRAP if vit == p.vit else 0)
 
 
-def vit_distances(p: Preset) -> np.ndarray:
-    """The ViT's (blocks, heads) mean attention distances (CLS dropped), from the cache."""
-    (out,) = store.results(p, [AttentionDistances(p.vit)], purpose="attention",
+def vit_distances(p: Preset, name: str | None = None) -> np.ndarray:
+    """The (blocks, heads) mean attention distances (CLS dropped) of the ViT or of ``name``,
+    one of :func:`attention_distances`, from the cache."""
+    (out,) = store.results(p, [AttentionDistances(name or p.vit)], purpose="attention",
                            batch_size=batch_size(p, "attention"),
                            planned=lambda: attention_distances(p))
     return out["drop"]
+
+
+def head_subsets_by_seed(p: Preset, **knobs: object) -> list[HeadSubsetCKA]:
+    """Fig 5 on each other training seed of the ViT and the ResNet, paired by seed, each
+    with its own ViT's subsets (:func:`head_subsets_vs_resnet`)."""
+    return [head_subsets_vs_resnet(p, vit_distances(p, vit), vit=vit, resnet=res,
+                                   **knobs)  # type: ignore[arg-type]
+            for vit, res in seed_pairs(p)]
 
 
 def stem(name: str) -> str:
@@ -224,9 +263,10 @@ def skip_statistics(p: Preset) -> list[SkipStatistics]:
 
 
 def skip_removed(p: Preset) -> list[CKARequest]:
-    """Within-model CKA of the intact ViT, each skip-removed one and their seeds (Fig 8)."""
+    """Within-model CKA of the intact ViT, each skip-removed one, then their other seeds
+    (Fig 8; the intact ViT's seeds are the seed values of the claim's control)."""
     return [CKARequest(name) for name in [p.vit, *no_skip(p)]
-            + [s for name in no_skip(p) for s in other_seeds(name)]]
+            + [s for name in [*no_skip(p), p.vit] for s in other_seeds(name)]]
 
 
 # ---- Chapter 7: spatial information (Figs 9-11, D.1-D.4) -----------------------------------
@@ -257,6 +297,25 @@ def localization(p: Preset, *,
     return out
 
 
+def localization_by_seed(p: Preset) -> list[TokenPatchCKA]:
+    """Token-to-patch CKA of each other training seed of Chapter 7's models, without
+    bootstrap draws: the ViTs' last two blocks and the ResNet's units of :func:`localization`
+    (what the localization claims read), for the claims' seed values."""
+    units = next(a.layers for a in localization(p) if a.model == p.resnet)
+    out = []
+    for base in spatial_models(p):
+        layers = units if base == p.resnet else tuple(layer_names(base, "blocks")[-2:])
+        out += [TokenPatchCKA(name, tuple(layers)) for name in other_seeds(base)]
+    return out
+
+
+def seed_models(p: Preset) -> list[str]:
+    """The other training seeds of Chapter 7's models (CLS ViT, GAP ViT, ResNet): their
+    seed 1s, then their seed 2s, so that seed k of the three lie together."""
+    per = [other_seeds(name) for name in spatial_models(p)]
+    return [names[k] for k in range(min(map(len, per), default=0)) for names in per]
+
+
 #: Independent draws of the few-shot probe training set (probe seeds 0 to SHOT_DRAWS - 1):
 #: the intervals of Chapters 7 and 8's probe claims (Figs 11, 13). Each draw's probes are
 #: fitted in a pass over its own images; all are evaluated in the one pass over probe_test.
@@ -284,8 +343,9 @@ def shot_draws(shots: int, *, claims_shots: int = KNOBS["07_localization"]["shot
 
 
 def probe_models(p: Preset) -> list[str]:
-    """The models with linear probes: Chapter 7's and Chapter 8's less-data ViTs (Fig 13)."""
-    return list(dict.fromkeys([*spatial_models(p), *less_data(p)]))
+    """The models with linear probes: Chapter 7's, Chapter 8's less-data ViTs (Fig 13) and
+    the other training seeds of Chapter 7's (the claims' seed values)."""
+    return list(dict.fromkeys([*spatial_models(p), *less_data(p), *seed_models(p)]))
 
 
 def with_shots(p: Preset, shots: int | None) -> Preset:
@@ -342,10 +402,11 @@ def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots
 
 
 def data_scale(p: Preset) -> list[CKARequest]:
-    """Each less-data ViT's blocks against the full-data ViT's blocks (Fig 12)."""
+    """Each less-data ViT's blocks against the full-data ViT's blocks (Fig 12), then the
+    full-data ViT's second training seed against it: the seed floor that data must clear."""
     blocks = layer_names(p.vit, "blocks")
     return [CKARequest(name, layer_names(name, "blocks"), p.vit, blocks)
-            for name in less_data(p)]
+            for name in [*less_data(p), *other_seeds(p.vit)[:1]]]
 
 
 # ---- Chapter 9: MLP-Mixer (Figs H.1, H.2) ---------------------------------------------------
@@ -404,7 +465,7 @@ def chapter_of(p: Preset, a: Analysis) -> str:
     if isinstance(a, HeadSubsetCKA):
         return "05_local_global"
     if isinstance(a, probes.ProbeFit | probes.ProbeEval):
-        return "07_localization" if a.model in spatial_models(p) else "08_scale"
+        return "08_scale" if a.model in less_data(p) else "07_localization"
     chapter = _first_asks(p).get(analysis_key(a))
     if chapter is None:
         raise KeyError(f"{a.name} of {', '.join(a.models())} is in no chapter's list in "
@@ -422,7 +483,7 @@ def _first_asks(p: Preset) -> dict[str, str]:
         "05_local_global": attention_distances(p),
         "06_skip_connections": [*skip_statistics(p),
                                 *(cka_analysis(r) for r in skip_removed(p))],
-        "07_localization": localization(p),
+        "07_localization": localization(p) + localization_by_seed(p),
         "08_scale": [cka_analysis(r) for r in data_scale(p)],
         "09_mixer": [cka_analysis(r) for r in mixer_comparison(p)],
         "10_estimators": [estimator_study(p)],
@@ -479,7 +540,8 @@ def analyses(p: Preset, purpose: str, repeat: int = 0, *,
             out += [cka_walkthrough(p), cka_analysis(first_heatmap(p)), *zoo_accuracy(p)]
             out += skip_statistics(p)
             out.append(head_subsets_vs_resnet(p, vit_distances(p)))
-            out += localization(p)
+            out += head_subsets_by_seed(p)
+            out += localization(p) + localization_by_seed(p)
     elif purpose == "attention" and repeat == 0:
         out += attention_distances(p)
     elif purpose == "probe_train" and repeat in shot_draws(p.probe_train_per_class,

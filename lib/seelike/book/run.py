@@ -44,7 +44,7 @@ from seelike.config import repo_root
 # chapter 4's verdicts beside its own): re-run whenever those change.
 READS_RESULTS = {"10_estimators", "11_scorecard"}
 # Pages that read the committed results (data/results): re-run whenever those change.
-READS_COMMITTED = {"11_scorecard", "intro"}
+READS_COMMITTED = {"11_scorecard", "intro", "revisions"}
 # Staged as they are; the root page (intro) too, unless it is a notebook (then executed).
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
 
@@ -152,8 +152,10 @@ def _stamp(chapter: Path, preset: str, root: Path, params: dict[str, object]) ->
 
     digest = hashlib.sha256(json.dumps([preset, params], sort_keys=True, default=str).encode())
     code = [root / "lib" / Path(*m.split(".")) for m in code_closure(imported_modules(chapter))]
+    # A module's data beside it (claims/revisions.json) counts as its code.
     sources = [chapter, *(p / "__init__.py" if p.is_dir() else p.with_suffix(".py")
                           for p in code),
+               *(p.with_suffix(".json") for p in code if p.with_suffix(".json").is_file()),
                *sorted((root / "data" / "weights").glob("*.json"))]
     if chapter.stem in READS_RESULTS:
         sources += [p for p in sorted(results_dir(preset).glob("*.csv")) if p.stem not in

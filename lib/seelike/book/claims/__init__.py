@@ -1,48 +1,78 @@
-"""The paper's claims, tested on our measurements: the record, then one module per chapter.
+"""The paper's claims, tested on our measurements: one concern per module, then one module
+per chapter.
 
-:mod:`~seelike.book.claims.record` holds the :class:`Declaration` of a claim (the paper's
-sentence, the statistic, the bars), the judged :class:`Claim`, its results tables and its
-display; ``ch04`` to ``ch10`` each declare and compute one chapter's claims, so that a
-chapter's page depends on its own claims only (and an edited bar re-runs that chapter alone).
+:mod:`~seelike.book.claims.verdict` reads a measured statistic against bars
+(:class:`Measured`, :func:`decide`, :func:`weakest`); :mod:`~seelike.book.claims.declare`
+holds a claim's :class:`Declaration` (the sentence, its clause, statistic, control and
+bars); :mod:`~seelike.book.claims.table` the judged rows and their results tables;
+:mod:`~seelike.book.claims.display` their tables and prose on a page;
+:mod:`~seelike.book.claims.revisions` every change to a declaration after its first
+result. ``ch04`` to ``ch10`` each declare and compute one chapter's claims, so that a
+chapter's page depends on its own claims only.
 """
 
-from seelike.book.claims.record import (
-    COLUMNS,
-    VERDICTS,
-    Claim,
-    Declaration,
-    StaleTableError,
-    decide,
+from seelike.book.claims.declare import NET, Declaration, declared
+from seelike.book.claims.display import (
     declarations_frame,
-    declared,
     display_frame,
     glue,
-    interval,
-    over_draws,
+    phrases,
+    styled,
+)
+from seelike.book.claims.table import (
+    COLUMNS,
+    RESULTS_ENV,
+    Claim,
+    StaleTableError,
+    TableError,
     read_all,
     read_folder,
     results_dir,
-    styled,
+    sentences,
     table,
     write,
+)
+from seelike.book.claims.verdict import (
+    INTERVALS,
+    LEVELS,
+    VERDICTS,
+    Measured,
+    decide,
+    interval,
+    measure,
+    percentile_band,
+    verdict,
+    weakest,
 )
 
 __all__ = [
     "COLUMNS",
+    "INTERVALS",
+    "LEVELS",
+    "NET",
+    "RESULTS_ENV",
     "VERDICTS",
     "Claim",
-    "Declaration", "StaleTableError",
+    "Declaration",
+    "Measured",
+    "StaleTableError",
+    "TableError",
     "decide",
     "declarations_frame",
     "declared",
     "display_frame",
     "glue",
     "interval",
-    "over_draws",
+    "measure",
+    "percentile_band",
+    "phrases",
     "read_all",
     "read_folder",
     "results_dir",
+    "sentences",
     "styled",
     "table",
+    "verdict",
+    "weakest",
     "write",
 ]

@@ -1,27 +1,38 @@
-"""Chapter 4's claims: representation structure (paper Figs 1 and 2).
+"""Chapter 4's claims: representation structure (paper Figs 1, 2 and B.1).
 
-:data:`DECLARATIONS` holds each sentence of the paper that Chapter 4 tests, word for word,
-with its statistic and bars, fixed before any of our numbers were seen; the functions
-below compute the statistics from CKA matrices, and :func:`chapter4_claims` judges them on
-the matrices, their bootstrap draws over probe examples and the other training seeds.
+:data:`DECLARATIONS` holds each sentence of the paper that Chapter 4 tests, clause by
+clause, with its statistic, control and bars; the functions below compute the statistics
+from CKA matrices, and :func:`chapter4_claims` judges them on the matrices, their
+bootstrap draws over probe examples and the other training seeds. The controls of the
+Fig 2 claims put the ViT's layers in a random order: what each statistic gives when depth
+means nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from seelike.book.claims.record import Claim, Declaration, declared
-from seelike.layers import stage_of
+from seelike.book.claims.declare import Declaration, declared
+from seelike.book.claims.table import Claim
+from seelike.book.claims.verdict import Measured, measure, verdict
+from seelike.layers import kinds_and_blocks, stage_of
 from seelike.structure import (
     best_match_fraction,
     best_match_halves,
     depth_fraction,
+    kind_contrast,
     low_high_similarity,
     mapped_stages,
+    off_diagonal_mean,
+    row_permutations,
     stage_contrast,
 )
+
+__all__ = ["CHAPTER", "CLEAR_STAGE_MARGIN", "DECLARATIONS", "POINT_KEYS", "Structure",
+           "chapter4_claims", "point_statistics", "point_verdicts"]
 
 CHAPTER = "04_representation_structure"
 
@@ -31,34 +42,70 @@ LOWER_HALF_BAR = 0.35
 #: Fig 2, upper half: "the next third" of ViT depth after the lowest quarter, with slack
 UPPER_HALF_BAND = (0.25, 0.65)
 
+_FIG1 = ("We observe that ViTs have relatively uniform layer similarity structure, with a "
+         "clear grid-like pattern and large similarity between lower and higher layers.")
+_FIG1_RESNET = ("By contrast, the ResNet models show clear stages in similarity structure, "
+                "with smaller similarity scores between lower and higher layers.")
+_B1 = ("We observe similar conclusions: ViT representation structure has a more uniform "
+       "similarity structure across layers, and comparing ResNet to ViT representations show "
+       "a large fraction of early ResNet layers similar to a smaller number of ViT layers.")
+_B1_WHERE = "Appendix B (Fig B.1), tested with a second, independently trained CNN"
+_SHUFFLED = ("the same statistic with the ViT's layers in a random order (200 orders): what "
+             "it gives when depth carries no information")
+_CLEAR = ("'clear' stages stand out by several colour steps on the paper's heatmaps; a tenth "
+          "of the [0, 1] scale is the least that reads as a distinct block, half of it only "
+          "as shading (partly)")
+
 DECLARATIONS = declared([
     Declaration(
-        "fig1_uniformity", "Fig 1",
-        "We observe that ViTs have relatively uniform layer similarity structure, with a "
-        "clear grid-like pattern and large similarity between lower and higher layers.",
-        "Figure 1 caption",
-        "mean CKA between lowest and highest third of layers, ViT minus ResNet", ">", 0.0,
-        None,
-        "a comparison with the ResNet ('by contrast'): the sign is what the sentence asserts; "
-        "any size of gap would be a number we invented"),
+        "fig1_uniform_structure", "Fig 1", _FIG1, "Figure 1 caption",
+        "mean CKA over all pairs of distinct layers of the ViT", ">", 0.0, None,
+        "'relatively uniform': more alike across the whole matrix than the ResNet it is set "
+        "against; any size of gap would be a number we invented",
+        "the same mean in the ResNet, whose similarity the paper finds divided into stages",
+        net="difference", roles=("vit", "resnet"),
+        clause="relatively uniform layer similarity structure"),
     Declaration(
-        "fig1_resnet_stages", "Fig 1",
-        "By contrast, the ResNet models show clear stages in similarity structure, with "
-        "smaller similarity scores between lower and higher layers.",
-        "Figure 1 caption",
+        "fig1_grid", "Fig 1", _FIG1, "Figure 1 caption",
+        "ViT: mean CKA between layers of the same kind (norm, attention, MLP, block output) "
+        "in different blocks minus between layers of different kinds in different blocks",
+        ">", CLEAR_STAGE_MARGIN, CLEAR_STAGE_MARGIN / 2,
+        "a grid is rows and columns of one kind of layer alike across depth; " + _CLEAR,
+        "the same contrast over the ResNet's layer kinds (inner activation, unit output)",
+        clause="with a clear grid-like pattern", roles=("vit",)),
+    Declaration(
+        "fig1_uniformity", "Fig 1", _FIG1, "Figure 1 caption",
+        "mean CKA between the lowest and the highest third of the ViT's layers", ">", 0.0,
+        None, "'large' similarity is read against the ResNet's, as the caption sets them "
+              "side by side; any gap would be a number we invented",
+        "the same mean in the ResNet", net="difference", roles=("vit", "resnet"),
+        clause="large similarity between lower and higher layers"),
+    Declaration(
+        "fig1_resnet_stages", "Fig 1", _FIG1_RESNET, "Figure 1 caption",
         "ResNet: mean CKA within stages minus across stages (distinct layer pairs)", ">",
         CLEAR_STAGE_MARGIN, CLEAR_STAGE_MARGIN / 2,
-        "'clear' stages stand out by several colour steps on the paper's heatmaps; a tenth "
-        "of the [0, 1] scale is the least that reads as a distinct block, half of it only "
-        "as shading (partly); a smooth diagonal decay alone gives a small positive contrast"),
+        "'by contrast' with the ViT: the ResNet's stages must stand out more than the same "
+        "cuts do in the ViT; " + _CLEAR,
+        "the ViT cut at the same fractions of depth as the ResNet's stages",
+        net="difference", roles=("resnet", "vit"),
+        clause="the ResNet models show clear stages in similarity structure"),
+    Declaration(
+        "fig1_resnet_low_high", "Fig 1", _FIG1_RESNET, "Figure 1 caption",
+        "mean CKA between the lowest and the highest third of the ResNet's layers", "<", 0.0,
+        None, "'smaller' than the ViT's, the model it is contrasted with: the sign",
+        "the same mean in the ViT", net="difference", roles=("resnet", "vit"),
+        clause="with smaller similarity scores between lower and higher layers"),
     Declaration(
         "fig1_vit_no_stages", "Fig 1",
-        "lower and higher layers in ViT show much greater similarity than in the ResNet, "
-        "where similarity is divided into different (lower/higher) stages.",
-        "Section 4 (the paper implies, but never states, that ViT has no stages)",
+        "The ViT has no clear stages: cut where the ResNet changes stage, its mean CKA within "
+        "minus across stages stays below the bar the ResNet's 'clear stages' must clear.",
+        "beyond the paper, which implies but never states it (Section 4: the ResNet's "
+        "similarity 'is divided into different (lower/higher) stages')",
         "ViT: mean CKA within minus across the ResNet's stages mapped by depth fraction",
         "<", CLEAR_STAGE_MARGIN, None,
-        "the ViT has no clear stages by the same bar as the ResNet's 'clear stages'"),
+        "the ViT has no clear stages by the same bar as the ResNet's 'clear stages'",
+        "the same contrast in the ResNet, whose stages the paper finds clear",
+        paper=False, roles=("vit", "resnet")),
     Declaration(
         "fig2_lower_half", "Fig 2",
         "We observe (Figure 2) that the lower half of 60 ResNet layers are similar to "
@@ -67,7 +114,8 @@ DECLARATIONS = declared([
         "ResNet lower half: mean depth fraction of the most similar ViT layer", "<",
         LOWER_HALF_BAR, 0.5,
         "the lowest quarter puts the matches in [0, 0.25]; a tenth of depth of slack for "
-        "'approximately' and the coarse layer grid; partly: still the lower ViT half"),
+        "'approximately' and the coarse layer grid; partly: still the lower ViT half",
+        _SHUFFLED, roles=("vit", "resnet")),
     Declaration(
         "fig2_upper_half", "Fig 2",
         "The top half of the ResNet is approximately similar to the next third of the ViT "
@@ -77,27 +125,53 @@ DECLARATIONS = declared([
         f"{UPPER_HALF_BAND[0]}-{UPPER_HALF_BAND[1]} of its depth", ">", 0.5, 0.25,
         "'the next third' after the lowest quarter is [0.25, 0.58] of ViT depth, with slack "
         "to 0.65 for 'approximately'; most of the upper half must match there, a quarter of "
-        "it for partly"),
+        "it for partly", _SHUFFLED, roles=("vit", "resnet")),
     Declaration(
         "fig2_last_third", "Fig 2",
-        "The final third of ViT layers is less similar to all ResNet layers, likely because "
-        "this set of layers mainly manipulates the CLS token representation, further "
-        "studied in Section 6.",
-        "Section 4",
+        "The final third of ViT layers is less similar to all ResNet layers, …",
+        "Section 4 (cut: the sentence's explanation, 'likely because this set of layers "
+        "mainly manipulates the CLS token representation, further studied in Section 6', "
+        "which this claim does not test)",
         "fraction of ResNet layers whose best match in the ViT's final third is below their "
         "best match in its first two thirds", ">", 0.9, 0.5,
         "'less similar to all ResNet layers' is relative: for (nearly) every ResNet layer "
-        "the final third must be the less similar part of the ViT; partly: for most"),
+        "the final third must be the less similar part of the ViT; partly: for most",
+        _SHUFFLED + " (the first two thirds then win two times in three by their size alone)",
+        roles=("vit", "resnet"),
+        margin="mean over ResNet layers of its best CKA in the ViT's first two thirds minus "
+               "its best in the final third",
+        zero_width="a fraction of the ResNet's 16 layers moves only when a layer's two best "
+                   "matches swap, which resampling rarely does; the margin shows how far "
+                   "they are apart"),
+    Declaration(
+        "b1_uniform", "Fig B.1", _B1, _B1_WHERE,
+        "mean CKA between the lowest and the highest third of the ViT's layers", ">", 0.0,
+        None, "'a more uniform similarity structure' than the ResNet's: Fig 1's reading, "
+        "the sign", "the same mean in the second CNN", net="difference",
+        roles=("vit", "resnet_alt"),
+        clause="ViT representation structure has a more uniform similarity structure across "
+               "layers"),
+    Declaration(
+        "b1_early_resnet", "Fig B.1", _B1, _B1_WHERE,
+        "second CNN's lower half: mean depth fraction of the most similar ViT layer", "<",
+        LOWER_HALF_BAR, 0.5, "Fig 2's lower-half reading and bars: many early CNN layers "
+                             "matched by the lowest ViT layers",
+        _SHUFFLED, roles=("vit", "resnet_alt"),
+        clause="a large fraction of early ResNet layers similar to a smaller number of ViT "
+               "layers"),
 ])
 
-#: The pass bars of :func:`chapter4_claims`, in its order, for figures that draw them
-#: (Chapter 10 plots each statistic against its bar).
-PASS_BARS: tuple[float, ...] = tuple(d.pass_bar for d in DECLARATIONS.values())
 
+@dataclass(frozen=True)
+class Structure:
+    """The CKA matrices Chapter 4's claims read, for one probe set, draw or training seed.
 
-def uniformity(vit_cka: np.ndarray, resnet_cka: np.ndarray) -> float:
-    """Mean CKA between the lowest and highest third of layers, ViT minus ResNet."""
-    return low_high_similarity(vit_cka) - low_high_similarity(resnet_cka)
+    ``cross`` is ViT layers x ResNet layers (Fig 2's layout, ResNet on x).
+    """
+
+    vit: np.ndarray
+    resnet: np.ndarray
+    cross: np.ndarray
 
 
 def resnet_stages(resnet_cka: np.ndarray, resnet_layers: Sequence[str]) -> float:
@@ -116,16 +190,11 @@ def lower_half(cross: np.ndarray) -> float:
     return best_match_halves(cross)[0]
 
 
-def upper_half_mean(cross: np.ndarray) -> float:
-    """Mean best-match ViT depth fraction over the ResNet's upper half (the old statistic)."""
-    return best_match_halves(cross)[1]
-
-
 def upper_half_in_band(cross: np.ndarray) -> float:
     """Fraction of the ResNet's upper-half layers whose best ViT match lies in the band.
 
-    The mean of the best-match depths (:func:`upper_half_mean`) hides a bimodal set:
-    half the layers matching the ViT's bottom and half its top averages into the band.
+    The mean of the best-match depths would hide a bimodal set: half the layers matching
+    the ViT's bottom and half its top averages into the band.
     """
     best = best_match_fraction(cross)
     upper = best[depth_fraction(len(best)) >= 0.5]
@@ -134,57 +203,142 @@ def upper_half_in_band(cross: np.ndarray) -> float:
     return float(np.mean((upper >= low) & (upper <= high))) if len(upper) else float("nan")
 
 
-def last_third_less_similar(cross: np.ndarray) -> float:
-    """Fraction of ResNet layers matched less well by the ViT's final third than by the rest.
-
-    For each ResNet layer (column of ``(vit_layers, resnet_layers)``), its highest CKA with
-    a ViT layer in the final third of depth against its highest with one in the first two
-    thirds; columns without finite values on either side are skipped.
-    """
+def _early_late(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each ResNet layer's best CKA with the ViT's first two thirds and with its final third
+    (columns without finite values on either side dropped)."""
     c = np.where(np.isfinite(cross), np.asarray(cross, dtype=float), -np.inf)
     last = depth_fraction(c.shape[0]) > 2 / 3
     late, early = c[last].max(axis=0), c[~last].max(axis=0)
     ok = np.isfinite(late) & np.isfinite(early)
-    return float(np.mean(late[ok] < early[ok])) if ok.any() else float("nan")
+    return early[ok], late[ok]
 
 
-def last_third_max(cross: np.ndarray) -> float:
-    """The largest CKA between the ViT's final third and any ResNet layer (the old statistic).
+def last_third_less_similar(cross: np.ndarray) -> float:
+    """Fraction of ResNet layers matched less well by the ViT's final third than by the rest."""
+    early, late = _early_late(cross)
+    return float(np.mean(late < early)) if len(early) else float("nan")
 
-    An absolute level, which the paper never states; kept beside the relative statistic.
+
+def last_third_margin(cross: np.ndarray) -> float:
+    """Mean over ResNet layers of (best CKA in the ViT's first two thirds - best in its final
+    third): the continuous margin behind :func:`last_third_less_similar`."""
+    early, late = _early_late(cross)
+    return float(np.mean(early - late)) if len(early) else float("nan")
+
+
+def _shuffled(statistic: Callable[[np.ndarray], float], cross: np.ndarray,
+              count: int) -> Measured:
+    """``statistic`` on ``cross`` with the ViT's rows in ``count`` random orders: the mean,
+    with each order a draw."""
+    values = [statistic(np.asarray(cross)[order])
+              for order in row_permutations(len(cross), count)]
+    return Measured(float(np.nanmean(values)), tuple(values))
+
+
+def chapter4_claims(point: Structure, vit_layers: Sequence[str], vit_blocks: Sequence[str],
+                    resnet_layers: Sequence[str], resnet_blocks: Sequence[str], *,
+                    draws: Sequence[Structure] | None = None,
+                    seeds: Sequence[Structure] = (),
+                    alt: tuple[np.ndarray, np.ndarray] | None = None,
+                    alt_draws: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                    varies: str = "", permutations: int = 200) -> list[Claim]:
+    """All claims of Chapter 4, in :data:`DECLARATIONS` order.
+
+    ``point``: the matrices of the ViT and the ResNet; ``draws``: the same on each bootstrap
+    resampling of the probe examples; ``seeds``: on each other training seed of the ViT
+    and the ResNet. ``vit_blocks``/``resnet_blocks``: each model's block outputs (the
+    groups of the grid statistic). ``alt``: a second CNN's within-model matrix and the ViT x
+    second CNN matrix (Fig B.1), with ``alt_draws``; without it the B.1 claims are
+    untestable.
     """
-    c = np.asarray(cross, dtype=float)
-    block = c[depth_fraction(c.shape[0]) > 2 / 3]
-    return float(np.nanmax(block)) if np.isfinite(block).any() else float("nan")
+    if np.shape(point.cross) != (len(point.vit), len(point.resnet)):
+        raise ValueError(f"cross is {np.shape(point.cross)}, expected (vit, resnet) = "
+                         f"({len(point.vit)}, {len(point.resnet)})")
+    vit_kinds, vit_groups = kinds_and_blocks(list(vit_layers), list(vit_blocks))
+    res_kinds, res_groups = kinds_and_blocks(list(resnet_layers), list(resnet_blocks))
+    count = len(draws) if draws else permutations
+
+    def of(statistic: Callable[[Structure], float]) -> Measured:
+        return measure(statistic, (point,), None if draws is None else [(d,) for d in draws],
+                       [(s,) for s in seeds])
+
+    def judge(key: str, m: Measured, control: Measured, margin: Measured | None = None,
+              ) -> Claim:
+        return DECLARATIONS[key].judge(CHAPTER, m, control=control, margin=margin,
+                                       varies=varies)
+
+    vit_uniform = of(lambda s: off_diagonal_mean(s.vit))
+    res_uniform = of(lambda s: off_diagonal_mean(s.resnet))
+    vit_low_high = of(lambda s: low_high_similarity(s.vit))
+    res_low_high = of(lambda s: low_high_similarity(s.resnet))
+    vit_grid = of(lambda s: kind_contrast(s.vit, vit_kinds, vit_groups))
+    res_grid = of(lambda s: kind_contrast(s.resnet, res_kinds, res_groups))
+    res_stages = of(lambda s: resnet_stages(s.resnet, resnet_layers))
+    vit_cut = of(lambda s: vit_stages(s.vit, resnet_layers))
+    found = [
+        judge("fig1_uniform_structure", vit_uniform, res_uniform),
+        judge("fig1_grid", vit_grid, res_grid),
+        judge("fig1_uniformity", vit_low_high, res_low_high),
+        judge("fig1_resnet_stages", res_stages, vit_cut),
+        judge("fig1_resnet_low_high", res_low_high, vit_low_high),
+        judge("fig1_vit_no_stages", vit_cut, res_stages),
+    ]
+    for key, statistic in (("fig2_lower_half", lower_half),
+                           ("fig2_upper_half", upper_half_in_band),
+                           ("fig2_last_third", last_third_less_similar)):
+        margin = of(lambda s: last_third_margin(s.cross)) if key == "fig2_last_third" else None
+        found.append(judge(key, of(lambda s, f=statistic: f(s.cross)),
+                           _shuffled(statistic, point.cross, count), margin))
+    if alt is None:
+        why = "this preset has no second CNN"
+        found += [DECLARATIONS[k].judge(CHAPTER, Measured(float("nan")), untestable=why)
+                  for k in ("b1_uniform", "b1_early_resnet")]
+        return found
+    alt_cross = alt[1]
+    pairs = None if alt_draws is None or draws is None else [
+        (d, a) for d, a in zip(draws, alt_draws, strict=True)]
+    point_pair = (point, alt)
+
+    def of_alt(statistic: Callable[[Structure, tuple[np.ndarray, np.ndarray]], float]
+               ) -> Measured:
+        return measure(statistic, point_pair, pairs)
+
+    found.append(judge("b1_uniform", of_alt(lambda s, a: low_high_similarity(s.vit)),
+                       of_alt(lambda s, a: low_high_similarity(a[0]))))
+    found.append(judge("b1_early_resnet", of_alt(lambda s, a: lower_half(a[1])),
+                       _shuffled(lower_half, alt_cross, count)))
+    return found
 
 
-def _statistics(vit: np.ndarray, resnet: np.ndarray, cross: np.ndarray,
-                resnet_layers: Sequence[str]) -> list[float]:
-    """Every claim's statistic, in :data:`DECLARATIONS` order."""
-    return [uniformity(vit, resnet), resnet_stages(resnet, resnet_layers),
-            vit_stages(vit, resnet_layers), lower_half(cross), upper_half_in_band(cross),
-            last_third_less_similar(cross)]
+#: The claims Chapter 10 re-scores at every minibatch size: those its block-output
+#: matrices of the ViT and the ResNet can compute (no grid without intermediate layers, no
+#: second CNN).
+POINT_KEYS = ("fig1_uniform_structure", "fig1_uniformity", "fig1_resnet_stages",
+              "fig1_resnet_low_high", "fig1_vit_no_stages", "fig2_lower_half",
+              "fig2_upper_half", "fig2_last_third")
 
 
-def chapter4_claims(vit_cka: np.ndarray, resnet_cka: np.ndarray, cross: np.ndarray,
-                    resnet_layers: Sequence[str], *,
-                    draws: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-                    seeds: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]] = (),
-                    varies: str = "") -> list[Claim]:
-    """All claims of Chapter 4: Fig 1 from the within-model matrices, Fig 2 from ``cross``.
+def point_statistics(s: Structure, resnet_layers: Sequence[str]) -> dict[str, float]:
+    """Each :data:`POINT_KEYS` claim's judged statistic on one set of matrices, without an
+    interval: net of its control where the declaration reads it so."""
+    vit_cut, res_stages = vit_stages(s.vit, resnet_layers), resnet_stages(s.resnet,
+                                                                          resnet_layers)
+    vit_lh, res_lh = low_high_similarity(s.vit), low_high_similarity(s.resnet)
+    return {
+        "fig1_uniform_structure": off_diagonal_mean(s.vit) - off_diagonal_mean(s.resnet),
+        "fig1_uniformity": vit_lh - res_lh,
+        "fig1_resnet_stages": res_stages - vit_cut,
+        "fig1_resnet_low_high": res_lh - vit_lh,
+        "fig1_vit_no_stages": vit_cut,
+        "fig2_lower_half": lower_half(s.cross),
+        "fig2_upper_half": upper_half_in_band(s.cross),
+        "fig2_last_third": last_third_less_similar(s.cross),
+    }
 
-    ``cross`` is ViT layers x ResNet layers (Fig 2's layout, ResNet on x). ``draws``: the
-    three matrices' bootstrap stacks ``(draws, ...)`` over probe examples; ``seeds``: the
-    three matrices of each other training seed of the ViT and the ResNet.
-    """
-    vit_cka, resnet_cka = np.asarray(vit_cka), np.asarray(resnet_cka)
-    if np.shape(cross) != (len(vit_cka), len(resnet_cka)):
-        raise ValueError(f"cross is {np.shape(cross)}, expected (vit, resnet) = "
-                         f"({len(vit_cka)}, {len(resnet_cka)})")
-    values = _statistics(vit_cka, resnet_cka, cross, resnet_layers)
-    per_draw = ([_statistics(v, r, c, resnet_layers) for v, r, c in zip(*draws, strict=True)]
-                if draws is not None else None)
-    per_seed = [_statistics(v, r, c, resnet_layers) for v, r, c in seeds]
-    return [d.judge(CHAPTER, values[i], None if per_draw is None else [s[i] for s in per_draw],
-                    seeds=[s[i] for s in per_seed] or None, varies=varies)
-            for i, d in enumerate(DECLARATIONS.values())]
+
+def point_verdicts(s: Structure, resnet_layers: Sequence[str]) -> list[str]:
+    """The verdict of each :data:`POINT_KEYS` claim by its :func:`point_statistics` value
+    alone, in that order (what a change of estimator or minibatch could flip)."""
+    values = point_statistics(s, resnet_layers)
+    return [verdict(Measured(values[k]), DECLARATIONS[k].direction, DECLARATIONS[k].pass_bar,
+                    DECLARATIONS[k].partly_bar) for k in POINT_KEYS]
