@@ -123,3 +123,30 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path: Path, mirror: Pat
     a = load_file(tmp_path / "whole" / f"{name}.safetensors")
     b = load_file(out / f"{name}.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", sorted(models.PENDING))
+def test_the_scale_ladder_trains_end_to_end_before_its_weights_exist(name: str, tmp_path: Path,
+                                                                     mirror: Path) -> None:
+    """The models the next device call trains: declared, buildable and trainable here (a few
+    steps on the CPU), but not in the zoo the book iterates until their weights land."""
+    assert name not in models.ZOO
+    manifest = train.train(name, out_dir=tmp_path, **TINY)
+    assert set(manifest) == set(models.read_manifest("vit_cifar"))
+    assert manifest["spec"]["arch"] == models.spec_of(name).arch
+    loaded = models.load(name, directory=tmp_path)
+    assert loaded(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    like, factor = models.spec_of(name).extra["steps_of"]
+    assert train.replay_steps(name) == factor * models.read_manifest(like)["steps"]
+
+
+def test_every_registered_model_ships_its_weights() -> None:
+    """A zoo model without weights would break every chapter that iterates the zoo: a model
+    is registered in the commit that ships its weights (the external ResNet-56 is fetched)."""
+    for name, spec in models.ZOO.items():
+        if spec.family == "akamaster":
+            continue
+        for variant in models.seed_variants(name):
+            assert models.weights_path(variant).is_file(), variant
+            assert models.read_manifest(variant)["sha256"] == models.sha256_file(
+                models.weights_path(variant)), variant

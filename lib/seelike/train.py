@@ -338,15 +338,23 @@ def replay_steps(name: str) -> int:
     """The steps the shipped seed-0 model of ``name`` trained for (its manifest records them).
 
     A seed variant replays its seed-0 run step for step, so that the seeds differ in the
-    seed alone (Chapter 3's seed table).
+    seed alone (Chapter 3's seed table). A model whose spec declares ``steps_of``
+    (``[model, factor]``, the scale ladder) trains for that multiple of the other model's
+    steps: the same optimisation budget per step, at another width or length.
     """
-    return int(models.read_manifest(models.split_seed(name)[0])["steps"])
+    base = models.split_seed(name)[0]
+    like = models.spec_of(base).extra.get("steps_of")
+    if like:
+        other, factor = like
+        return int(factor) * int(models.read_manifest(other)["steps"])
+    return int(models.read_manifest(base)["steps"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seelike.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help=f"zoo models: {', '.join(models.ZOO)}")
+    parser.add_argument("names", nargs="+", help=f"zoo models: {', '.join(models.ZOO)}; "
+                                                 f"not yet shipped: {', '.join(models.PENDING)}")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: data/weights of the checkout)")
     parser.add_argument("--device", default=str(models.default_device()))
@@ -366,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if not _trainable(n)]
     if unknown:
-        trainable = [n for n, s in models.ZOO.items() if s.recipe]
+        trainable = [n for n, s in {**models.ZOO, **models.PENDING}.items() if s.recipe]
         parser.error(f"not trainable here: {unknown}; trainable: {', '.join(trainable)}, and "
                      f"their seeds NAME{models.SEED_SEP}k declared in seelike.models.SEEDS")
     out_dir = args.out or models.weights_dir()

@@ -22,7 +22,7 @@ from seelike import compare, models, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.book import store
-from seelike.book.presets import Preset, probe_set, zoo_models
+from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
 from seelike.estimators import EstimatorCKA
 from seelike.hooks import token_layout
@@ -342,10 +342,13 @@ def shot_draws(shots: int, *, claims_shots: int = KNOBS["07_localization"]["shot
     return list(range(SHOT_DRAWS if shots == claims_shots else 1))
 
 
-def probe_models(p: Preset) -> list[str]:
-    """The models with linear probes: Chapter 7's, Chapter 8's less-data ViTs (Fig 13) and
-    the other training seeds of Chapter 7's (the claims' seed values)."""
-    return list(dict.fromkeys([*spatial_models(p), *less_data(p), *seed_models(p)]))
+def probe_models(p: Preset, *, full: bool = False) -> list[str]:
+    """The models with linear probes: Chapter 7's, Chapter 8's less-data ViTs (Fig 13) and,
+    for the claims' few-shot probes (``full`` False), the other training seeds of Chapter
+    7's models, whose seed values the claims show. The full probe set, which no claim
+    reads, probes the seed-0 models only."""
+    seeds = [] if full else seed_models(p)
+    return list(dict.fromkeys([*spatial_models(p), *less_data(p), *seeds]))
 
 
 def with_shots(p: Preset, shots: int | None) -> Preset:
@@ -363,10 +366,18 @@ def probe_fit(p: Preset, model_name: str, draw: int = 0) -> probes.ProbeFit:
                            probes.probe_kinds(model_name), classes=len(np.unique(labels)))
 
 
+def is_full_probe_set(p: Preset) -> bool:
+    """Whether ``p``'s ``probe_train`` set is its preset's whole probe training set (500 per
+    class on cifar), beside the claims' few-shot sets, rather than a few-shot set."""
+    shots = p.probe_train_per_class
+    return (shots == PRESETS[p.name].probe_train_per_class if p.name in PRESETS else False) \
+        and shots != KNOBS["07_localization"]["shots"]
+
+
 def probe_fits(p: Preset, draw: int = 0) -> list[probes.ProbeFit]:
     """Probes of every probed model on draw ``draw`` of ``p``'s ``probe_train`` set (Figs 11,
-    13, D.4)."""
-    return [probe_fit(p, name, draw) for name in probe_models(p)]
+    13, D.4); the other seeds' only on a few-shot set."""
+    return [probe_fit(p, name, draw) for name in probe_models(p, full=is_full_probe_set(p))]
 
 
 def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
@@ -395,7 +406,7 @@ def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots
     ``p``'s ``probe_test`` set in one pass (each draw's fits first)."""
     return [probe_evaluation(p, name, n, draw)
             for n in probe_shots(p, shots=shots) for draw in shot_draws(n, claims_shots=shots)
-            for name in probe_models(p)]
+            for name in probe_models(p, full=is_full_probe_set(with_shots(p, n)))]
 
 
 # ---- Chapter 8: data and model scale (Figs 12, 13) ------------------------------------------

@@ -28,6 +28,7 @@ import ast
 import hashlib
 import json
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -420,7 +421,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         if not cached:  # a cached page took no time: its last real timing stands
             timings[chapter.stem] = round(seconds, 1)
-        print(f"{label} {'cached' if cached else f'{seconds:.1f} s'}", flush=True)
+        # The largest kernel so far (each chapter runs in a kernel of its own): a rise after a
+        # chapter is that chapter's peak resident memory.
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"{label} {'cached' if cached else f'{seconds:.1f} s'}, largest kernel so far "
+              f"{peak:,.0f} MiB", flush=True)
     elapsed = time.perf_counter() - total
     print(f"executed {len(selected)} chapters in {elapsed:.1f} s")
     record_timings(out_dir / "timings.json", run_name, timings)

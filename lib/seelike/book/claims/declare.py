@@ -15,7 +15,8 @@ it is ``net``:
 * ``"beside"``: the bars judge the statistic alone and the control is shown beside it.
   If the control itself clears a bar, the bar alone cannot tell the sentence from its
   negation, so the statistic must also beat its control (their difference, paired draw by
-  draw, beyond 0 in the claim's direction), and the claim keeps the weaker verdict.
+  draw, beyond 0 in the claim's direction); where it does not, the claim is at best
+  ``inconclusive``: the measurement cannot decide it.
 
 A declaration's :attr:`Declaration.fingerprint` is what
 ``seelike.book.claims.revisions`` records: changing a statistic, a bar, a control or
@@ -139,11 +140,11 @@ class Declaration:
                 if clears:
                     net = measured.combine(control, operator.sub)
                     reading = (f"the control clears a bar at {clears[0]} %: the statistic "
-                               "must also beat it (their difference beyond 0), the weaker "
-                               "verdict kept")
+                               "must also beat it (their difference beyond 0), or it cannot "
+                               "decide the sentence")
                     for level in clears:
-                        beats = verdict(net, self.direction, 0.0, None, level)
-                        verdicts[level] = weakest([verdicts[level], beats])
+                        if verdict(net, self.direction, 0.0, None, level) != "reproduced":
+                            verdicts[level] = weakest([verdicts[level], "inconclusive"])
         low, high = judged.interval(90)
         low99, high99 = judged.interval(99)
         c = control or Measured(nan)
