@@ -14,14 +14,16 @@ device, naming the model and a minibatch size that would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import ctypes
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
 from seelike.hooks import Tap, run_taps
 
-__all__ = ["PassTooLarge", "available_bytes", "check_fits", "pass_bytes"]
+__all__ = ["PassTooLarge", "available_bytes", "check_fits", "pass_bytes", "release_freed"]
 
 #: Share of the free memory a pass may plan to fill: the forward passes' own transient
 #: activations, the analyses' work and the allocator's fragmentation need the rest.
@@ -112,3 +114,24 @@ def check_fits(needs: Mapping[str, ModelNeeds], batch: int, image_size: int,
         f"minibatch of {batch} images of {image_size} px (its recorded layers and the Gram "
         f"matrices of the pass), more than {HEADROOM:.0%} of the {free / 2**30:.1f} GiB free "
         f"on {device}; {fix}")
+
+
+@functools.cache
+def _trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to release
+        return None
+
+
+def release_freed() -> None:
+    """Hand the memory freed so far back to the operating system (glibc's ``malloc_trim``).
+
+    A pass frees many same-sized buffers of tens of MB per minibatch (features converted for
+    each probe, Grams); glibc keeps them in its heap rather than unmapping them, so a long
+    pass's resident memory grows with each analysis (a probe evaluation of 60 fits held 14 GB
+    for 1.5 GB of live data). Trimming after each update costs microseconds.
+    """
+    trim = _trim()
+    if trim is not None:
+        trim(0)

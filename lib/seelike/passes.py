@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from seelike.cka import transformed_grams
 from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
-from seelike.memory import check_fits
+from seelike.memory import check_fits, release_freed
 from seelike.models import default_device
 from seelike.profile import Profile
 
@@ -186,6 +186,7 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
         for a in analyses:
             with part(("analysis", a)):
                 a.update(batch)
+            release_freed()
         del batch
     out = []
     for a in analyses:
