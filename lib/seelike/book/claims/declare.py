@@ -159,7 +159,10 @@ class Declaration:
         return Claim(
             chapter=chapter, key=self.key, sentence=self.sentence or self.key,
             figure=self.figure, statement=self.quote, clause=self.clause or self.quote,
-            where=self.where, statistic=statistic or self.statistic, control=self.control,
+            where=self.where, control=self.control,
+            statistic=(statistic or self.statistic) + {
+                "beside": "", "difference": ", minus its control",
+                "ratio": ", over its control"}[self.net],
             reading=reading, value=judged.value, low=low, high=high, low99=low99,
             high99=high99, seeds=_seed_text(seeds),
             seed_low=min(finite) if seeds and finite else nan,
