@@ -651,6 +651,23 @@ def screenshot(driver: Any, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
+def _layout(driver: Any, desktop: bool, tries: int = 4) -> dict[str, Any]:
+    """JS_LAYOUT's findings; retried while a page is still being replaced (the landing page
+    redirects to intro.html, and a script run mid-navigation finds no document body)."""
+    from selenium.common.exceptions import JavascriptException
+
+    for attempt in range(tries):
+        try:
+            return driver.execute_script(JS_LAYOUT, desktop, CHROME, ICON_PX,
+                                         OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
+                                         build_paths(), MAX_REPORTS)
+        except JavascriptException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def check_page(driver: Any, base: str, root: Path, page: str,
                failures: list[tuple[str, int]], timeout: float,
                screenshots: Path | None = None) -> PageResult:
@@ -675,9 +692,7 @@ def check_page(driver: Any, base: str, root: Path, page: str,
             break
         images = driver.execute_async_script(JS_IMAGES, wait_ms)
         math = driver.execute_async_script(JS_MATH, wait_ms)
-        findings = driver.execute_script(JS_LAYOUT, desktop, CHROME, ICON_PX,
-                                         OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
-                                         build_paths(), MAX_REPORTS)
+        findings = _layout(driver, desktop)
         if screenshots is not None:
             name = page.removesuffix(".html").replace("/", "__")
             screenshot(driver, screenshots / f"{name}-{width}.png")
