@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,12 +27,17 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import cache, compare, data, hooks, layers, models
+from seelike import cache, compare, data, hooks, layers, models, passes, probes, train
 from seelike import io as sio
+from seelike.attention import attention_distances
+from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka, transformed_grams
+from seelike.config import repo_root
 from seelike.data import DataError, TensorProbe
 from seelike.hooks import LayerNotFoundError, Tap, capture, resolve_layers, run_taps
 from seelike.models import ImageClassifier
+from seelike.probes import kernel_cross_validate, kernel_ridge
+from seelike.receptive_field import receptive_field_pass
 
 # ---- the table ---------------------------------------------------------------------------------
 
@@ -76,6 +82,26 @@ def _truncated_npz(root: Path) -> None:
 
 def _manifest(root: Path, text: str) -> Path:
     (root / "vit_cifar.json").write_text(text)
+    return root
+
+
+def _xy() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two probes' features of 8 examples and their one-hot targets, float64."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 8, 5, generator=g, dtype=torch.float64)
+    return x, torch.eye(4, dtype=torch.float64)[torch.arange(8) % 4]
+
+
+def _stats() -> probes.Stats:
+    x, y = _xy()
+    return probes.statistics(x.numpy().transpose(1, 0, 2), y.numpy())
+
+
+def _other_model_files(root: Path) -> Path:
+    """vit_cifar_gap's manifest and weights copied under vit_cifar's names."""
+    source = repo_root() / "data" / "weights"
+    shutil.copy(source / "vit_cifar_gap.json", root / "vit_cifar.json")
+    shutil.copy(source / "vit_cifar_gap.safetensors", root / "vit_cifar.safetensors")
     return root
 
 
@@ -213,6 +239,89 @@ CASES = [
     Case("layers-list-model-name", lambda c: hooks.list_layers("vit_cifar", _images()),
          TypeError, ("model",)),
     Case("probe-3d", lambda c: TensorProbe(_images()[0]), ValueError, ("images", "(3, 8, 8)")),
+    # data: counts and image sizes the dataset cannot serve (checked before any file is read)
+    Case("draw-negative", lambda c: data.probe_draw("cifar10", "cka", examples=-5,
+                                                    image_size=32),
+         ValueError, ("examples", "-5", "positive")),
+    Case("draw-seed", lambda c: data.probe_draw("cifar10", "cka", examples=4, seed=-1,
+                                                image_size=32),
+         ValueError, ("seed", "-1", "non-negative")),
+    Case("draw-image-size", lambda c: data.probe_draw("cifar10", "cka", examples=4,
+                                                      image_size=64),
+         ValueError, ("image_size", "64", "image_size=32")),
+    Case("preset-image-size", lambda c: get_preset("cifar", image_size=64), ValueError,
+         ("image_size", "64", "image_size=32")),
+    # probes: features, penalties and folds of a ridge fit
+    Case("ridge-nan-penalty", lambda c: kernel_ridge(*_xy(), float("nan")), ValueError,
+         ("lam", "nan", "positive")),
+    Case("ridge-negative-penalty", lambda c: kernel_ridge(*_xy(), -1.0), ValueError,
+         ("lam", "-1.0", "positive")),
+    Case("ridge-infinite-penalty", lambda c: probes.ridge(_stats(), float("inf")), ValueError,
+         ("lam", "inf", "finite")),
+    Case("ridge-nan-features", lambda c: kernel_ridge(_xy()[0] * np.nan, _xy()[1], 1.0),
+         ValueError, ("features", "NaN")),
+    Case("ridge-2d-features", lambda c: kernel_ridge(_xy()[0][0], _xy()[1], 1.0), ValueError,
+         ("x", "(probes, examples, features)")),
+    Case("ridge-one-example", lambda c: kernel_ridge(_xy()[0][:, :1], _xy()[1][:1], 1.0),
+         ValueError, ("examples", "at least 2")),
+    Case("ridge-fold-shape", lambda c: kernel_cross_validate(*_xy(), torch.zeros(3)),
+         ValueError, ("fold", "(3,)")),
+    Case("ridge-zero-lambda", lambda c: kernel_cross_validate(*_xy(), torch.arange(8) % 2,
+                                                              (0.0, 1.0)),
+         ValueError, ("lam", "positive")),
+    # model names and manifests: one spelling, one model's files
+    Case("name-seed0", lambda c: models.split_seed("vit_cifar@seed0"), KeyError,
+         ("vit_cifar@seed0", "'vit_cifar'")),
+    Case("name-leading-zero", lambda c: models.split_seed("vit_cifar@seed01"), KeyError,
+         ("vit_cifar@seed01", "'vit_cifar@seed1'")),
+    Case("name-non-ascii-digit", lambda c: models.split_seed("vit_cifar@seed\u0661"), KeyError,
+         ("seed", "ASCII digits")),
+    Case("manifest-other-model", lambda c: models.load("vit_cifar",
+                                                       directory=_other_model_files(c.tmp)),
+         ValueError, ("vit_cifar.json", "'vit_cifar_gap'", "another model")),
+    Case("train-zero-steps", lambda c: train.train("vit_cifar", out_dir=c.tmp, device="cpu",
+                                                   steps=0),
+         ValueError, ("steps", "0", "positive")),
+    Case("train-zero-epochs", lambda c: train.train("vit_cifar", out_dir=c.tmp, device="cpu",
+                                                    epochs=0.0),
+         ValueError, ("epochs", "0.0", "positive")),
+    # receptive fields and attention: images in the wrong layout, the wrong family of model
+    Case("receptive-field-one-image", lambda c: receptive_field_pass(
+        c.vit, [("net.blocks.0", "post")], torch.rand(3, 32, 32)),
+         ValueError, ("images", "(3, 32, 32)", "images[None]")),
+    Case("receptive-field-uint8", lambda c: receptive_field_pass(
+        c.vit, [("net.blocks.0", "post")], torch.zeros(1, 3, 32, 32, dtype=torch.uint8)),
+         TypeError, ("images", "torch.uint8", "images.float() / 255")),
+    Case("receptive-field-typo", lambda c: receptive_field_pass(
+        c.vit, [("net.blocks.0.atn", "post")], torch.rand(1, 3, 32, 32)),
+         LayerNotFoundError, ("net.blocks.0.atn", "closest")),
+    Case("attention-resnet", lambda c: attention_distances(c.resnet, c.cifar_probe,
+                                                           batch_size=4),
+         TypeError, ("model", "ResNet", "VisionTransformer")),
+    # passes, streams and bootstraps: malformed arguments, unbounded draws
+    Case("passes-one-analysis", lambda c: passes.run(c.analysis, {"vit_cifar": c.vit},
+                                                     c.cifar_probe, batch_size=4),
+         TypeError, ("analyses", "[analysis]")),
+    Case("passes-float-batch", lambda c: passes.run([c.analysis], {"vit_cifar": c.vit},
+                                                    c.cifar_probe, batch_size=4.0),
+         ValueError, ("batch_size", "4.0")),
+    Case("passes-list-nets", lambda c: passes.run([c.analysis], [c.vit], c.cifar_probe,
+                                                  batch_size=4),
+         TypeError, ("nets", "list")),
+    Case("passes-meta", lambda c: passes.run([c.analysis], {"vit_cifar": c.vit}, c.cifar_probe,
+                                             batch_size=4, device="meta"),
+         ValueError, ("device", "meta", "'cpu'")),
+    Case("passes-bad-device", lambda c: passes.run([c.analysis], {"vit_cifar": c.vit},
+                                                   c.cifar_probe, batch_size=4, device="gpu7"),
+         ValueError, ("device", "'gpu7'")),
+    Case("consume-not-callable", lambda c: run_taps(c.model, _images(), [Tap("net.0")],
+                                                    consume=3),
+         TypeError, ("consume", "int")),
+    Case("bootstrap-huge", lambda c: MinibatchCKA(2, bootstrap=10**7), ValueError,
+         ("bootstrap", "MAX_BOOTSTRAP", "10000000")),
+    Case("bootstrap-huge-analysis", lambda c: compare.analysis_of(
+        compare.CKARequest("vit_cifar"), bootstrap=10**7), ValueError,
+         ("bootstrap", "MAX_BOOTSTRAP")),
     # cache: results that could only be stored pickled
     Case("cache-object", lambda c: cache.cached("t", {"k": 1}, lambda: {
         "ok": np.ones(2), "bad": np.array([{"a": 1}])}, code="seelike.cka"),
@@ -226,7 +335,12 @@ CASES = [
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
-    return SimpleNamespace(model=_classifier(), probe=TensorProbe(_images()), tmp=tmp_path)
+    vit = models.build("vit_cifar")
+    return SimpleNamespace(model=_classifier(), probe=TensorProbe(_images()), tmp=tmp_path,
+                           vit=vit, resnet=models.build("resnet_cifar"),
+                           cifar_probe=TensorProbe(torch.rand(4, 3, 32, 32)),
+                           analysis=compare.analysis_of(compare.CKARequest(
+                               "vit_cifar", layers_a=["net.blocks.0"])))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -242,7 +356,9 @@ def test_bad_input_raises_naming_the_argument(case: Case, ctx: SimpleNamespace) 
 
 def test_the_table_covers_every_engine_module() -> None:
     modules = {"cka", "gram", "hsic", "grams", "minibatch", "tap", "run", "selector", "capture",
-               "layer", "layers", "images", "load", "manifest", "npz", "probe", "cache"}
+               "layer", "layers", "images", "load", "manifest", "npz", "probe", "cache", "draw",
+               "preset", "ridge", "name", "train", "receptive", "attention", "passes",
+               "consume", "bootstrap"}
     assert modules <= {c.id.split("-")[0] for c in CASES}
     assert len({c.id for c in CASES}) == len(CASES)
 
@@ -425,3 +541,23 @@ def test_concurrent_writers_into_one_folder_all_succeed(tmp_path: Path) -> None:
     assert not errors
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.json", "1.json", "2.json"]
     assert all(json.loads((tmp_path / f"{i}.json").read_text())[1] == 29 for i in range(3))
+
+
+def test_a_refused_pass_leaves_the_callers_models_as_they_were(ctx: SimpleNamespace) -> None:
+    before = {k: v.clone() for k, v in ctx.vit.state_dict().items()}
+    with pytest.raises(ValueError, match="meta"):
+        passes.run([ctx.analysis], {"vit_cifar": ctx.vit}, ctx.cifar_probe, batch_size=4,
+                   device="meta")
+    after = ctx.vit.state_dict()
+    assert all(t.device.type == "cpu" and torch.equal(t, after[k]) for k, t in before.items())
+
+
+@pytest.mark.parametrize("text", ["[]", '{"files": 3}', "{not json"])
+def test_a_provenance_that_is_no_record_reads_as_not_run(tmp_path: Path, text: str) -> None:
+    from seelike.book import tally
+
+    folder = tmp_path / "cifar"
+    shutil.copytree(repo_root() / "data" / "results" / "cifar", folder)
+    assert tally.read_committed("cifar", tmp_path).source == "committed"
+    (folder / tally.PROVENANCE).write_text(text)
+    assert not tally.read_committed("cifar", tmp_path).run

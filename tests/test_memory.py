@@ -36,7 +36,8 @@ def test_a_pass_that_does_not_fit_is_refused_before_any_forward_pass(
     # Free memory enough for a minibatch of 8 but not of 16: the layers stream into Grams.
     specs = analysis.needs("vit_cifar", net).grams
     needs = {"vit_cifar": ([], [s.tap for s in specs], len(specs))}
-    free = memory.pass_bytes(needs, 8, 32)["vit_cifar"] / memory.HEADROOM * 1.01
+    free = (memory.pass_bytes(needs, 8, 32)["vit_cifar"] + analysis.state_bytes(8, 32)
+            ) / memory.HEADROOM * 1.01
     assert memory.pass_bytes(needs, 16, 32)["vit_cifar"] > memory.HEADROOM * free
     monkeypatch.setattr(memory, "available_bytes", lambda device: free)
     with pytest.raises(memory.PassTooLarge,
@@ -53,3 +54,21 @@ def test_available_bytes_reads_the_host_or_says_it_cannot() -> None:
     free = memory.available_bytes(torch.device("cpu"))
     assert free is None or free > 0
     assert memory.available_bytes(torch.device("meta")) is None
+
+
+def test_bootstrap_draws_count_in_the_memory_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Memory enough for the pass and its CKA sums, not for 10,000 bootstrap draws of them.
+    net = models.build("vit_cifar")
+    plain = analysis_of(CKARequest("vit_cifar"))
+    drawn = analysis_of(CKARequest("vit_cifar"), bootstrap=10_000)
+    probe = TensorProbe(torch.rand(8, 3, 32, 32))
+    specs = plain.needs("vit_cifar", net).grams
+    needs = {"vit_cifar": ([], [s.tap for s in specs], len(specs))}
+    free = (memory.pass_bytes(needs, 8, 32)["vit_cifar"] + plain.state_bytes(8, 32)
+            ) / memory.HEADROOM * 1.5
+    assert drawn.state_bytes(8, 32) > 100 * plain.state_bytes(8, 32)
+    monkeypatch.setattr(memory, "available_bytes", lambda device: free)
+    with pytest.raises(memory.PassTooLarge, match="bootstrap"):
+        passes.run([drawn], {"vit_cifar": net}, probe, batch_size=8, device="cpu")
+    (out,) = passes.run([plain], {"vit_cifar": net}, probe, batch_size=8, device="cpu")
+    assert np.isfinite(out["cka"]).all()

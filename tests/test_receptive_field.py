@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from seelike import models
-from seelike.hooks import Tap
+from seelike.hooks import LayerNotFoundError, Tap
 from seelike.receptive_field import (
     effective_receptive_field,
     effective_receptive_fields,
@@ -137,7 +137,7 @@ def test_residual_taps_resolve_to_the_right_tensors(vit) -> None:
         residual_tap(resnet, "net.conv1", "pre")
     with pytest.raises(ValueError, match="residual"):
         residual_tap(resnet, "net.conv1", "middle")  # type: ignore[arg-type]
-    with pytest.raises(AttributeError):
+    with pytest.raises(LayerNotFoundError, match=r"closest: net\.layer1"):
         residual_tap(resnet, "net.layer9")
 
 

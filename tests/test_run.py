@@ -205,3 +205,42 @@ def test_a_reader_parameter_never_touches_the_preset_tables(tmp_path, monkeypatc
     reader = results / "smoke~shots=5" / "08_scale.csv"
     assert reader.exists() and "08_scale" in reader.read_text()
     assert _tree_digest(repo_root() / "data" / "results") == committed
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["07_localization", "-p", "bogus=3"], "-p bogus: no chapter has this parameter"),
+    (["04_representation_structure", "-p", "shots=5"],
+     "-p shots: not a parameter of 04_representation_structure"),
+    (["-p", "shots=5"], "run only chapters with it (07_localization, 08_scale)"),
+    (["07_localization", "-p", "shots=1000000000"], "shots=1000000000: cifar can honour at "
+                                                     "most 5000; use shots<=5000"),
+    (["07_localization", "-p", "resnet_stages=10"], "resnet_stages=10: cifar can honour at "
+                                                     "most 4"),
+    (["07_localization", "-p", "shots=0"], "shots=0: expected a positive whole number"),
+    (["07_localization", "-p", "shots='ten'"], "shots='ten'"),
+    (["05_local_global", "-p", "head_window=2"], "head_window=2: expected a fraction"),
+    (["05_local_global", "-p", "min_pooled_heads=99"], "min_pooled_heads=99: cifar can honour "
+                                                        "at most 36"),
+    (["04_representation_structure", "-p", "cka_examples=20000"],
+     "cka_examples=20000: cifar10 holds at most 10000"),
+    (["04_representation_structure", "-p", "cka_batch=3"], "cka_batch=3"),
+    (["07_localization", "-p", "preset=3"], "-p preset: the preset is not a parameter"),
+    (["07_localization", "-p", "list=3"], "-p list: not a parameter name"),
+    (["07_localization", "-p", "lambda=3"], "-p lambda: not a parameter name"),
+])
+def test_a_parameter_a_chapter_cannot_honour_starts_no_kernel(argv, says, monkeypatch, capsys):
+    monkeypatch.setattr(run, "execute", lambda *a, **k: pytest.fail("a kernel started"))
+    committed = _tree_digest(repo_root() / "data" / "results")
+    assert run.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "\n" not in err, err
+    assert _tree_digest(repo_root() / "data" / "results") == committed
+
+
+def test_a_parameter_every_named_chapter_has_is_passed_on(monkeypatch):
+    ran = []
+    monkeypatch.setattr(run, "execute", lambda chapter, *a, **k: (
+        ran.append((chapter.stem, k["params"])), (chapter, 0.0, True))[1])
+    monkeypatch.setattr(run, "record_timings", lambda *a: {})
+    assert run.main(["07_localization", "08_scale", "-p", "shots=5"]) == 0
+    assert ran == [("07_localization", {"shots": 5}), ("08_scale", {"shots": 5})]

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from seelike import passes
@@ -104,7 +105,12 @@ def uniform_attention_distance(grid: tuple[int, int], patch_size: int) -> float:
 
 
 def _vit_geometry(model: nn.Module) -> tuple[tuple[int, int], int, int]:
-    embed = model.net.patch_embed
+    net = getattr(model, "net", model)
+    if not isinstance(net, VisionTransformer):
+        raise TypeError(f"model is a {type(net).__name__}: attention distances are defined "
+                        "for Vision Transformers (timm's VisionTransformer); pass a ViT of the "
+                        "zoo or of the paper preset")
+    embed = net.patch_embed
     ph, pw = embed.patch_size
     if ph != pw:
         raise ValueError(f"non-square patches {ph}x{pw}: distances would need two scales")
@@ -285,6 +291,14 @@ class HeadSubsetCKA(Analysis):
         self.blocks = tuple(int(b) for b in self.blocks)
         self.subsets = tuple(tuple(int(h) for h in s) for s in self.subsets)
         self.cnn_layers = tuple(self.cnn_layers)
+        self._accumulator()  # a bootstrap out of bounds is refused here, before any pass
+
+    def _accumulator(self) -> MinibatchCKA:
+        return MinibatchCKA(len(self.subsets), len(self.cnn_layers), unbiased=self.unbiased,
+                            bootstrap=self.bootstrap)
+
+    def state_bytes(self, batch: int, image_size: int) -> int:
+        return self._accumulator().state_bytes(batch)
 
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.vit, self.cnn)))
@@ -315,8 +329,7 @@ class HeadSubsetCKA(Analysis):
         self._shapes = [(vit.net.blocks[b].attn.num_heads, vit.net.blocks[b].attn.head_dim)
                         for b in self.blocks]
         self._prefix = int(vit.num_prefix_tokens)
-        self._acc = MinibatchCKA(len(self.subsets), len(self.cnn_layers),
-                                 unbiased=self.unbiased, bootstrap=self.bootstrap)
+        self._acc = self._accumulator()
 
     def update(self, batch: Batch) -> None:
         if not batch.full:

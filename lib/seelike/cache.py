@@ -201,7 +201,12 @@ def cached(name: str, key: Mapping[str, Any], compute: Callable[[], Mapping[str,
                             f"np.asarray(..., dtype=float) or dtype=str)")
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **result, **{_KEY_ENTRY: np.array(expected)})
-    atomic_write_bytes(path, buf.getvalue())
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as err:  # the result is good; losing it to a read-only folder is not
+        warnings.warn(f"the result of {name!r} is returned but not cached: {path.parent} "
+                      f"cannot be written ({err.strerror or err}); set SEELIKE_CACHE to a "
+                      "writable folder to keep results between runs", stacklevel=2)
     return result
 
 

@@ -469,6 +469,12 @@ def gram_of_blocks(blocks: Sequence[torch.Tensor], device: torch.device | str) -
     return k.double() * math.ldexp(1.0, 2 * exponent)
 
 
+#: The most bootstrap draws one :class:`MinibatchCKA` keeps: each holds a CKA matrix and
+#: every minibatch multiplies a ``(draws, b)`` weight matrix into the Grams' row terms, so
+#: memory and time grow with the draws (the book keeps 200).
+MAX_BOOTSTRAP = 10_000
+
+
 class MinibatchCKA:
     """Accumulates minibatch linear CKA between every layer of model a and every layer of b.
 
@@ -489,9 +495,10 @@ class MinibatchCKA:
                  bootstrap: int = 0, seed: int = 0) -> None:
         num_b = num_a if num_b is None else num_b
         if not isinstance(bootstrap, int | np.integer) or isinstance(bootstrap, bool) \
-                or bootstrap < 0:
-            raise ValueError(f"bootstrap must be a number of draws (an int >= 0), got "
-                             f"{bootstrap!r}")
+                or not 0 <= bootstrap <= MAX_BOOTSTRAP:
+            raise ValueError(f"bootstrap must be a number of draws (an int from 0 to "
+                             f"MAX_BOOTSTRAP={MAX_BOOTSTRAP}), got {bootstrap!r}; percentile "
+                             "intervals settle within a few hundred draws (the book keeps 200)")
         self.bootstrap = int(bootstrap)
         self.seed = seed
         for name, value in (("num_a", num_a), ("num_b", num_b)):
@@ -536,6 +543,16 @@ class MinibatchCKA:
             raise ValueError(f"{', '.join(bad)} had NaN or inf features in at least one of the "
                              f"{self._num_batches} minibatches (checked once, at the end, on "
                              f"{self._sums['self_a'].device.type})")
+
+    def state_bytes(self, batch: int) -> int:
+        """Bytes this accumulator holds with minibatches of ``batch``: its float64 sums, and
+        with bootstrap draws their sums and one minibatch's row terms and weights."""
+        a, b, n = self.num_a, self.num_b, batch
+        sums = a * b + a + b
+        if self.bootstrap:
+            sums += self.bootstrap * (a * b + a + b)  # the draws' own sums
+            sums += n * (a * b + a + b) + self.bootstrap * (n + a * b)  # one update's work
+        return 8 * sums
 
     @property
     def num_batches(self) -> int:

@@ -115,6 +115,14 @@ class CKAAnalysis(Analysis):
         if not self.layers_a or not self.layers_b:
             raise ValueError(f"CKA of {self.model_a} vs {self.model_b} needs layers on both "
                              "sides")
+        self._accumulator()  # a bootstrap out of bounds is refused here, before any pass
+
+    def _accumulator(self) -> MinibatchCKA:
+        return MinibatchCKA(len(self.layers_a), len(self.layers_b), unbiased=self.unbiased,
+                            bootstrap=self.bootstrap)
+
+    def state_bytes(self, batch: int, image_size: int) -> int:
+        return self._accumulator().state_bytes(batch)
 
     @property
     def _self(self) -> bool:
@@ -138,8 +146,7 @@ class CKAAnalysis(Analysis):
         return Needs(grams=self._specs(dict.fromkeys(layers)))
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
-        self._acc = MinibatchCKA(len(self.layers_a), len(self.layers_b), unbiased=self.unbiased,
-                                 bootstrap=self.bootstrap)
+        self._acc = self._accumulator()
 
     def update(self, batch: Batch) -> None:
         if not batch.full:

@@ -60,6 +60,13 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".
 DEFAULT_CROP_PCT = 0.875
 DEFAULT_INTERPOLATION = "bicubic"
 
+#: Examples in each split of the canonical releases the data layer serves: the most one
+#: draw can hold (imagenette: the full Imagenette2; a smaller local copy gives what it has).
+SPLIT_SIZES = {"cifar10": {"train": 50_000, "test": 10_000},
+               "imagenette": {"train": 9_469, "val": 3_925}}
+#: Image sizes a dataset can serve: CIFAR-10 is read as stored, Imagenette resized to any.
+NATIVE_SIZE = {"cifar10": 32}
+
 # The analyses a probe set serves, in a fixed order: a purpose's position seeds its draw, so
 # new purposes go at the end.
 PURPOSES = ("cka", "attention", "receptive_field", "probe_train", "probe_test", "estimators")
@@ -435,6 +442,25 @@ def _round_robin(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argsort(rank * len(classes) + place[rank, class_of], kind="stable")
 
 
+def check_image_size(dataset: str, image_size: int) -> None:
+    """Refuse an image size ``dataset`` cannot serve (CIFAR-10 is not resized)."""
+    native = NATIVE_SIZE.get(dataset)
+    if native is not None and image_size != native:
+        raise ValueError(f"image_size={image_size}: {dataset} images are {native} px and are "
+                         f"not resized; use image_size={native} (or the imagenette dataset, "
+                         "read at any size)")
+
+
+def largest_draw(dataset: str, purpose: str) -> tuple[int, int]:
+    """The most examples, and per class, that a ``purpose`` draw of ``dataset`` can hold."""
+    if dataset not in SPLIT_SIZES:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(SPLIT_SIZES)}")
+    splits = SPLIT_SIZES[dataset]
+    n = splits["train"] if purpose == "probe_train" else splits.get("test", splits.get("val"))
+    classes = len(CIFAR10_CLASSES if dataset == "cifar10" else IMAGENETTE_CLASSES)
+    return n, n // classes
+
+
 def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,
                per_class: int | None = None, seed: int = 0, image_size: int) -> ProbeSet:
     """A seeded, class-balanced draw of ``examples`` (or ``per_class`` a class) for ``purpose``.
@@ -453,6 +479,15 @@ def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,
         raise ValueError(f"unknown probe purpose {purpose!r}; valid: {', '.join(PURPOSES)}")
     if (examples is None) == (per_class is None):
         raise ValueError("give exactly one of examples and per_class")
+    for name, count in (("examples", examples), ("per_class", per_class), ("seed", seed),
+                        ("image_size", image_size)):
+        if count is None:
+            continue
+        if isinstance(count, bool) or not isinstance(count, int | np.integer) or (
+                count < (0 if name == "seed" else 1)):
+            raise ValueError(f"{name}={count!r}: expected a "
+                             f"{'non-negative' if name == 'seed' else 'positive'} whole number")
+    check_image_size(dataset, image_size)
     train = purpose == "probe_train"
     if dataset == "cifar10":
         images, labels, ids = cifar10("train" if train else "test")

@@ -510,6 +510,9 @@ def run_taps(
     each layer as it comes (a Gram matrix, a statistic) never holds every layer at once.
     """
     _check_model(model)
+    if consume is not None and not callable(consume):
+        raise TypeError(f"consume must be a function of (tap, tensor) returning a bool, got "
+                        f"{type(consume).__name__}; pass None to keep every tap")
     if isinstance(taps, Tap) or not isinstance(taps, Iterable):
         raise TypeError(f"taps must be a list of Tap, got {taps!r}; wrap one as [tap]")
     taps = list(dict.fromkeys(taps))

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from seelike.cka import MinibatchCKA, transformed_grams
-from seelike.hooks import Tap, token_layout
+from seelike.hooks import Tap, run_taps, token_layout
 from seelike.passes import Analysis, Batch, Needs
 
 __all__ = [
@@ -109,6 +109,23 @@ class TokenPatchCKA(Analysis):
         self.layers = tuple(self.layers)
         if not self.layers:
             raise ValueError(f"token-to-patch CKA of {self.model} needs at least one layer")
+        MinibatchCKA(1, bootstrap=self.bootstrap)  # a bootstrap out of bounds is refused here
+
+    def state_bytes(self, batch: int, image_size: int) -> int:
+        """Each layer's positions x positions sums and draws, its grid read on the meta
+        device; a model the zoo does not know counts nothing."""
+        from seelike import models
+
+        try:
+            net = models.meta_build(self.model)
+        except KeyError:
+            return 0
+        x = torch.empty(batch, 3, image_size, image_size, device="meta")
+        prefix = token_layout(net)[1]
+        grids = [spatial_tokens(t, prefix)[1]
+                 for t in run_taps(net, x, [Tap(layer) for layer in self.layers]).values()]
+        return sum(MinibatchCKA(h * w, bootstrap=self.bootstrap).state_bytes(batch)
+                   for h, w in grids)
 
     def models(self) -> tuple[str, ...]:
         return (self.model,)

@@ -90,29 +90,32 @@ def available_bytes(device: torch.device) -> int | None:
 
 
 def check_fits(needs: Mapping[str, ModelNeeds], batch: int, image_size: int,
-               device: torch.device) -> None:
+               device: torch.device, *, state: int = 0) -> None:
     """Raise :class:`PassTooLarge` if a minibatch of ``batch`` would not fit on ``device``.
 
-    The plan may fill :data:`HEADROOM` of the free memory; the message names the model at
-    the peak and the largest power-of-two minibatch that would fit.
+    ``state``: bytes the analyses hold throughout (their sums and bootstrap draws), added
+    at every model. The plan may fill :data:`HEADROOM` of the free memory; the message
+    names the model at the peak and the largest power-of-two minibatch that would fit.
     """
     free = available_bytes(device)
     if free is None:
         return
-    held = pass_bytes(needs, batch, image_size)
+    held = {m: b + state for m, b in pass_bytes(needs, batch, image_size).items()}
     if not held or max(held.values()) <= HEADROOM * free:
         return
     model = max(held, key=held.get)  # type: ignore[arg-type]
     smaller = batch // 2
-    while smaller >= 4 and max(pass_bytes(needs, smaller, image_size).values()) > HEADROOM * free:
+    while smaller >= 4 and max(pass_bytes(needs, smaller, image_size).values()) + state > (
+            HEADROOM * free):
         smaller //= 2
     fix = (f"lower the minibatch size to {smaller} or less (the preset's cka_batch, e.g. "
            f"get_preset(..., cka_batch={smaller}))" if smaller >= 4 else
            "use a device with more memory or ask for fewer layers")
     raise PassTooLarge(
         f"this pass would hold about {held[model] / 2**30:.1f} GiB while {model} runs a "
-        f"minibatch of {batch} images of {image_size} px (its recorded layers and the Gram "
-        f"matrices of the pass), more than {HEADROOM:.0%} of the {free / 2**30:.1f} GiB free "
+        f"minibatch of {batch} images of {image_size} px (its recorded layers, the Gram "
+        f"matrices of the pass and {state / 2**30:.1f} GiB of the analyses' sums and bootstrap "
+        f"draws), more than {HEADROOM:.0%} of the {free / 2**30:.1f} GiB free "
         f"on {device}; {fix}")
 
 

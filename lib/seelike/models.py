@@ -212,13 +212,21 @@ def seed_name(name: str, seed: int) -> str:
 
 
 def split_seed(name: str) -> tuple[str, int]:
-    """``("vit_cifar", 1)`` for ``"vit_cifar@seed1"``; ``(name, 0)`` for a plain name."""
+    """``("vit_cifar", 1)`` for ``"vit_cifar@seed1"``; ``(name, 0)`` for a plain name.
+
+    One spelling per model and seed: seed 0 is the plain name, other seeds are written in
+    ASCII digits without leading zeros; anything else is refused with the canonical form.
+    """
     base, sep, seed = name.partition(SEED_SEP)
     if not sep:
         return name, 0
-    if not seed.isdigit():
-        raise KeyError(f"bad seed in model name {name!r}: write {base}{SEED_SEP}<k>, e.g. "
-                       f"{base}{SEED_SEP}1")
+    if not (seed.isascii() and seed.isdigit()):
+        raise KeyError(f"bad seed in model name {name!r}: write {base}{SEED_SEP}<k> with k in "
+                       f"ASCII digits, e.g. {base}{SEED_SEP}1")
+    canonical = seed_name(base, int(seed))
+    if canonical != name:
+        raise KeyError(f"model name {name!r} is spelt {canonical!r}: seed 0 is the plain name "
+                       "and a seed has no leading zeros")
     return base, int(seed)
 
 
@@ -425,6 +433,10 @@ def load(name: str, *, directory: str | os.PathLike[str] | None = None) -> Image
     manifest = read_manifest(name, directory)
     path = weights_path(name, directory)
     retrain = f"`python -m seelike.train {name}` retrains it (chapter 3 says how long it takes)"
+    if manifest.get("name", name) != name:
+        raise ValueError(f"{manifest_path(name, directory)} is the manifest of "
+                         f"{manifest.get('name')!r}, not {name!r}: the files of another model "
+                         f"were copied under this name. {retrain}.")
     if not path.exists():
         raise FileNotFoundError(f"weights of {name!r} missing: {path}. {retrain}.")
     actual = sha256_file(path)

@@ -117,6 +117,11 @@ class Analysis(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} streams no taps")
 
+    def state_bytes(self, batch: int, image_size: int) -> int:
+        """Bytes this analysis holds across minibatches of ``batch`` images (its sums,
+        bootstrap draws included), for the memory check before a pass; small by default."""
+        return 0
+
     @abstractmethod
     def update(self, batch: Batch) -> None:
         """Add one minibatch."""
@@ -139,17 +144,37 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     ``profile`` records the cost of each model's forward pass (key ``("forward", name)``,
     taps and Grams included) and of each analysis (``("analysis", analysis)``).
     """
+    if isinstance(analyses, Analysis) or not isinstance(analyses, Sequence):
+        raise TypeError(f"analyses must be a list of Analysis, got {type(analyses).__name__}; "
+                        "wrap one as [analysis]")
+    wrong = [a for a in analyses if not isinstance(a, Analysis)]
+    if wrong:
+        raise TypeError(f"analyses must be Analysis objects, got {type(wrong[0]).__name__}")
     if not analyses:
         return []
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: expected a positive whole number")
+    if not isinstance(nets, Mapping):
+        raise TypeError(f"nets must map model names to modules, got {type(nets).__name__}")
     if len(probe) == 0:
         raise ValueError("the probe set is empty")
     names = list(dict.fromkeys(m for a in analyses for m in a.models()))
     missing = [m for m in names if m not in nets]
     if missing:
         raise KeyError(f"analyses look at models {missing} that are not in nets")
-    device = torch.device(device) if device is not None else default_device()
+    not_modules = [m for m in names if not isinstance(nets[m], nn.Module)]
+    if not_modules:
+        raise TypeError(f"nets[{not_modules[0]!r}] is a {type(nets[not_modules[0]]).__name__}, "
+                        "not a torch module; load it with seelike.models.load")
+    try:
+        device = torch.device(device) if device is not None else default_device()
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a torch device ({err}); use 'cpu' or "
+                         "'cuda'") from None
+    if device.type == "meta":
+        # Moving the caller's models there would drop their weights for good.
+        raise ValueError("device='meta' holds no data: a pass needs real weights; use 'cpu' or "
+                         "'cuda' (seelike.models.meta_build gives shapes without a pass)")
     taps: dict[str, list[Tap]] = {m: [] for m in names}
     grams: dict[str, list[GramSpec]] = {m: [] for m in names}
     streams: dict[str, dict[Tap, list[Analysis]]] = {m: {} for m in names}
@@ -162,10 +187,11 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
                 streams[m].setdefault(t, []).append(a)
     layout = {m: token_layout(nets[m]) for m in names}
     # Refused before any work if a minibatch would not fit (seelike.memory).
+    batch, size = min(batch_size, len(probe)), probe.tensor(0, 1).shape[-1]
     check_fits({m: (list(dict.fromkeys(taps[m])),
                     [t for t in dict.fromkeys([*(s.tap for s in grams[m]), *streams[m]])
                      if t not in taps[m]], len(set(grams[m]))) for m in names},
-               min(batch_size, len(probe)), probe.tensor(0, 1).shape[-1], device)
+               batch, size, device, state=sum(a.state_bytes(batch, size) for a in analyses))
     for m in names:
         nets[m].to(device)
     part = profile.part if profile is not None else _no_part

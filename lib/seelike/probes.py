@@ -135,6 +135,22 @@ def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return torch.linalg.solve(torch.from_numpy(np.array(a)), torch.from_numpy(np.array(b))).numpy()
 
 
+def _check_penalty(lam: object) -> None:
+    values = np.asarray(lam, dtype=float) if not isinstance(lam, torch.Tensor) else (
+        lam.detach().cpu().numpy())
+    if values.size == 0 or not np.all(np.isfinite(values)) or not np.all(values > 0):
+        raise ValueError(f"lam={lam!r}: the ridge penalty must be finite and positive (a "
+                         f"multiple of trace/d, e.g. one of {LAMBDAS})")
+
+
+def _check_finite(what: str, values: np.ndarray | torch.Tensor) -> None:
+    finite = (torch.isfinite(values).all().item() if isinstance(values, torch.Tensor)
+              else bool(np.all(np.isfinite(values))))
+    if not finite:
+        raise ValueError(f"{what} holds NaN or infinite values: a probe fitted on them would "
+                         "report chance accuracy without a word; check the layer's activations")
+
+
 def ridge(s: Stats, lam: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weights ``(..., G, d, C)`` and intercepts ``(..., G, C)`` of ridge regression.
 
@@ -146,6 +162,7 @@ def ridge(s: Stats, lam: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = np.asarray(s.n, dtype=float)
     if (n < 1).any():
         raise ValueError("ridge needs at least one example")
+    _check_penalty(lam)
     mean_x = s.sx / n[..., None, None]
     mean_y = s.sy / n[..., None]
     cov = s.sxx - n[..., None, None, None] * mean_x[..., :, None] * mean_x[..., None, :]
@@ -221,6 +238,26 @@ def _dual(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor
     return xc, mean_x, mean_y, a
 
 
+def _shape(a: object) -> str:
+    return str(tuple(a.shape)) if isinstance(a, torch.Tensor) else type(a).__name__
+
+
+def _check_examples(x: object, y: object, fold: object | None = None) -> None:
+    """The dual fit's inputs: features ``(G, n, d)``, targets ``(n, C)``, folds ``(n,)``."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 3:
+        raise ValueError(f"x must be a (probes, examples, features) tensor, got {_shape(x)}")
+    if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[0] != x.shape[1]:
+        raise ValueError(f"y must be an (examples, classes) tensor with {x.shape[1]} rows, got "
+                         f"{_shape(y)}")
+    if fold is not None and (not isinstance(fold, torch.Tensor) or fold.shape != (x.shape[1],)):
+        raise ValueError(f"fold must be an ({x.shape[1]},) tensor of fold numbers, got "
+                         f"{_shape(fold)}")
+    if x.shape[1] < 2:
+        raise ValueError(f"a fit needs at least 2 examples, got {x.shape[1]}")
+    _check_finite("the probe features", x)
+    _check_finite("the probe targets", y)
+
+
 def kernel_ridge(x: torch.Tensor, y: torch.Tensor, lam: float
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`ridge`'s weights ``(G, d, C)`` and intercepts ``(G, C)``, from the examples.
@@ -228,6 +265,8 @@ def kernel_ridge(x: torch.Tensor, y: torch.Tensor, lam: float
     ``x`` is ``(G, n, d)`` (G probes of the same n examples), ``y`` ``(n, C)``; float64 on
     any device. The dual form costs n × n solves, for n below d.
     """
+    _check_examples(x, y)
+    _check_penalty(lam)
     xc, mean_x, mean_y, a = _dual(x, y, torch.tensor(float(lam), dtype=x.dtype,
                                                      device=x.device))
     w = xc.transpose(1, 2) @ a
@@ -243,6 +282,8 @@ def kernel_cross_validate(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor,
     and training examples, so no weights are formed. As there, a fold that leaves nothing
     to train on adds nothing (one populated fold: every error is 0).
     """
+    _check_examples(x, y, fold)
+    _check_penalty(list(lambdas))
     lam = torch.tensor(list(lambdas), dtype=x.dtype, device=x.device)[:, None]
     errors = torch.zeros(len(lam), x.shape[0], dtype=x.dtype, device=x.device)
     for f in fold.unique().tolist():
@@ -476,12 +517,14 @@ class ProbeFit(_Probes):
         and of positions summed, and every probe's weights and intercepts at the best λ."""
         if isinstance(acc, _ExampleStore):
             x, y, fold = acc.examples()
+            _check_finite(f"the {self.model} probe features", x)
             pick = _selection(x.shape[0])
             errors = kernel_cross_validate(x[torch.as_tensor(pick, device=x.device)], y, fold,
                                            self.lambdas).sum(dim=1).cpu().numpy()
             w, b = kernel_ridge(x, y, self.lambdas[int(np.argmin(errors))])
             return errors, float(x.shape[1]), len(pick), w.cpu().numpy(), b.cpu().numpy()
         folds = acc.stats()
+        _check_finite(f"the {self.model} probe features", folds.sxx)
         pick = _selection(folds.sx.shape[1])
         errors = cross_validate(folds, self.lambdas, pick).sum(axis=1)
         total = folds.total()

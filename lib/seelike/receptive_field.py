@@ -42,7 +42,7 @@ import torch
 from timm.layers import PatchEmbed
 from torch import nn
 
-from seelike.hooks import Tap, run_taps
+from seelike.hooks import Tap, resolve_layers, run_taps
 from seelike.skips import branch_taps
 
 __all__ = [
@@ -84,7 +84,9 @@ def residual_tap(model: nn.Module, layer: str, residual: Residual = "post") -> T
     """
     if residual not in ("post", "pre"):
         raise ValueError(f"residual must be 'post' or 'pre', not {residual!r}")
-    model.get_submodule(layer)  # a clear AttributeError for a misspelt name
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a module name (a str), got {layer!r}")
+    resolve_layers(model, [layer])  # a misspelt name is refused with the closest valid ones
     try:
         anatomy = branch_taps(model)
     except ValueError:  # Mixers and other families: plain layers only
@@ -191,6 +193,16 @@ def receptive_field_pass(
     request, before and after the residual alike (it stops after the deepest tap); each
     request costs one backward pass. ``images`` must be on the model's device.
     """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a (b, 3, H, W) batch of RGB images, got {shape}; "
+                         "a single image needs its batch axis, images[None]")
+    if not images.is_floating_point():
+        raise TypeError(f"images have dtype {images.dtype}; pass floats in [0, 1] "
+                        "(images.float() / 255)")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size={batch_size!r}: expected a positive whole number")
     requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
     taps = {r: residual_tap(model, *r) for r in requests}
     height, width = images.shape[-2:]

@@ -155,6 +155,12 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
     ``scripts/gpu_zoo.py``); the manifest says which, and the shipped accuracy is
     re-measured on the verified test split afterwards.
     """
+    for arg, value in (("steps", steps), ("epochs", epochs), ("time_budget", time_budget),
+                       ("batch_size", batch_size), ("limit", limit)):
+        # 0 would fall back to the full recipe ("not given"), which nobody asking for 0 means.
+        if value is not None and (isinstance(value, bool) or not value > 0):
+            raise ValueError(f"{arg}={value!r}: expected a positive number, or leave it out "
+                             "for the recipe's default")
     spec = models.spec_of(name)
     seed = spec.seed
     recipe = RECIPES[spec.recipe]
@@ -196,7 +202,8 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
 
     steps_per_epoch = math.ceil(n / recipe.batch_size)
     if steps is None and time_budget is None:
-        steps = round((epochs or recipe.epochs) * steps_per_epoch)
+        steps = max(1, round((epochs if epochs is not None else recipe.epochs)
+                             * steps_per_epoch))
     ckpt_path = out_dir / f"{name}.ckpt"
     out_dir.mkdir(parents=True, exist_ok=True)
     step, elapsed, history = 0, 0.0, []

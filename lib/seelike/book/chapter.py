@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seelike.book.claims.table import Claim, write
-from seelike.book.plan import KNOBS
-from seelike.book.presets import Preset, get_preset
+from seelike.book.plan import KNOBS, knob_limits
+from seelike.book.presets import Preset, check_draw_sizes, get_preset
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,11 @@ def setup(chapter: str, preset: str | Preset = "cifar", **knobs: object) -> Setu
         value = knobs.get(name, default)
         _check_knob(chapter, name, value, default)
         own[name] = value
+    for name, limit in knob_limits(chapter, p).items():
+        if own[name] > limit:
+            raise ValueError(f"{chapter}: {name}={own[name]!r}: {p.name} can honour at most "
+                             f"{limit}; use {name}<={limit} (the book uses {declared[name]})")
+    check_draw_sizes(p, list(overrides))
     changed = {**p.overrides(), **{k: v for k, v in own.items() if v != declared[k]}}
     changed.pop("name", None)
     return Setup(chapter, p, own, results_name(p, changed))

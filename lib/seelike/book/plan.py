@@ -24,6 +24,7 @@ from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.book import store
 from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
+from seelike.data import largest_draw
 from seelike.estimators import EstimatorCKA
 from seelike.hooks import token_layout
 from seelike.layers import layer_names, stage_of
@@ -47,6 +48,24 @@ KNOBS: dict[str, dict[str, object]] = {
     "10_estimators": {"estimator_examples": None, "estimator_repeats": None,
                       "estimator_batches": None},
 }
+
+def knob_limits(chapter: str, p: Preset) -> dict[str, int]:
+    """The largest value of each of ``chapter``'s own count knobs that ``p`` can honour.
+
+    Beyond it a knob would be clipped without a word: more shots than the training split
+    holds a class, more ResNet stages than the ResNet has, more pooled heads than the ViT.
+    """
+    knobs = KNOBS.get(chapter, {})
+    limits = {}
+    if "shots" in knobs:
+        limits["shots"] = largest_draw(p.dataset, "probe_train")[1]
+    if "resnet_stages" in knobs:
+        limits["resnet_stages"] = len({stage_of(u) for u in layer_names(p.resnet, "blocks")})
+    if "min_pooled_heads" in knobs:
+        limits["min_pooled_heads"] = sum(
+            block.attn.num_heads for block in models.meta_build(p.vit).net.blocks)
+    return limits
+
 
 #: Resamplings of the probe examples kept beside every CKA matrix of the book: the 90 %
 #: intervals of Chapters 4 to 9's claims (5th and 95th percentiles of 200 draws).

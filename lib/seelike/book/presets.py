@@ -9,6 +9,7 @@ preset's sizes into the probe images of each purpose.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from seelike import data, models
@@ -17,6 +18,29 @@ from seelike import data, models
 COUNTS = ("cka_examples", "cka_batch", "cka_repeats", "image_size", "attention_examples",
           "receptive_field_examples", "probe_train_per_class", "probe_test_examples",
           "estimator_examples", "estimator_repeats")
+
+
+#: The preset field that sizes each purpose's probe set (``probe_train``: per class).
+SIZE_OF = {"cka_examples": "cka", "attention_examples": "attention",
+           "receptive_field_examples": "receptive_field", "probe_train_per_class": "probe_train",
+           "probe_test_examples": "probe_test", "estimator_examples": "estimators"}
+
+
+def check_draw_sizes(preset: Preset, fields: Sequence[str]) -> None:
+    """Refuse a size among ``fields`` larger than its dataset split holds.
+
+    For the sizes a reader sets: the paper preset's own sizes are the paper's, and a smaller
+    local copy of the data gives what it has, with a warning.
+    """
+    for name in fields:
+        if name not in SIZE_OF:
+            continue
+        most, per_class = data.largest_draw(preset.dataset, SIZE_OF[name])
+        limit = per_class if name == "probe_train_per_class" else most
+        if getattr(preset, name) > limit:
+            raise ValueError(f"{name}={getattr(preset, name)}: {preset.dataset} holds at most "
+                             f"{limit} {'a class' if limit == per_class else 'examples'} for "
+                             f"this draw; use {name}<={limit}")
 
 
 def _check_count(name: str, value: object) -> None:
@@ -81,6 +105,7 @@ class Preset:
             raise ValueError(f"cka_batch={self.cka_batch}, estimator_batches="
                              f"{self.estimator_batches}: the unbiased CKA estimator needs "
                              "minibatches of at least 4 examples")
+        data.check_image_size(self.dataset, self.image_size)
         if self.cka_examples < self.cka_batch:
             raise ValueError(f"cka_examples={self.cka_examples} is less than one minibatch "
                              f"(cka_batch={self.cka_batch}); raise cka_examples or lower "
@@ -159,10 +184,7 @@ def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> data.ProbeSet:
     class), ``probe_test`` (``probe_test_examples``; Figs 11, 13) and ``estimators``
     (``estimator_examples``; Chapter 10); see :func:`seelike.data.probe_draw`.
     """
-    sizes = {"cka": preset.cka_examples, "attention": preset.attention_examples,
-             "receptive_field": preset.receptive_field_examples,
-             "probe_test": preset.probe_test_examples,
-             "estimators": preset.estimator_examples}
+    sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
     if purpose == "probe_train":
         return data.probe_draw(preset.dataset, purpose, per_class=preset.probe_train_per_class,
                                seed=seed, image_size=preset.image_size)

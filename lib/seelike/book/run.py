@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import hashlib
 import json
+import keyword
 import re
 import resource
 import shutil
@@ -166,6 +168,41 @@ def _stamp(chapter: Path, preset: str, root: Path, params: dict[str, object]) ->
     for path in sources:
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def check_params(chapters: list[Path], preset: str, params: dict[str, object]) -> None:
+    """Refuse ``-p`` parameters that some chapter cannot honour, before any kernel starts.
+
+    A name must be a knob of every chapter run (:data:`seelike.book.plan.KNOBS`), neither
+    ``preset`` nor a Python keyword or built-in; every value must pass the chapter's own
+    :func:`~seelike.book.chapter.setup`, limits of the data and models included. Raises a
+    ValueError saying what was wrong and how to fix it.
+    """
+    from seelike.book.chapter import setup
+    from seelike.book.plan import KNOBS
+
+    for name in params:
+        if name == "preset":
+            raise ValueError("-p preset: the preset is not a parameter; use --preset "
+                             f"({', '.join(PRESETS)})")
+        if not name.isidentifier() or keyword.iskeyword(name) or hasattr(builtins, name):
+            raise ValueError(f"-p {name}: not a parameter name (a parameter is an identifier "
+                             "that is neither a Python keyword nor a built-in)")
+        having = [c for c, knobs in KNOBS.items() if name in knobs]
+        if not having:
+            raise ValueError(f"-p {name}: no chapter has this parameter; they are " + "; ".join(
+                f"{c}: {', '.join(knobs)}" for c, knobs in KNOBS.items()))
+        lacking = [c.stem for c in chapters if c.stem not in having]
+        if lacking:
+            raise ValueError(f"-p {name}: not a parameter of {', '.join(lacking)}; run only "
+                             f"chapters with it ({', '.join(having)}), e.g. python -m "
+                             f"seelike.book.run {having[0]} -p {name}=...")
+    if params:
+        for chapter in chapters:
+            try:
+                setup(chapter.stem, preset, **params)
+            except (TypeError, ValueError) as err:
+                raise ValueError(str(err)) from None
 
 
 def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
@@ -401,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown chapters {sorted(unknown)}; chapters: "
                          f"{', '.join(c.stem for c in selected)}")
         selected = [c for c in selected if c.stem in wanted]
+    try:
+        check_params(selected, args.preset, params)
+    except ValueError as err:  # one line, before any kernel starts
+        print(f"python -m seelike.book.run: {err}", file=sys.stderr)
+        return 2
     from seelike.book.chapter import results_name
     from seelike.book.presets import get_preset
 

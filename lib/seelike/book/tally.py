@@ -75,6 +75,8 @@ def read_committed(preset: str, root: Path | None = None) -> Results:
         provenance = json.loads((folder / PROVENANCE).read_text())
     except (claims.TableError, json.JSONDecodeError, UnicodeDecodeError):
         return Results(preset, claims.table([]), NOT_RUN, {})
+    if not isinstance(provenance, dict) or not isinstance(provenance.get("files"), dict):
+        return Results(preset, claims.table([]), NOT_RUN, {})
     return Results(preset, frame, "committed", provenance)
 
 
