@@ -14,7 +14,7 @@ from seelike.book.presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["cka_examples=8", "cka_batch=4", "attention_examples=4", "receptive_field_examples=2",
-        "probe_train_per_class=1", "probe_test_examples=4", "estimator_batches=(4, 8)",
+        "probe_train_per_class=2", "probe_test_examples=4", "estimator_batches=(4, 8)",
         "estimator_examples=8", "estimator_repeats=1"]
 
 
@@ -29,14 +29,14 @@ def bench():
 
 def test_every_planned_analysis_of_the_paper_preset_runs_and_is_timed(bench, tmp_path) -> None:
     out = tmp_path / "bench.json"
-    result = bench.main(["--device", "cpu", "--shots", "1", "--out", str(out), "--set", *TINY])
+    result = bench.main(["--device", "cpu", "--shots", "2", "--out", str(out), "--set", *TINY])
     p = get_preset("paper", **bench.parse_overrides(TINY))
     written = json.loads(out.read_text())
     assert written["rows"] == result["rows"] and written["complete"] and result["complete"]
     assert out.with_suffix(".md").read_text().startswith("| chapter | analysis |")
     # One timed pass per scheduled probe set, and one receptive-field run per model.
     assert [(x["purpose"], x["repeat"]) for x in result["passes"]] == (
-        [(purpose, r) for _, purpose, r in plan.schedule(p, shots=1)]
+        [(purpose, r) for _, purpose, r in plan.schedule(p, shots=2)]
         + [("receptive_field", 0)] * len(plan.receptive_field_models(p)))
     chapters = {r["chapter"] for r in result["rows"]}
     assert chapters == {"all (shared pass)", "02_cka", "04_representation_structure",

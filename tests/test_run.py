@@ -212,15 +212,16 @@ def test_a_reader_parameter_never_touches_the_preset_tables(tmp_path, monkeypatc
     (["04_representation_structure", "-p", "shots=5"],
      "-p shots: not a parameter of 04_representation_structure"),
     (["-p", "shots=5"], "run only chapters with it (07_localization, 08_scale)"),
-    (["07_localization", "-p", "shots=1000000000"], "shots=1000000000: cifar can honour at "
-                                                     "most 5000; use shots<=5000"),
-    (["07_localization", "-p", "resnet_stages=10"], "resnet_stages=10: cifar can honour at "
-                                                     "most 4"),
+    (["07_localization", "-p", "shots=1000000000"], "shots=1000000000: cifar can honour 2 "
+                                                     "to 5000; use 2<=shots<=5000"),
+    (["07_localization", "-p", "shots=1"], "shots=1: cifar can honour 2 to 5000"),
+    (["07_localization", "-p", "resnet_stages=10"], "resnet_stages=10: cifar can honour 1 "
+                                                     "to 4"),
     (["07_localization", "-p", "shots=0"], "shots=0: expected a positive whole number"),
     (["07_localization", "-p", "shots='ten'"], "shots='ten'"),
     (["05_local_global", "-p", "head_window=2"], "head_window=2: expected a fraction"),
     (["05_local_global", "-p", "min_pooled_heads=99"], "min_pooled_heads=99: cifar can honour "
-                                                        "at most 36"),
+                                                        "1 to 36"),
     (["04_representation_structure", "-p", "cka_examples=20000"],
      "cka_examples=20000: cifar10 holds at most 10000"),
     (["04_representation_structure", "-p", "cka_batch=3"], "cka_batch=3"),

@@ -201,9 +201,11 @@ def cross_validate(folds: Stats, lambdas: Sequence[float] = LAMBDAS,
     if groups is not None:
         folds = folds._replace(sx=folds.sx[:, groups], sxx=folds.sxx[:, groups],
                                sxy=folds.sxy[:, groups])
-    k = len(folds.n)
+    k = int((np.asarray(folds.n) > 0).sum())
     if k < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
+        raise ValueError(f"cross-validation needs at least 2 folds holding examples, got {k}: "
+                         "with nothing held out every penalty scores 0; draw at least two "
+                         "rounds (2 shots a class)")
     lam = np.asarray(lambdas, dtype=float)[:, None]
     errors = np.zeros((len(lam), folds.sx.shape[1]))
     for f in range(k):
@@ -280,10 +282,14 @@ def kernel_cross_validate(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor,
     ``fold`` ``(n,)`` numbers each example's fold; each fold is held out once, every
     penalty solved at once, and held-out predictions come from the kernel between held-out
     and training examples, so no weights are formed. As there, a fold that leaves nothing
-    to train on adds nothing (one populated fold: every error is 0).
+    to train on adds nothing; fewer than 2 folds holding examples are refused.
     """
     _check_examples(x, y, fold)
     _check_penalty(list(lambdas))
+    if len(fold.unique()) < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds holding examples, got "
+                         f"{len(fold.unique())}: with nothing held out every penalty scores 0; "
+                         "draw at least two rounds (2 shots a class)")
     lam = torch.tensor(list(lambdas), dtype=x.dtype, device=x.device)[:, None]
     errors = torch.zeros(len(lam), x.shape[0], dtype=x.dtype, device=x.device)
     for f in fold.unique().tolist():

@@ -93,10 +93,11 @@ def setup(chapter: str, preset: str | Preset = "cifar", **knobs: object) -> Setu
         value = knobs.get(name, default)
         _check_knob(chapter, name, value, default)
         own[name] = value
-    for name, limit in knob_limits(chapter, p).items():
-        if own[name] > limit:
-            raise ValueError(f"{chapter}: {name}={own[name]!r}: {p.name} can honour at most "
-                             f"{limit}; use {name}<={limit} (the book uses {declared[name]})")
+    for name, (low, high) in knob_limits(chapter, p).items():
+        if not low <= own[name] <= high:
+            raise ValueError(f"{chapter}: {name}={own[name]!r}: {p.name} can honour "
+                             f"{low} to {high}; use {low}<={name}<={high} (the book uses "
+                             f"{declared[name]})")
     check_draw_sizes(p, list(overrides))
     changed = {**p.overrides(), **{k: v for k, v in own.items() if v != declared[k]}}
     changed.pop("name", None)

@@ -49,21 +49,24 @@ KNOBS: dict[str, dict[str, object]] = {
                       "estimator_batches": None},
 }
 
-def knob_limits(chapter: str, p: Preset) -> dict[str, int]:
-    """The largest value of each of ``chapter``'s own count knobs that ``p`` can honour.
+def knob_limits(chapter: str, p: Preset) -> dict[str, tuple[int, int]]:
+    """The smallest and largest value of each of ``chapter``'s own count knobs that ``p``
+    can honour.
 
-    Beyond it a knob would be clipped without a word: more shots than the training split
-    holds a class, more ResNet stages than the ResNet has, more pooled heads than the ViT.
+    Beyond them a knob would be clipped or a choice made without a word: more shots than
+    the training split holds a class, or fewer than two (the probes' penalty is chosen by
+    cross-validation over rounds of the draw, which needs two rounds), more ResNet stages
+    than the ResNet has, more pooled heads than the ViT.
     """
     knobs = KNOBS.get(chapter, {})
     limits = {}
     if "shots" in knobs:
-        limits["shots"] = largest_draw(p.dataset, "probe_train")[1]
+        limits["shots"] = (2, largest_draw(p.dataset, "probe_train")[1])
     if "resnet_stages" in knobs:
-        limits["resnet_stages"] = len({stage_of(u) for u in layer_names(p.resnet, "blocks")})
+        limits["resnet_stages"] = (1, len({stage_of(u) for u in layer_names(p.resnet, "blocks")}))
     if "min_pooled_heads" in knobs:
-        limits["min_pooled_heads"] = sum(
-            block.attn.num_heads for block in models.meta_build(p.vit).net.blocks)
+        limits["min_pooled_heads"] = (1, sum(
+            block.attn.num_heads for block in models.meta_build(p.vit).net.blocks))
     return limits
 
 
