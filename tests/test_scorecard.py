@@ -145,7 +145,8 @@ def test_a_partial_build_keeps_the_other_committed_chapters(build: Path, tmp_pat
 
 @pytest.mark.parametrize("damage", ["truncated", "misspelt column", "capital verdict",
                                     "edited bar", "undeclared chapter"])
-def test_a_bad_build_table_commits_nothing(build: Path, tmp_path: Path, damage: str) -> None:
+def test_a_bad_build_table_commits_nothing(build: Path, tmp_path: Path, damage: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     data, readme_path = tmp_path / "data", tmp_path / "README.md"
     readme_path.write_text(README)
     publish.update("cifar", data, readme_path, machine_text="good")
@@ -162,7 +163,14 @@ def test_a_bad_build_table_commits_nothing(build: Path, tmp_path: Path, damage: 
     with pytest.raises(publish.PublishError, match="nothing was committed"):
         publish.update("cifar", data, readme_path)
     assert _snapshot(data, readme_path) == before
-    assert publish.main(["update", "--preset", "cifar"]) != 0 or True  # the CLI's own repo
+    # The CLI, on the checkout's own committed results: one line, a non-zero exit, no change.
+    root = repo_root()
+    committed = _snapshot(root / "data" / "results", root / "README.md")
+    assert publish.main(["update", "--preset", "cifar"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("publish: ") and "nothing was committed" in err, err
+    assert "\n" not in err, err
+    assert _snapshot(root / "data" / "results", root / "README.md") == committed
 
 
 def test_update_refuses_smoke_and_missing_results(tmp_path: Path,
