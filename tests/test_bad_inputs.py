@@ -304,7 +304,7 @@ CASES = [
          TypeError, ("analyses", "[analysis]")),
     Case("passes-float-batch", lambda c: passes.run([c.analysis], {"vit_cifar": c.vit},
                                                     c.cifar_probe, batch_size=4.0),
-         ValueError, ("batch_size", "4.0")),
+         TypeError, ("batch_size", "4.0")),
     Case("passes-list-nets", lambda c: passes.run([c.analysis], [c.vit], c.cifar_probe,
                                                   batch_size=4),
          TypeError, ("nets", "list")),

@@ -43,6 +43,12 @@ def test_the_book_s_values_written_out_are_still_the_book_s_run() -> None:
     cifar = PRESETS["cifar"]
     assert setup(CH4, cka_examples=cifar.cka_examples).results_name == "cifar"
     assert setup(CH5, head_window=1 / 3).results_name == "cifar"
+    # The paper preset's own sizes are the paper's, beyond what Imagenette's split holds: its
+    # own values pass, a reader's larger one is refused.
+    paper = PRESETS["paper"]
+    assert setup(CH4, "paper", cka_examples=paper.cka_examples).results_name == "paper"
+    with pytest.raises(ValueError, match="cka_examples=20000: imagenette holds at most 3925"):
+        setup(CH4, "paper", cka_examples=20000)
 
 
 @pytest.mark.parametrize("chapter, preset, knobs, name", [

@@ -68,7 +68,7 @@ def test_bootstrap_draws_count_in_the_memory_check(monkeypatch: pytest.MonkeyPat
             ) / memory.HEADROOM * 1.5
     assert drawn.state_bytes(8, 32) > 100 * plain.state_bytes(8, 32)
     monkeypatch.setattr(memory, "available_bytes", lambda device: free)
-    with pytest.raises(memory.PassTooLarge, match="bootstrap"):
+    with pytest.raises(memory.PassTooLarge, match="keep fewer bootstrap draws"):
         passes.run([drawn], {"vit_cifar": net}, probe, batch_size=8, device="cpu")
     (out,) = passes.run([plain], {"vit_cifar": net}, probe, batch_size=8, device="cpu")
     assert np.isfinite(out["cka"]).all()

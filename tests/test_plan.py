@@ -14,9 +14,10 @@ import operator
 from pathlib import Path
 
 import jupytext
+import numpy as np
 import pytest
 
-from seelike.book import plan
+from seelike.book import plan, store
 from seelike.book.chapter import setup
 from seelike.book.presets import PRESETS, get_preset
 from seelike.config import repo_root
@@ -169,3 +170,22 @@ def test_the_chapter_passes_every_knob_to_setup(chapter: str) -> None:
     assert sorted(passed) == sorted(plan.KNOBS[chapter])
     assert all(isinstance(v, ast.Name) and v.id == k for k, v in passed.items()), \
         f"{chapter}: each knob is passed as itself (knob=knob)"
+
+
+def test_a_cache_that_cannot_be_written_still_hands_the_results_on(
+        mirror: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seelike import cache
+    from seelike import io as sio
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sio.os, "replace", full_disk)
+    p = get_preset("smoke", cka_examples=8, cka_batch=8)
+    analysis = plan.cka_analysis(plan.CKARequest(p.vit, ["net.blocks.0"]))
+    with pytest.warns(UserWarning, match="not cached.*SEELIKE_CACHE"):
+        (result,) = store.results(p, [analysis], purpose="cka", batch_size=8)
+    assert result["cka"].shape == (1, 1) and np.isfinite(result["cka"]).all()
+    assert not [f for f in (tmp_path / "cache").rglob("*") if f.is_file()]

@@ -551,7 +551,8 @@ class MinibatchCKA:
         sums = a * b + a + b
         if self.bootstrap:
             sums += self.bootstrap * (a * b + a + b)  # the draws' own sums
-            sums += n * (a * b + a + b) + self.bootstrap * (n + a * b)  # one update's work
+            # one update's work: row terms, weights, the product and its scaled copy
+            sums += n * (a * b + a + b) + self.bootstrap * (n + 2 * a * b)
         return 8 * sums
 
     @property

@@ -483,8 +483,9 @@ def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,
                         ("image_size", image_size)):
         if count is None:
             continue
-        if isinstance(count, bool) or not isinstance(count, int | np.integer) or (
-                count < (0 if name == "seed" else 1)):
+        if isinstance(count, bool) or not isinstance(count, int | np.integer):
+            raise TypeError(f"{name}={count!r}: expected a whole number (an int)")
+        if count < (0 if name == "seed" else 1):
             raise ValueError(f"{name}={count!r}: expected a "
                              f"{'non-negative' if name == 'seed' else 'positive'} whole number")
     check_image_size(dataset, image_size)

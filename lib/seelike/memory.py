@@ -108,9 +108,13 @@ def check_fits(needs: Mapping[str, ModelNeeds], batch: int, image_size: int,
     while smaller >= 4 and max(pass_bytes(needs, smaller, image_size).values()) + state > (
             HEADROOM * free):
         smaller //= 2
-    fix = (f"lower the minibatch size to {smaller} or less (the preset's cka_batch, e.g. "
-           f"get_preset(..., cka_batch={smaller}))" if smaller >= 4 else
-           "use a device with more memory or ask for fewer layers")
+    if state > HEADROOM * free / 2:  # the analyses' own sums are most of it
+        fix = "keep fewer bootstrap draws (bootstrap=200 gives the book's intervals)"
+    elif smaller >= 4:
+        fix = (f"lower the minibatch size to {smaller} or less (the preset's cka_batch, e.g. "
+               f"get_preset(..., cka_batch={smaller}))")
+    else:
+        fix = "use a device with more memory or ask for fewer layers"
     raise PassTooLarge(
         f"this pass would hold about {held[model] / 2**30:.1f} GiB while {model} runs a "
         f"minibatch of {batch} images of {image_size} px (its recorded layers, the Gram "

@@ -147,15 +147,20 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     if isinstance(analyses, Analysis) or not isinstance(analyses, Sequence):
         raise TypeError(f"analyses must be a list of Analysis, got {type(analyses).__name__}; "
                         "wrap one as [analysis]")
-    wrong = [a for a in analyses if not isinstance(a, Analysis)]
+    wrong = [i for i, a in enumerate(analyses) if not isinstance(a, Analysis)]
     if wrong:
-        raise TypeError(f"analyses must be Analysis objects, got {type(wrong[0]).__name__}")
+        raise TypeError(f"analyses[{wrong[0]}] is a {type(analyses[wrong[0]]).__name__}, not an "
+                        "Analysis (e.g. seelike.compare.analysis_of(request))")
     if not analyses:
         return []
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r}: expected a positive whole number")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(f"batch_size={batch_size!r}: expected a whole number (an int), e.g. "
+                        "batch_size=64")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: expected a positive number of images")
     if not isinstance(nets, Mapping):
-        raise TypeError(f"nets must map model names to modules, got {type(nets).__name__}")
+        raise TypeError(f"nets must map model names to modules, got {type(nets).__name__}; "
+                        "e.g. {name: seelike.models.load(name)}")
     if len(probe) == 0:
         raise ValueError("the probe set is empty")
     names = list(dict.fromkeys(m for a in analyses for m in a.models()))

@@ -208,7 +208,7 @@ def cross_validate(folds: Stats, lambdas: Sequence[float] = LAMBDAS,
                          "rounds (2 shots a class)")
     lam = np.asarray(lambdas, dtype=float)[:, None]
     errors = np.zeros((len(lam), folds.sx.shape[1]))
-    for f in range(k):
+    for f in range(len(folds.n)):
         train, held = folds.without(f), folds.fold(f)
         if float(held.n) == 0 or float(train.n) == 0:
             continue

@@ -42,7 +42,7 @@ import torch
 from timm.layers import PatchEmbed
 from torch import nn
 
-from seelike.hooks import Tap, resolve_layers, run_taps
+from seelike.hooks import Tap, run_taps, submodule
 from seelike.skips import branch_taps
 
 __all__ = [
@@ -84,9 +84,7 @@ def residual_tap(model: nn.Module, layer: str, residual: Residual = "post") -> T
     """
     if residual not in ("post", "pre"):
         raise ValueError(f"residual must be 'post' or 'pre', not {residual!r}")
-    if not isinstance(layer, str):
-        raise TypeError(f"layer must be a module name (a str), got {layer!r}")
-    resolve_layers(model, [layer])  # a misspelt name is refused with the closest valid ones
+    submodule(model, layer)  # a misspelt name is refused with the closest valid ones
     try:
         anatomy = branch_taps(model)
     except ValueError:  # Mixers and other families: plain layers only
@@ -201,8 +199,10 @@ def receptive_field_pass(
         raise TypeError(f"images have dtype {images.dtype}; pass floats in [0, 1] "
                         "(images.float() / 255)")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-            batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size={batch_size!r}: expected a positive whole number")
+            batch_size, int)):
+        raise TypeError(f"batch_size={batch_size!r}: expected a whole number (an int)")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: expected a positive number of images")
     requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
     taps = {r: residual_tap(model, *r) for r in requests}
     height, width = images.shape[-2:]

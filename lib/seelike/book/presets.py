@@ -106,6 +106,10 @@ class Preset:
                              f"{self.estimator_batches}: the unbiased CKA estimator needs "
                              "minibatches of at least 4 examples")
         data.check_image_size(self.dataset, self.image_size)
+        if self.probe_train_per_class < 2:
+            raise ValueError(f"probe_train_per_class={self.probe_train_per_class}: the probes "
+                             "choose their penalty by cross-validation over rounds of the "
+                             "draw, which needs at least 2 examples a class")
         if self.cka_examples < self.cka_batch:
             raise ValueError(f"cka_examples={self.cka_examples} is less than one minibatch "
                              f"(cka_batch={self.cka_batch}); raise cka_examples or lower "

@@ -49,10 +49,11 @@ def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repea
     nets = {m: models.load(m) for m in dict.fromkeys(m for a, _ in pending for m in a.models())}
     computed = passes.run([a for a, _ in pending], nets, probe, batch_size=batch_size,
                           progress=progress, profile=profile)
-    for (a, k), result in zip(pending, computed, strict=True):
-        cache.cached(a.name, k, lambda r=result: r, code=passes.code_of(a))
-    return [r if r is not None else cache.load(a.name, k, passes.code_of(a))
-            for a, k, r in zip(analyses, keys, out, strict=True)]  # type: ignore[misc]
+    # What cached() returns, not a re-read: an unwritable cache still hands the results on.
+    stored = {_path(a, k): cache.cached(a.name, k, lambda r=result: r, code=passes.code_of(a))
+              for (a, k), result in zip(pending, computed, strict=True)}
+    return [r if r is not None else stored[_path(a, k)]
+            for a, k, r in zip(analyses, keys, out, strict=True)]
 
 
 def result_id(preset: Preset, analysis: Analysis, *, purpose: str, batch_size: int,
