@@ -35,6 +35,10 @@ non-zero, naming page and problem, when
   article whose ``overflow-x`` is ``auto``, ``scroll``, ``hidden`` or ``clip`` (tables in
   the theme's ``.pst-scrollable-table-container``, code in ``pre``, are fine); the
   outermost offending element is named (tag, class, text), once per width,
+* "figure distorted" (at 1280 px and at 390 px): a content image is shown at an aspect ratio
+  (width over height of its box) more than ``ASPECT_TOLERANCE`` (3 %) away from its pixels'
+  (myst-nb writes an inline ``height`` beside the width, which beats a stylesheet's
+  ``height: auto`` unless that is ``!important``; ``_static/seelike.css`` makes it so),
 * "raw Markdown table": a text node outside ``pre``/``code``/math holds a pipe-table
   delimiter cell such as ``| --- |`` or ``|---|`` (``MARKDOWN_TABLE_RE``; Sphinx's smart
   quotes turn ``---`` into an em dash, so dashes of every kind count): a table that did not
@@ -129,6 +133,10 @@ ICON_PX = 64
 # Inches per unit of an SVG's width attribute (CSS absolute units; no unit means px).
 SVG_UNIT_INCHES = {"": 1 / 96, "px": 1 / 96, "pt": 1 / 72, "pc": 1 / 6, "in": 1.0,
                    "cm": 1 / 2.54, "mm": 1 / 25.4}
+
+# "figure distorted": how far a content image's shown aspect ratio (width over height) may
+# stray from its pixels' before the figure reads as squashed or stretched.
+ASPECT_TOLERANCE = 0.03
 
 # "horizontal overflow": how far (CSS px) an element may reach past the article's right edge,
 # for sub-pixel rounding of layout.
@@ -298,6 +306,17 @@ const result = {viewport: window.innerWidth, scrollWidth, rootRight: Math.round(
                 overflow: offenders(root, rootRight),
                 pageOverflow: scrollWidth > window.innerWidth + tolerance
                   ? offenders(document.body, window.innerWidth) : {items: [], more: 0}};
+
+// Every shown content image's aspect ratio as drawn (its pixels) and as shown (its box).
+result.aspects = Array.from(root.querySelectorAll('img'))
+  .filter(img => !img.closest(chrome) && img.naturalWidth > 0 && img.naturalHeight > 0
+          && (img.naturalWidth >= iconPx || img.naturalHeight >= iconPx)
+          && img.getClientRects().length > 0 && img.checkVisibility())
+  .map(img => {
+    const box = img.getBoundingClientRect();
+    return {src: img.getAttribute('src') || '(no src)', naturalWidth: img.naturalWidth,
+            naturalHeight: img.naturalHeight, width: box.width, height: box.height};
+  });
 if (!full) return result;
 
 // Content images: size as shown, what the page says of their size, their caption.
@@ -605,6 +624,21 @@ def overflow_problems(findings: dict[str, Any]) -> list[str]:
     return problems
 
 
+def aspect_problems(findings: dict[str, Any]) -> list[str]:
+    """The "figure distorted" findings of one load of a page, as messages."""
+    problems = []
+    for image in findings["aspects"]:
+        drawn = image["naturalWidth"] / image["naturalHeight"]
+        shown = image["width"] / image["height"] if image["height"] else float("inf")
+        if abs(shown / drawn - 1) > ASPECT_TOLERANCE:
+            problems.append(
+                f"figure distorted at {findings['viewport']} px: {image['src']} is shown "
+                f"{image['width']:.0f} x {image['height']:.0f} px (aspect {shown:.2f}), drawn "
+                f"at aspect {drawn:.2f} ({image['naturalWidth']} x {image['naturalHeight']} "
+                f"px): an inline height that the stylesheet's height: auto cannot override")
+    return problems
+
+
 def content_problems(findings: dict[str, Any], base: str, root: Path) -> list[str]:
     """The desktop-only rules: figure size and caption, raw tables, cell outputs, paths."""
     problems = []
@@ -716,7 +750,7 @@ def check_page(driver: Any, base: str, root: Path, page: str,
                          _broken_links(driver.execute_script(JS_LINKS), base, root)]
             problems += _math_problems(math, root / page, result)
             problems += content_problems(findings, base, root)
-        problems += overflow_problems(findings)
+        problems += overflow_problems(findings) + aspect_problems(findings)
     result.problems = list(dict.fromkeys(problems))  # a problem seen at both widths, once
     result.seconds = time.perf_counter() - start
     return result

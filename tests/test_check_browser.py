@@ -81,11 +81,17 @@ td { white-space: nowrap; }
 """
 
 
-def _book(article: str, footer: str = "") -> str:
-    """A page of the book as sphinx-book-theme lays it out, with ``article`` as its content."""
+# The book's own stylesheet, as _config.yml adds it to every page.
+SEELIKE_CSS = (SCRIPT.parents[1] / "_static" / "seelike.css").read_text()
+
+
+def _book(article: str, footer: str = "", *, seelike_css: bool = True) -> str:
+    """A page of the book as sphinx-book-theme lays it out, with ``article`` as its content
+    (and the book's stylesheet after the theme's, unless ``seelike_css`` is False)."""
+    css = BOOK_CSS + (SEELIKE_CSS if seelike_css else "")
     return ('<!DOCTYPE html><html><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>t</title><style>{BOOK_CSS}</style></head><body>"
+            f"<title>t</title><style>{css}</style></head><body>"
             '<header class="bd-header navbar"><a href="../index.html">'
             '<img class="logo__image" src="../_static/logo.png" alt="logo"></a></header>'
             '<div class="bd-container"><div class="bd-sidebar-primary">'
@@ -179,6 +185,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + narrow.format(_figure('<img src="../_images/figure.svg">', name="fig-c"))
         # drawn for 150 px (300 px, density unknown, assumed 2x), shown 200 px: fine
         + narrow.format(_figure('<img src="../_images/plain.png">', name="fig-d"))))
+    # The theme alone: myst-nb's inline height beats its height: auto, so a figure narrowed
+    # to the column (at 1280 px by a narrow box, at 390 px by the phone) is squashed.
+    (chapters / "distorted.html").write_text(_book(
+        '<div style="max-width: 400px">{}</div>'.format(
+            _figure(_retina("../_images/retina.png"), name="fig-a"))
+        + _figure(_retina("../_images/plain.png", 600, 300), name="fig-b"),
+        seelike_css=False))
     (chapters / "overflow.html").write_text(_book(
         '<p>Text.</p><div class="wide-plot" style="width: 1000px">A block too wide</div>'
         '<div style="overflow-x: auto"><div style="width: 2000px">scrolls: fine</div></div>'
@@ -213,7 +226,8 @@ def results(site: Path) -> dict[str, list[str]]:
 def test_finds_pages_not_assets(site: Path) -> None:
     assert check_browser.find_pages(site) == [
         "chapters/broken_image.html", "chapters/broken_link.html", "chapters/build_path.html",
-        "chapters/clean.html", "chapters/console_error.html", "chapters/figure_small.html",
+        "chapters/clean.html", "chapters/console_error.html", "chapters/distorted.html",
+        "chapters/figure_small.html",
         "chapters/good.html", "chapters/math.html", "chapters/no_caption.html",
         "chapters/overflow.html", "chapters/raw_table.html", "chapters/stderr.html",
         "index.html"]
@@ -240,6 +254,24 @@ def test_figure_shown_below_half_its_drawn_width_fails(results: dict[str, list[s
     for name, drawn in expected.items():
         assert any(f"../_images/{name} is shown 200 px wide at 1280 px, {drawn}" in p
                    for p in problems), (name, problems)
+
+
+def test_figure_shown_at_another_aspect_ratio_fails_at_both_widths(
+        results: dict[str, list[str]]) -> None:
+    """Without the book's stylesheet the inline height wins: the figure in a 400-px box is
+    squashed at both widths, the full-width one only where the phone narrows it. The same
+    figures with the stylesheet (figure_small.html, clean.html) keep their shape."""
+    problems = results["chapters/distorted.html"]
+    assert all(p.startswith("figure distorted at ") for p in problems), problems
+    assert any(p.startswith("figure distorted at 1280 px: ../_images/retina.png is shown "
+                            "400 x 300 px (aspect 1.33), drawn at aspect 2.00") for p in problems)
+    assert any(p.startswith("figure distorted at 390 px: ../_images/retina.png")
+               for p in problems)
+    assert any(p.startswith("figure distorted at 390 px: ../_images/plain.png") for p in problems)
+    assert not any(p.startswith("figure distorted at 1280 px: ../_images/plain.png")
+                   for p in problems)
+    assert len(problems) == 3, problems
+    assert not any("distorted" in p for p in results["chapters/figure_small.html"])
 
 
 def test_horizontal_overflow_fails_at_both_widths(results: dict[str, list[str]]) -> None:
