@@ -245,3 +245,20 @@ def test_a_parameter_every_named_chapter_has_is_passed_on(monkeypatch):
     monkeypatch.setattr(run, "record_timings", lambda *a: {})
     assert run.main(["07_localization", "08_scale", "-p", "shots=5"]) == 0
     assert ran == [("07_localization", {"shots": 5}), ("08_scale", {"shots": 5})]
+
+
+def test_executed_notebooks_name_the_chapter_not_this_machine(tmp_path: Path) -> None:
+    import nbformat
+
+    out = tmp_path / "executed" / "04_representation_structure.ipynb"
+    out.parent.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"input_path": str(tmp_path / "x.source.ipynb"),
+                                "output_path": str(out), "duration": 1.0}
+    nbformat.write(nb, out)
+    run.drop_machine_paths(out, Path("chapters/04_representation_structure.md"))
+    text = out.read_text()
+    assert str(tmp_path) not in text
+    record = nbformat.read(out, as_version=4).metadata["papermill"]
+    assert record == {"input_path": "chapters/04_representation_structure.md",
+                      "output_path": "04_representation_structure.ipynb", "duration": 1.0}

@@ -237,8 +237,27 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     finally:
         source.unlink(missing_ok=True)
     fold_injected_parameters(out)
+    drop_machine_paths(out, chapter.relative_to(root))
     stamp_file.write_text(stamp)
     return out, time.perf_counter() - start, False
+
+
+def drop_machine_paths(notebook_path: Path, chapter: Path) -> None:
+    """Name the chapter, not this machine's folders, in papermill's metadata.
+
+    papermill records the absolute paths it read and wrote (``input_path``,
+    ``output_path``); the executed notebook is what a reader downloads from the page, so
+    they become ``chapter`` (relative to the book's root) and the notebook's own file name.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    record = nb.metadata.get("papermill")
+    if not record:
+        return
+    record["input_path"] = chapter.as_posix()
+    record["output_path"] = notebook_path.name
+    nbformat.write(nb, notebook_path)
 
 
 def fold_injected_parameters(notebook_path: Path) -> None:
