@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seelike import attention, models
+from seelike import attention, models, network
 from seelike.attention import (
     attention_distances,
     head_outputs,
@@ -96,7 +96,7 @@ def test_uniform_distance_matches_a_brute_force_count_and_the_papers_117_px() ->
 
 
 @pytest.fixture(scope="module")
-def vit() -> models.ImageClassifier:
+def vit() -> network.ImageClassifier:
     torch.manual_seed(0)
     return models.build("vit_cifar")
 
@@ -196,7 +196,7 @@ def test_head_subset_cka_is_one_for_all_heads_against_their_concatenation(vit) -
 
 
 @pytest.fixture(scope="module")
-def paper_vit() -> models.ImageClassifier:
+def paper_vit() -> network.ImageClassifier:
     torch.manual_seed(0)
     return models.build_paper("vit_base_patch32_224.augreg_in21k")
 

@@ -27,7 +27,7 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import cache, compare, data, hooks, layers, models, passes, probes, train
+from seelike import cache, compare, data, hooks, layers, models, network, passes, probes, train
 from seelike import io as sio
 from seelike.attention import attention_distances
 from seelike.book.presets import get_preset
@@ -35,7 +35,7 @@ from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka, transformed
 from seelike.config import repo_root
 from seelike.data import DataError, TensorProbe
 from seelike.hooks import LayerNotFoundError, Tap, capture, resolve_layers, run_taps
-from seelike.models import ImageClassifier
+from seelike.network import ImageClassifier
 from seelike.probes import kernel_cross_validate, kernel_ridge
 from seelike.receptive_field import receptive_field_pass
 
@@ -383,10 +383,10 @@ def test_a_bad_cache_result_is_not_written_and_good_ones_are(ctx: SimpleNamespac
 
 def test_valid_inputs_pass_the_checks(ctx: SimpleNamespace) -> None:
     edge = torch.zeros(2, 3, 8, 8)
-    edge[1] = 1 + 0.5 * models.IMAGE_RANGE_SLACK  # resampling overshoot is tolerated
+    edge[1] = 1 + 0.5 * network.IMAGE_RANGE_SLACK  # resampling overshoot is tolerated
     ctx.model(edge)
     ctx.model(_images().half().float())
-    models.check_images(torch.empty(2, 3, 8, 8, device="meta"))  # shapes only: nothing to read
+    network.check_images(torch.empty(2, 3, 8, 8, device="meta"))  # shapes only: nothing to read
     assert {t.where for t in (Tap("net.0", "input"), Tap("net.0"), Tap("x", "attention"))} == {
         "input", "output", "attention"}
     got = run_taps(ctx.model, _images(), [Tap("net.0"), Tap("")])

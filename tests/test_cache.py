@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -143,15 +144,30 @@ def test_zoo_fingerprint_follows_the_manifest(tmp_path: Path) -> None:
     folder = tmp_path / "weights"
     folder.mkdir()
     shutil.copy(models.manifest_path("vit_cifar"), folder)
-    before = cache.model_fingerprint("vit_cifar", directory=folder)
-    assert before == cache.model_fingerprint("vit_cifar", directory=folder)
-    assert before != cache.model_fingerprint("vit_cifar_data10")
+    before = models.fingerprint("vit_cifar", directory=folder)
+    assert before == models.fingerprint("vit_cifar", directory=folder)
+    assert before != models.fingerprint("vit_cifar_data10")
     manifest = json.loads((folder / "vit_cifar.json").read_text())
     manifest["sha256"] = "0" * 64  # retrained weights
     (folder / "vit_cifar.json").write_text(json.dumps(manifest))
-    assert cache.model_fingerprint("vit_cifar", directory=folder) != before
-    aka = cache.model_fingerprint("resnet56_akamaster")
+    assert models.fingerprint("vit_cifar", directory=folder) != before
+    aka = models.fingerprint("resnet56_akamaster")
     assert len(aka) == 64 and aka != before
+    # The engine asks the zoo through the catalogue and gets the same digest.
+    assert cache.model_fingerprint("vit_cifar") == models.fingerprint("vit_cifar")
+
+
+def test_the_zoo_fingerprint_is_the_one_earlier_caches_were_keyed_by() -> None:
+    # Moving the fingerprint from the cache to the zoo (and adding the display colour to the
+    # spec) must not orphan a warm cache: the digest is the same record hashed the same way.
+    spec = models.spec_of("vit_cifar_gap")
+    record = {"name": "vit_cifar_gap",
+              "spec": {k: v for k, v in json.loads(json.dumps(
+                  {f: getattr(spec, f) for f in spec.__dataclass_fields__})).items()
+                       if k != "colour"},
+              "weights": models.read_manifest("vit_cifar_gap")["sha256"]}
+    text = json.dumps(record, sort_keys=True)
+    assert models.fingerprint("vit_cifar_gap") == hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_state_fingerprint_changes_with_any_weight() -> None:

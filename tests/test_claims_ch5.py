@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seelike import models, passes, resample
+from seelike import models, network, passes, resample
 from seelike import receptive_field as rf
 from seelike.attention import AttentionDistances, HeadSubsetCKA, attention_distances
 from seelike.book import claims
@@ -372,7 +372,7 @@ def test_centre_patch_fraction_known_maps() -> None:
 
 
 @pytest.fixture(scope="module")
-def vit() -> models.ImageClassifier:
+def vit() -> network.ImageClassifier:
     torch.manual_seed(0)
     return models.build("vit_cifar")
 

@@ -31,7 +31,7 @@ from torch import nn
 from seelike import data
 from seelike import io as sio
 from seelike.book.presets import get_preset, probe_set
-from seelike.models import ImageClassifier
+from seelike.network import ImageClassifier
 
 # --- synthetic CIFAR-10 archive -----------------------------------------------------------------
 

@@ -1,14 +1,17 @@
-"""The library's layers have one direction: engine and analyses below, the book above.
+"""The library's layers have one direction: the engine below, the zoo above it, the book on top.
 
 Read from the source with ``ast`` (every import, at any depth of a module's code, counts),
-so a function-level import cannot hide a cycle. ``lib/seelike/*.py`` is the engine and the
-analyses: they take modules, probe sets and plain numbers, never a preset or the plan, and
-import nothing from ``seelike.book``. Nothing in ``lib/`` takes part in an import cycle.
+so a function-level import cannot hide a cycle. ``lib/seelike/*.py`` other than the zoo is
+the engine and the analyses: they take modules, probe sets and plain numbers, never a
+preset or the plan, and import nothing from the zoo (:data:`ZOO`: the registry, its weights
+and training) or from ``seelike.book``; models they are given by name come through
+``seelike.catalogue``, which the zoo fills. Nothing in ``lib/`` takes part in an import cycle.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,9 @@ def _module_name(path: Path) -> str:
 
 
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+#: The zoo: which models exist, their weights and how they are trained.
+ZOO = {"seelike.models", "seelike.train", "seelike.akamaster"}
+ENGINE = sorted(m for m in MODULES if not m.startswith("seelike.book") and m not in ZOO)
 
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
@@ -95,10 +101,21 @@ def test_lib_has_no_import_cycle() -> None:
     assert cycles(graph(MODULES)) == []
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.startswith("seelike.book")))
-def test_engine_modules_import_nothing_from_the_book_layer(module: str) -> None:
-    book = {m for m in imports_of(MODULES[module], set(MODULES)) if m.startswith("seelike.book")}
+@pytest.mark.parametrize("module", ENGINE)
+def test_engine_modules_import_neither_the_zoo_nor_the_book_layer(module: str) -> None:
+    found = imports_of(MODULES[module], set(MODULES))
+    book = {m for m in found if m.startswith("seelike.book")}
     assert not book, f"{module} imports the book layer: {sorted(book)}"
+    assert not found & ZOO, (f"{module} imports the zoo {sorted(found & ZOO)}: ask "
+                             f"seelike.catalogue for a model by name instead")
+
+
+def test_the_zoo_imports_nothing_from_the_book_layer() -> None:
+    assert set(MODULES) >= ZOO and "seelike.catalogue" in ENGINE
+    for module in sorted(ZOO):
+        found = imports_of(MODULES[module], set(MODULES))
+        book = {m for m in found if m.startswith("seelike.book")}
+        assert not book, f"{module} imports the book layer: {sorted(book)}"
 
 
 def test_the_book_layer_exists_and_uses_the_engine() -> None:
@@ -107,3 +124,12 @@ def test_the_book_layer_exists_and_uses_the_engine() -> None:
             "seelike.book.scorecard", "seelike.book.run"} <= set(book)
     assert imports_of(MODULES["seelike.book.results"], set(MODULES)) & {
         "seelike.passes", "seelike.compare", "seelike.cache"}
+
+
+@pytest.mark.parametrize("module", ENGINE)
+def test_engine_modules_describe_the_engine_not_the_book(module: str) -> None:
+    # A chapter number in an engine module goes stale when the book changes; the book
+    # cites the engine, not the other way round.
+    text = MODULES[module].read_text()
+    cited = sorted(set(re.findall(r"\b[Cc]hapters? \d+", text)))
+    assert not cited, f"{module} cites the book's {cited}: describe what the code computes"

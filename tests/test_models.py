@@ -19,7 +19,7 @@ import timm
 import torch
 from timm.models.vision_transformer import Block
 
-from seelike import data, models
+from seelike import data, models, network
 from seelike.book.presets import PRESETS, zoo_models
 
 CIFAR_ZOO = [n for n, s in models.ZOO.items() if s.family != "akamaster"]
@@ -32,10 +32,10 @@ SLICE_FRACTION = 0.05  # 500 of the 10,000 test images, 50 per class
 Z = 4.0  # a 4-sigma binomial band: a false alarm about once in 16,000 comparisons
 
 
-_LOADED: dict[str, models.ImageClassifier] = {}
+_LOADED: dict[str, network.ImageClassifier] = {}
 
 
-def _load(name: str) -> models.ImageClassifier:
+def _load(name: str) -> network.ImageClassifier:
     """Loaded once per test session: several tests read the same trained models."""
     if name not in _LOADED:
         _LOADED[name] = models.load(name)
@@ -64,7 +64,7 @@ def test_split(mirror: Path) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("name", list(models.ZOO))
 def test_zoo_model_loads_offline_in_eval_mode(name: str, mirror: Path) -> None:
     model = _load(name)
-    assert isinstance(model, models.ImageClassifier)
+    assert isinstance(model, network.ImageClassifier)
     assert not any(m.training for m in model.modules())
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -164,7 +164,7 @@ def test_meta_build_is_the_module_tree_without_weights(name: str) -> None:
 
 
 def test_default_device_is_the_gpu_if_any() -> None:
-    assert models.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert network.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_paper_model_names_exist_in_timm() -> None:
@@ -278,7 +278,7 @@ def test_noskip_block_has_no_residual(k: int) -> None:
             assert isinstance(blk.ls1, torch.nn.Identity) and isinstance(blk.ls2, torch.nn.Identity)
             branch = blk.attn(blk.norm1(x))
             if j == k:
-                assert isinstance(blk, models.NoSkipBlock)
+                assert isinstance(blk, network.NoSkipBlock)
                 expected = blk.mlp(blk.norm2(branch))
                 with_skip = x + branch
                 with_skip = with_skip + blk.mlp(blk.norm2(with_skip))

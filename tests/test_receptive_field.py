@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import models
+from seelike import models, network
 from seelike.hooks import LayerNotFoundError, Tap
 from seelike.receptive_field import (
     effective_receptive_field,
@@ -87,12 +87,12 @@ def test_erf_spread_of_known_masses() -> None:
 
 
 @pytest.fixture(scope="module")
-def vit() -> models.ImageClassifier:
+def vit() -> network.ImageClassifier:
     torch.manual_seed(0)
     return models.build("vit_cifar")
 
 
-def _silenced(vit: models.ImageClassifier, attn: bool, mlp: bool) -> models.ImageClassifier:
+def _silenced(vit: network.ImageClassifier, attn: bool, mlp: bool) -> network.ImageClassifier:
     model = models.build("vit_cifar")
     model.load_state_dict(vit.state_dict())
     with torch.no_grad():
@@ -161,7 +161,7 @@ def test_cifar_resnet_fields_grow_by_two_pixels_a_conv() -> None:
 
 
 @pytest.fixture(scope="module")
-def paper_models() -> tuple[models.ImageClassifier, models.ImageClassifier]:
+def paper_models() -> tuple[network.ImageClassifier, network.ImageClassifier]:
     torch.manual_seed(0)
     return (models.build_paper("vit_base_patch32_224.augreg_in21k"),
             models.build_paper("resnetv2_50x1_bit.goog_in21k"))

@@ -10,7 +10,8 @@ import torch
 from timm.models.vision_transformer import ResPostBlock, VisionTransformer
 from torch import nn
 
-from seelike import models
+from seelike import architectures, models, network
+from seelike.architectures import Architecture
 from seelike.data import TensorProbe
 from seelike.hooks import Tap, run_taps
 from seelike.skips import (
@@ -23,10 +24,10 @@ from seelike.skips import (
 )
 
 
-def _tiny_vit(**kwargs: object) -> models.ImageClassifier:
+def _tiny_vit(**kwargs: object) -> network.ImageClassifier:
     net = VisionTransformer(img_size=8, patch_size=4, embed_dim=8, depth=2, num_heads=2,
                             mlp_ratio=2.0, num_classes=3, **kwargs)
-    return models.ImageClassifier(net, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)).eval()
+    return network.ImageClassifier(net, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)).eval()
 
 
 def test_vit_ratios_and_cosines_of_constant_branches() -> None:
@@ -86,17 +87,26 @@ class _Unit(nn.Module):
         return skip + self.bn2(x)
 
 
+class _ToyNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer1 = nn.Sequential(_Unit(2.0), _Unit(-1.0, shortcut=3.0))
+
+
 class _ToyResNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Module()
-        self.net.layer1 = nn.Sequential(_Unit(2.0), _Unit(-1.0, shortcut=3.0))
+        self.net = _ToyNet()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.layer1(x)
 
 
-def test_resnet_units_with_known_branches() -> None:
+def test_resnet_units_with_known_branches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(architectures, "_DECLARED", architectures.declared())
+    # A network is a ResNet because it is declared one, not because of its module names.
+    architectures.declare(_ToyNet, Architecture("resnet", r"layer(\d+)\.\d+", {"_Unit": ()},
+                                                "#d62728"))
     model = _ToyResNet()
     x = torch.rand(2, 4, 5, 6) + 0.1
     stats = skip_statistics(model, x)

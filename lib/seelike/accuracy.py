@@ -1,8 +1,8 @@
-"""Top-1 accuracy of a classifier as an analysis of the book's shared pass (Chapter 3).
+"""Top-1 accuracy of a classifier, measured as an analysis of a shared forward pass.
 
-Chapter 3 re-measures every zoo model on the CKA probe images; as a
-:class:`seelike.passes.Analysis` that measurement rides on the one pass every model
-makes over those images instead of a pass of its own.
+As a :class:`seelike.passes.Analysis`, the accuracy of a model on a probe set rides on
+the one pass the model makes over those images for every other analysis of them,
+instead of a pass of its own. :func:`accuracy_gap` compares two models image by image.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from seelike.passes import Analysis, Batch, Needs
 
 @dataclass(eq=False)
 class Accuracy(Analysis):
-    """Top-1 accuracy (%) of ``model`` on a probe set whose labels are ``labels`` (Chapter 3).
+    """Top-1 accuracy (%) of ``model`` on a probe set whose labels are ``labels``.
 
-    A :class:`seelike.passes.Analysis`, so that re-measuring the zoo on the CKA probe
-    images rides on the book's one pass over them instead of a pass of its own.
+    A :class:`seelike.passes.Analysis` that reads the logits (the root module's output),
+    so it joins any other analysis's pass over the same images instead of making its own.
     """
 
     name: ClassVar[str] = "accuracy"

@@ -1,7 +1,7 @@
 """The CIFAR ResNet of He et al. (2016, section 4.2) as akamaster/pytorch_resnet_cifar10 saved it.
 
-Chapter 3 loads its pretrained ResNet-56 as an external check: a CNN that this
-project did not train. Module names match the published state dict (``conv1``,
+Builds the architecture of the published pretrained checkpoints (ResNet-56 among them), so
+that their weights load unchanged. Module names match the published state dict (``conv1``,
 ``bn1``, ``layer{1,2,3}.{i}.{conv1,bn1,conv2,bn2}``, ``linear``).
 """
 

@@ -1,9 +1,9 @@
 """Mean attention distances of ViT heads, and the outputs of subsets of heads.
 
-Serves Chapter 5 — Local and global information: paper Fig 3 (mean attention distance
-of every head of the lowest and highest blocks), Fig 4 and C.5 (the same for ViTs
-trained on less data), C.6 (ViT-H/14), and Fig 5 (CKA between subsets of first-block
-heads, ordered local → global, and ResNet lower layers).
+Two quantities: the mean attention distance of every head of every block of a ViT
+(:class:`AttentionDistances`, :func:`attention_distances`; paper Figs 3-4, C.5, C.6), and
+the minibatch CKA between subsets of one block's heads, ordered local → global by that
+distance, and the layers of a CNN (:class:`HeadSubsetCKA`, :func:`head_subset_cka`).
 
 The mean attention distance of a head (Dosovitskiy et al. 2021, appendix D.7) is the
 distance in pixels between a query patch and the key patches it attends to, weighted by
@@ -149,12 +149,12 @@ class _Distances:
 class AttentionDistances(Analysis):
     """(blocks, heads) mean attention distances of ViT ``model``, one array per CLS mode.
 
-    A :class:`seelike.passes.Analysis` (paper Figs 3-4; cache folder
-    ``attention_distance``): the softmax probabilities of every block, read in one pass
-    for all ``cls`` modes. Every image weighs the same (the last minibatch may be smaller).
-    Beside each mode's ``(blocks, heads)`` mean, ``<cls>_per_example`` keeps every image's
-    ``(examples, blocks, heads)`` distances (float32), from which Chapter 5 resamples the
-    images for its claims' intervals without a second pass.
+    A :class:`seelike.passes.Analysis` (cache folder ``attention_distance``): the
+    softmax probabilities of every block, read in one pass for all ``cls`` modes. Every
+    image weighs the same (the last minibatch may be smaller). Beside each mode's
+    ``(blocks, heads)`` mean, ``<cls>_per_example`` keeps every image's
+    ``(examples, blocks, heads)`` distances (float32), so that a bootstrap interval can
+    resample the images (:func:`seelike.resample.weighted_means`) without a second pass.
     """
 
     name: ClassVar[str] = "attention_distance"
@@ -200,7 +200,7 @@ def attention_distances(
 ) -> np.ndarray:
     """(blocks, heads) mean attention distances of a ViT over a probe set (paper Fig 3).
 
-    ``model`` is a :class:`seelike.models.ImageClassifier` around a timm ViT; ``probe`` a
+    ``model`` is a :class:`seelike.network.ImageClassifier` around a timm ViT; ``probe`` a
     :class:`seelike.data.ProbeSet`. Every image weighs the same (the last minibatch may be
     smaller). Heads are in the model's order; sort each row for the paper's plots.
     """
@@ -210,7 +210,7 @@ def attention_distances(
     return out[cls]
 
 
-# ---- Fig 5: subsets of heads -----------------------------------------------------------------
+# ---- subsets of heads ------------------------------------------------------------------------
 
 
 def head_subsets(distances_of_block: np.ndarray, size: int) -> list[np.ndarray]:
@@ -233,7 +233,7 @@ def head_outputs(model: nn.Module, block_index: int, x: torch.Tensor) -> torch.T
 
     Read from the input of the block's output projection ``attn.proj``, which is the
     concatenation of the heads (timm's optional ``attn.norm`` and gate act before it; both
-    are off in every model of the book). The forward pass stops there.
+    are off unless the ViT was built with them). The forward pass stops there.
     """
     attn = model.net.blocks[block_index].attn
     tap = Tap(f"net.blocks.{block_index}.attn.proj", "input")
@@ -267,14 +267,14 @@ def head_subset_features(
 class HeadSubsetCKA(Analysis):
     """(subsets, cnn_layers) minibatch CKA between subsets of a ViT's heads and CNN layers.
 
-    A :class:`seelike.passes.Analysis` for paper Fig 5 (cache folder ``head_subset_cka``).
-    The heads of ``blocks`` are concatenated in block order (block-major), so subset
-    indices count heads of the first listed block first; subsets usually come from
-    :func:`head_subsets`. ``cnn_layers`` are the CNN's lower units. A last minibatch
-    smaller than the pass's batch size is dropped. ``bootstrap`` > 0 keeps that many CKA
-    matrices over resamplings of the examples beside the matrix (``boot``, from the Grams
-    in hand: :meth:`seelike.cka.MinibatchCKA.compute_bootstrap`), the interval of Fig 5's
-    claim.
+    A :class:`seelike.passes.Analysis` (cache folder ``head_subset_cka``). The heads of
+    ``blocks`` are concatenated in block order (block-major), so subset indices count heads
+    of the first listed block first; subsets usually come from :func:`head_subsets`.
+    ``cnn_layers`` are the CNN's lower units. A last minibatch smaller than the pass's batch
+    size is dropped. ``bootstrap`` > 0 keeps that many CKA matrices over resamplings of the
+    examples beside the matrix (``boot``, from the Grams in hand:
+    :meth:`seelike.cka.MinibatchCKA.compute_bootstrap`), for bootstrap intervals of any
+    statistic of the matrix.
     """
 
     name: ClassVar[str] = "head_subset_cka"
@@ -359,7 +359,7 @@ def head_subset_cka(
 ) -> np.ndarray:
     """(subsets, cnn_layers) minibatch CKA between head subsets of one ViT block and CNN layers.
 
-    Paper Fig 5: subsets from :func:`head_subsets`, ``cnn_layers`` the ResNet's lower units
+    Subsets usually come from :func:`head_subsets`, ``cnn_layers`` from the ResNet's lower units
     (e.g. ``layers.block_layers(resnet)[:5]``). As in :func:`seelike.compare.cka_matrix`, a
     last minibatch smaller than ``batch_size`` is dropped. See :class:`HeadSubsetCKA`.
     """

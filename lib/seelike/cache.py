@@ -1,20 +1,21 @@
 """Results cached on disk, keyed by everything that determines them.
 
-Serves every experiment chapter (first Chapter 4, paper Figs 1-2): a CKA matrix
-costs minutes of forward passes, and several chapters ask for the same ones. A
-result is a dict of numpy arrays, stored as ``<cache_dir>/<name>/<digest>.npz``
-where the digest is the sha256 of a canonical JSON key made of
+A CKA matrix costs minutes of forward passes, and the same one is often asked for again, so
+results are kept on disk. A result is a dict of numpy arrays, stored as
+``<cache_dir>/<name>/<digest>.npz`` where the digest is the sha256 of a canonical JSON key
+made of
 
-* the model weights (:func:`model_fingerprint`: the manifest's sha256 for the
-  ``cifar`` zoo, the published sha256 for the akamaster ResNet, a hash of the state
-  dict for anything else, see :func:`state_fingerprint`),
+* the model weights (:func:`model_fingerprint`, as the model's catalogue gives it: the
+  zoo's is the manifest's sha256 for the ``cifar`` models, the published sha256 for the
+  akamaster ResNet, a hash of the state dict for anything else, see
+  :func:`state_fingerprint`),
 * the probe-set sample IDs (:func:`probe_fingerprint`),
 * the analysis parameters (layers, minibatch size, estimator, …), and
 * the library version ``seelike.__version__`` and a hash of the source of the code that
   computes the result (:func:`code_fingerprint`: the analysis's module and every
   ``seelike`` module it imports), both added by :func:`cached` itself, so that a change to
-  that code can never be served an old result, while an edit elsewhere (a claim's bar, a
-  plot, the book layer, a chapter) leaves the cache warm.
+  that code can never be served an old result, while an edit to code it does not import
+  leaves the cache warm.
 
 Writes are atomic (:func:`seelike.io.atomic_write_bytes`): a killed run never leaves
 a half-written file that a later run would read. The cache lives in
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seelike import __version__
+from seelike import __version__, catalogue
 from seelike.config import repo_root
 from seelike.io import atomic_write_bytes
 
@@ -122,7 +123,7 @@ def code_fingerprint(module: str) -> str:
 
     What keys a cached result to the code that computed it: ``seelike.compare`` covers the
     CKA analysis, the engine (``cka``, ``hooks``, ``passes``) and the model and layer code
-    it imports, and nothing of the book layer, which no analysis imports.
+    it imports, and nothing that no analysis imports.
     """
     digest = hashlib.sha256()
     for name in code_closure([module]):
@@ -241,32 +242,10 @@ def state_fingerprint(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def model_fingerprint(model_name: str, *, directory: Path | None = None) -> str:
-    """What identifies the weights of model ``model_name``, as a hex digest.
-
-    ``cifar`` zoo models: the manifest's weight sha256 together with the model's
-    spec (``directory`` as in :func:`seelike.models.load`), so no weights are read.
-    ``resnet56_akamaster``: the published sha256 that loading verifies. ``paper``
-    models (timm's hub): a hash of the loaded state dict, computed once per process.
-    """
-    from seelike import models
-
-    if model_name in models.PAPER_MODELS:
-        return _paper_fingerprint(model_name)
-    spec = models.spec_of(model_name)
-    record: dict[str, Any] = {"name": model_name, "spec": models.spec_dict(spec)}
-    if spec.family == "akamaster":
-        record["weights"] = models.AKAMASTER_FILES[spec.arch["depth"]][1]
-    else:
-        record["weights"] = models.read_manifest(model_name, directory)["sha256"]
-    return _sha256_text(json.dumps(record, sort_keys=True))
-
-
-@functools.cache
-def _paper_fingerprint(model_name: str) -> str:
-    from seelike import models
-
-    return state_fingerprint(models.load(model_name))
+def model_fingerprint(model_name: str) -> str:
+    """What identifies the weights of model ``model_name``, as a hex digest, from the
+    catalogue that holds it (:func:`seelike.catalogue.fingerprint`)."""
+    return catalogue.fingerprint(model_name)
 
 
 def probe_fingerprint(probe: ProbeSet) -> str:

@@ -1,7 +1,9 @@
 """Linear centred kernel alignment (CKA), full-batch and minibatch.
 
-Serves Chapter 2, "CKA from first principles", and every CKA figure of Raghu et al. (2021),
-"Do Vision Transformers See Like Convolutional Neural Networks?": Figs 1, 2, 5, 8, 9, 12 and H.1.
+The similarity index of every CKA figure of Raghu et al. (2021), "Do Vision Transformers See
+Like Convolutional Neural Networks?": full-batch CKA of two layers' features
+(:func:`linear_cka`) and minibatch CKA between every layer of two models
+(:class:`MinibatchCKA`).
 
 Two HSIC estimators are offered:
 
@@ -203,8 +205,8 @@ def reads_back_freely(device: torch.device) -> bool:
     On an accelerator a read-back stalls the host until every queued kernel has run. So
     there the engine scales each layer on the device (:func:`_accumulate_gram_on_device`)
     and checks once at the end, instead of checking (and re-forming a Gram if need be)
-    layer by layer and minibatch by minibatch; and Chapter 2's full-batch CKA streams its
-    layers in slabs (:func:`gram_of_blocks`).
+    layer by layer and minibatch by minibatch; and full-batch CKA of large layers streams
+    them to the device in slabs (:func:`gram_of_blocks`).
     """
     return device.type == "cpu"
 
@@ -322,7 +324,8 @@ def transform_gram(k: torch.Tensor, unbiased: bool) -> torch.Tensor:
     """``T(K)`` such that HSIC(K, L) = <T(K), T(L)> / c(n), for ``(..., n, n)`` Grams K.
 
     Double centring (biased HSIC_0) or U-centring (unbiased HSIC_1); see
-    :func:`_normaliser` for c(n). Chapter 10 applies it to chunks of one Gram matrix.
+    :func:`_normaliser` for c(n). Leading axes are batch axes, so a stack of Grams (the
+    chunks of one Gram matrix, say) is transformed in one call.
     """
     n = k.shape[-1]
     if not unbiased:
@@ -348,7 +351,7 @@ def hsic(k_x: Features, k_y: Features, *, unbiased: bool = False) -> float:
     """HSIC of two ``(n, n)`` Gram matrices K = ``k_x`` and L = ``k_y`` of any kernel, in float64.
 
     ``unbiased=False`` gives HSIC_0 = tr(KHLH) / (n - 1)^2 (Kornblith et al. 2019);
-    ``unbiased=True`` gives Song et al.'s (2012) HSIC_1. Chapter 2 builds CKA from this.
+    ``unbiased=True`` gives Song et al.'s (2012) HSIC_1.
     """
     _check_features({"k_x": k_x})
     _check_features({"k_y": k_y})
@@ -403,7 +406,7 @@ def linear_cka(x: Features, y: Features, *, unbiased: bool = False) -> float:
     """Linear CKA between ``(n, ...)`` features ``x`` and ``y`` of the same ``n`` examples.
 
     CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)) with linear Gram matrices K and L, the
-    similarity index of Chapter 2 and of every CKA figure (Figs 1, 2, 5, 8, 9, 12, H.1).
+    similarity index of every CKA figure of the paper (Figs 1, 2, 5, 8, 9, 12, H.1).
     Returns NaN, with a warning, if either side has zero variance.
 
     The biased estimator lies in [0, 1]. The unbiased one (``unbiased=True``) is not a cosine
@@ -425,7 +428,7 @@ def cka_of_grams(k_x: torch.Tensor, k_y: torch.Tensor, *, unbiased: bool) -> flo
     """Linear CKA from the ``(n, n)`` Gram matrices of two layers' features (any scale).
 
     What :func:`linear_cka` computes once it has the Grams; with :func:`gram_of_blocks`, the
-    full-batch CKA of layers too large to hold on a GPU whole (Chapter 2).
+    full-batch CKA of layers too large to hold on a GPU whole.
     """
     with torch.no_grad():
         tx = transform_gram(k_x.double(), unbiased)
@@ -441,12 +444,12 @@ def cka_of_grams(k_x: torch.Tensor, k_y: torch.Tensor, *, unbiased: bool) -> flo
 def gram_of_blocks(blocks: Sequence[torch.Tensor], device: torch.device | str) -> torch.Tensor:
     """The float64 ``(n, n)`` Gram of the rows of ``blocks``, formed on ``device`` in slabs.
 
-    ``blocks`` are ``(n_i, d)`` row blocks (a probe set's minibatches, kept in host
-    memory). Each slab of features of every row goes to ``device`` in turn, so it holds
-    ``n × slab`` features and the Gram, never the whole matrix: Chapter 2's full-batch CKA
-    on the paper preset has a layer of 10,240 × 802,816 features (33 GB). The features are
-    offset and scaled by a power of two as in the engine's device path, which leaves CKA
-    unchanged and keeps the float32 Gram in range.
+    ``blocks`` are ``(n_i, d)`` row blocks (a probe set's minibatches, kept in host memory).
+    Each slab of features of every row goes to ``device`` in turn, so it holds ``n × slab``
+    features and the Gram, never the whole matrix (10,240 examples of a layer of 802,816
+    features are 33 GB in float32). The features are offset and scaled by a power of two as
+    in the engine's device path, which leaves CKA unchanged and keeps the float32 Gram in
+    range.
     """
     device = torch.device(device)
     n, d = sum(len(b) for b in blocks), blocks[0].shape[1]
@@ -471,7 +474,7 @@ def gram_of_blocks(blocks: Sequence[torch.Tensor], device: torch.device | str) -
 
 #: The most bootstrap draws one :class:`MinibatchCKA` keeps: each holds a CKA matrix and
 #: every minibatch multiplies a ``(draws, b)`` weight matrix into the Grams' row terms, so
-#: memory and time grow with the draws (the book keeps 200).
+#: memory and time grow with the draws (a few hundred settle a percentile interval).
 MAX_BOOTSTRAP = 10_000
 
 
@@ -498,7 +501,7 @@ class MinibatchCKA:
                 or not 0 <= bootstrap <= MAX_BOOTSTRAP:
             raise ValueError(f"bootstrap must be a number of draws (an int from 0 to "
                              f"MAX_BOOTSTRAP={MAX_BOOTSTRAP}), got {bootstrap!r}; percentile "
-                             "intervals settle within a few hundred draws (the book keeps 200)")
+                             "intervals settle within a few hundred draws")
         self.bootstrap = int(bootstrap)
         self.seed = seed
         for name, value in (("num_a", num_a), ("num_b", num_b)):
@@ -644,9 +647,9 @@ class MinibatchCKA:
     def compute_bootstrap(self) -> np.ndarray:
         """``(bootstrap, num_a, num_b)`` CKA matrices, one per resampling of the examples.
 
-        The uncertainty of every CKA-based statistic in the book (Chapters 4 to 9): apply the
-        statistic to each draw and read off its percentiles. A draw whose resampled self-HSIC
-        is not positive gives NaN for that layer, which percentiles then skip.
+        The uncertainty of any statistic of the CKA matrix: apply the statistic to each draw
+        and read off its percentiles. A draw whose resampled self-HSIC is not positive gives
+        NaN for that layer, which percentiles then skip.
         """
         if not self.bootstrap:
             raise RuntimeError("this MinibatchCKA keeps no bootstrap draws; build it with "

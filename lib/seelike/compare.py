@@ -1,9 +1,9 @@
 """Streaming CKA between the layers of one or two models over a probe set.
 
-Serves Chapter 2's first heatmap and every CKA figure after it (paper Figs 1, 2,
-8, 12, H.1): one forward pass per model and minibatch, the captured activations
-fed straight into :class:`seelike.cka.MinibatchCKA` and dropped, so memory stays
-O(layers × batch²) whatever the number of examples.
+The CKA heatmaps of every layer pair (paper Figs 1, 2, 8, 12, H.1), computed with one
+forward pass per model and minibatch: the captured activations fed straight into
+:class:`seelike.cka.MinibatchCKA` and dropped, so memory stays O(layers × batch²) whatever
+the number of examples.
 """
 
 from __future__ import annotations
@@ -164,12 +164,12 @@ class CKAAnalysis(Analysis):
 
 @dataclass(eq=False)
 class CKACurve(Analysis):
-    """Minibatch CKA of layer pairs as minibatches accumulate, and the full-batch value (Ch 2).
+    """Minibatch CKA of layer pairs as minibatches accumulate, and the full-batch value.
 
     Pair ``i`` is ``layers_a[i]`` of ``model_a`` against ``layers_b[i]`` of ``model_b``.
     ``curve[k, i]`` is the pair's minibatch CKA after ``k + 1`` minibatches; ``full[i]`` is
     the unbiased CKA of one batch holding all the examples, for which this analysis keeps
-    the pairs' features (only a few layers: Chapter 2's illustration, not a tool for many).
+    the pairs' features (so meant for a few layers, not for many).
     """
 
     name: ClassVar[str] = "cka_curve"

@@ -1,11 +1,11 @@
-"""Datasets and probe sets: CIFAR-10 verified by content hash, Imagenette, and the book's draws.
+"""Datasets and probe sets: CIFAR-10 verified by content hash, Imagenette, and seeded draws.
 
-Serves every chapter (the probe images of each figure) and Chapter 3
-(training). The cache layout is ``<data_root>/datasets/cifar10/{train,test}.npz``
-with keys ``x`` (uint8 N x 32 x 32 x 3), ``y`` (int64) and ``filenames``, rows
-sorted by (label, file name), and ``<data_root>/datasets/imagenette2-320/`` (the
-full Imagenette download) or ``imagenette-mini/`` (a 200-image slice with a
-``labels.csv``); a pre-downloaded mirror with that layout is used as is.
+The training images and the probe images that every analysis runs on. The cache layout is
+``<data_root>/datasets/cifar10/{train,test}.npz`` with keys ``x`` (uint8 N x 32 x 32 x 3),
+``y`` (int64) and ``filenames``, rows sorted by (label, file name), and
+``<data_root>/datasets/imagenette2-320/`` (the full Imagenette download) or
+``imagenette-mini/`` (a 200-image slice with a ``labels.csv``); a pre-downloaded mirror
+with that layout is used as is.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def preprocess_config(model_name_or_net: str | nn.Module) -> dict[str, Any]:
     """How timm evaluates a pretrained model: input_size, crop_pct, interpolation, mean, std.
 
     Takes a timm model name (with its pretrained tag) or a model built by timm,
-    bare or wrapped in :class:`seelike.models.ImageClassifier`. ``mean``/``std``
+    bare or wrapped in :class:`seelike.network.ImageClassifier`. ``mean``/``std``
     are for information: seelike's models normalise their [0, 1] inputs themselves.
     """
     from timm.data import resolve_data_config
@@ -246,7 +246,7 @@ def preprocess_config(model_name_or_net: str | nn.Module) -> dict[str, Any]:
             raise ValueError(f"timm has no pretrained config for {model_name_or_net!r}")
         data_cfg = resolve_data_config(pretrained_cfg=cfg.to_dict())
     else:
-        from seelike.models import ImageClassifier
+        from seelike.network import ImageClassifier
 
         net = (model_name_or_net.net if isinstance(model_name_or_net, ImageClassifier)
                else model_name_or_net)
@@ -408,7 +408,7 @@ class TensorProbe:
     """
 
     def __init__(self, images: torch.Tensor) -> None:
-        from seelike.models import check_images
+        from seelike.network import check_images
 
         # Checked once here, so a mistake is named where it was made rather than in a pass.
         check_images(images, "images")
@@ -472,8 +472,7 @@ def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,
     The draw is :func:`_round_robin` with the generator seeded by ``(seed, position of
     purpose in PURPOSES)``: the label-sorted splits come out class-mixed, every minibatch is
     balanced, purposes get independent draws and a smaller set is a prefix of a larger one's.
-    A dataset with fewer examples than asked for gives all of them, with a warning. The
-    book's sizes per preset and purpose are :func:`seelike.book.presets.probe_set`'s.
+    A dataset with fewer examples than asked for gives all of them, with a warning.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown probe purpose {purpose!r}; valid: {', '.join(PURPOSES)}")

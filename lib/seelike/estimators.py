@@ -1,9 +1,9 @@
 """Biased and unbiased minibatch CKA at several minibatch sizes, from one forward pass.
 
-Serves Chapter 10, "How robust is minibatch CKA?" (beyond the paper). Raghu et al. (2021)
-compute every CKA heatmap with minibatches of 1,024 and Song et al.'s unbiased HSIC_1, and
-report that minibatches down to 128 have no noticeable effect. This module measures that,
-and what the biased HSIC_0 would have done, without running the models once per size.
+A check beyond the paper. Raghu et al. (2021) compute every CKA heatmap with minibatches of
+1,024 and Song et al.'s unbiased HSIC_1, and report that minibatches down to 128 have no
+noticeable effect. This module measures that, and what the biased HSIC_0 would have done,
+without running the models once per size.
 
 :class:`EstimatorCKA` is a :class:`seelike.passes.Analysis`. The pass runs each model once per
 minibatch of the largest size B and forms every layer's B x B Gram matrix once. A smaller
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from seelike import catalogue
 from seelike.cka import MinibatchCKA, transform_gram
 from seelike.hooks import Tap, TokenMode, run_taps
 from seelike.passes import Analysis, Batch, GramSpec, Needs
@@ -160,12 +161,10 @@ class EstimatorCKA(Analysis):
 def layer_sizes(model_name: str, layers: Sequence[str], image_size: int) -> list[int]:
     """Features per example of each of ``layers`` (flattened), for the memory a pass needs.
 
-    From a forward pass of the zoo or paper model ``model_name`` on the meta device: shapes
-    only, no weights loaded and no arithmetic done.
+    From a forward pass of model ``model_name`` on the meta device (built by its catalogue,
+    :mod:`seelike.catalogue`): shapes only, no weights loaded and no arithmetic done.
     """
-    from seelike import models
-
-    net = models.meta_build(model_name)
+    net = catalogue.meta_build(model_name)
     x = torch.empty(1, 3, image_size, image_size, device="meta")
     taps = [Tap(layer) for layer in layers]
     got = run_taps(net, x, taps)

@@ -1,12 +1,11 @@
 """Forward hooks: capture what named layers of any ``nn.Module`` compute.
 
-Serves every chapter of the book. :class:`Tap` and :func:`run_taps` record what the shared
-forward passes need (:mod:`seelike.passes`: the CKA figures of Raghu et al. (2021), "Do Vision
-Transformers See Like Convolutional Neural Networks?", Figs 1-2, the attention distances of
-Fig 3, the norm ratios of Fig 7, the receptive fields of Fig 6 through the autograd graph).
-:class:`Capture` (:func:`capture`) is the interactive tool a reader uses on any model: the
-Chapter 1 model tour (:func:`list_layers`), the exercises (``attention=True`` records the
-softmax probabilities of timm ViT blocks; ``grad=True`` keeps outputs in the autograd graph).
+:class:`Tap` and :func:`run_taps` record what the shared forward passes of
+:mod:`seelike.passes` need: layer inputs and outputs (for CKA and norm ratios), the softmax
+probabilities of attention modules (for attention distances), and outputs in the autograd
+graph (for receptive fields). :class:`Capture` (:func:`capture`) is the interactive tool for
+any model: :func:`list_layers` names its layers, ``attention=True`` records the softmax
+probabilities of timm ViT blocks and ``grad=True`` keeps outputs in the autograd graph.
 
 Layers are chosen with *selectors*: an exact module name (``"blocks.3"``), an :mod:`fnmatch` glob
 (``"layer*.0"``; note that ``*`` also matches dots), or a regular expression that must match the
@@ -184,12 +183,12 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
     """One row per named module whose forward returned a tensor in one pass on ``sample_input``.
 
-    Serves the Chapter 1 model tour and is how to discover valid layer names. Columns: ``name``,
-    ``type`` (class name), ``output_shape`` (of the first call, or of the tensor that
-    :class:`Capture` would keep for tuple and dict outputs) and ``calls`` (how often the module
-    ran; more than 1 means :class:`Capture` needs ``repeated="list"`` for it). Rows follow the
-    model's module order. Runs in eval mode under ``torch.no_grad()`` so that listing neither
-    updates BatchNorm statistics nor builds a graph; hooks and modes are restored afterwards.
+    How to discover valid layer names. Columns: ``name``, ``type`` (class name),
+    ``output_shape`` (of the first call, or of the tensor that :class:`Capture` would keep
+    for tuple and dict outputs) and ``calls`` (how often the module ran; more than 1 means
+    :class:`Capture` needs ``repeated="list"`` for it). Rows follow the model's module
+    order. Runs in eval mode under ``torch.no_grad()`` so that listing neither updates
+    BatchNorm statistics nor builds a graph; hooks and modes are restored afterwards.
     """
     _check_model(model)
     shapes: dict[str, tuple[int, ...]] = {}
@@ -238,7 +237,7 @@ def select_tokens(tensor: torch.Tensor, tokens: TokenMode, *, has_tokens: bool, 
 
     Outputs that are not token sequences (a CNN's feature maps, ``has_tokens=False``, or any
     tensor that is not 3-D) are returned unchanged, so one token mode serves a ViT and a
-    ResNet compared with each other (Chapter 4's Fig 2 with ``tokens="spatial"``).
+    ResNet compared with each other (the paper's Fig 2 with ``tokens="spatial"``).
     """
     if tokens not in _TOKEN_MODES:
         raise ValueError(f"tokens must be one of {_TOKEN_MODES}, not {tokens!r}")

@@ -1,8 +1,8 @@
-"""Which layers each analysis looks at, by architecture (one place, every chapter).
+"""Which layers each analysis looks at, read from the network's declared architecture.
 
-Serves Chapter 1 (the layer tables) and the CKA figures (paper Figs 1, 2, 8, B.1,
-H.1). Names are those of :class:`seelike.models.ImageClassifier` (``net.…``), the
-same for the ``cifar`` zoo and the ``paper`` preset's timm models.
+Names are module names under :class:`seelike.network.ImageClassifier` (``net.…``). What a
+network's blocks and inner layers are is declared per network class in
+:mod:`seelike.architectures`; nothing here guesses from names what kind of network it is.
 """
 
 from __future__ import annotations
@@ -12,62 +12,68 @@ import re
 
 from torch import nn
 
+from seelike import catalogue
+from seelike.architectures import architecture_of, declared, network_of
 
-def _names(model: nn.Module) -> list[str]:
+__all__ = ["block_index", "block_layers", "family", "kinds_and_blocks", "layer_names",
+           "paper_layers", "short_label", "stage_of"]
+
+
+def _check(model: nn.Module) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a loaded torch.nn.Module, got {model!r}; for a model "
-                        f"name use seelike.compare.layer_names(name)")
-    return [name for name, _ in model.named_modules()]
+                        f"name use seelike.layers.layer_names(name)")
+
+
+def _prefix(model: nn.Module) -> str:
+    """``"net."`` for a wrapper whose network is ``model.net``, else nothing."""
+    return "" if network_of(model) is model else "net."
 
 
 def family(model: nn.Module) -> str:
-    """"vit", "mixer", "resnet" (timm ResNet/ResNetV2 or the CIFAR ResNet) of a loaded model."""
-    names = set(_names(model))
-    if "net.blocks.0.attn" in names:
-        return "vit"
-    if "net.blocks.0.mlp_tokens" in names:
-        return "mixer"
-    if any(re.fullmatch(r"net\.(layer1\.0|stages\.0\.blocks\.0)", n) for n in names):
-        return "resnet"
-    raise ValueError(f"cannot tell the architecture of {type(model).__name__}: expected a "
-                     f"timm ViT, Mixer or ResNet wrapped in seelike.models.ImageClassifier")
+    """The declared family of a loaded model's network (:data:`seelike.architectures.FAMILIES`)."""
+    _check(model)
+    return architecture_of(model).family
 
 
 def block_layers(model: nn.Module) -> list[str]:
     """The output of every residual block (transformer/mixer block or ResNet unit), in order."""
-    pattern = {
-        "vit": r"net\.blocks\.\d+",
-        "mixer": r"net\.blocks\.\d+",
-        "resnet": r"net\.(layer\d+\.\d+|stages\.\d+\.blocks\.\d+)",
-    }[family(model)]
-    return [n for n in _names(model) if re.fullmatch(pattern, n)]
+    _check(model)
+    pattern = re.compile(architecture_of(model).blocks)
+    prefix = _prefix(model)
+    return [prefix + name for name, _ in network_of(model).named_modules()
+            if pattern.fullmatch(name)]
 
 
 def paper_layers(model: nn.Module) -> list[str]:
     """Block outputs plus the intermediate layers the paper's Fig 1 includes, in forward order.
 
-    ViT/Mixer: per block the first norm, the attention (token-mixing) output, the
-    second norm, the MLP hidden activation, then the block output (the residual
-    stream after both branches). ResNet: per unit its inner activations (``act1``, and
-    ``act2`` of a bottleneck, in timm's ResNet; ``norm2``/``norm3`` of BiT's pre-activation units;
-    ``bn1`` of the CIFAR ResNet, whose ReLUs are functional), then the unit output.
+    Per block, the inner layers its architecture declares for the block's class (for a ViT:
+    the first norm, the attention output, the second norm, the MLP hidden activation), in the
+    order the block defines them, then the block output. A block whose class the
+    architecture does not list raises, naming the declaration to extend.
     """
-    inner = {
-        "vit": r"(norm1|attn|norm2|mlp\.act)",
-        "mixer": r"(norm1|mlp_tokens|norm2|mlp_channels\.act)",
-        "resnet": r"(act1|act2|norm2|norm3|bn1)",
-    }[family(model)]
-    names = _names(model)
-    present = set(names)
+    _check(model)
+    architecture = architecture_of(model)
+    net, prefix = network_of(model), _prefix(model)
+    pattern = re.compile(architecture.blocks)
     chosen: list[str] = []
-    for block in block_layers(model):
-        parts = [n for n in names if re.fullmatch(rf"{re.escape(block)}\.{inner}", n)]
-        if f"{block}.act1" in present:
-            # timm's last activation (act2 of a basic unit, act3 of a bottleneck) acts after
-            # the addition: it is the unit output itself, and bn1 is act1 before its ReLU.
-            last = "act3" if f"{block}.act3" in present else "act2"
-            parts = [n for n in parts if not n.endswith((f".{last}", ".bn1"))]
-        chosen += [*parts, block]
+    for name, block in net.named_modules():
+        if not pattern.fullmatch(name):
+            continue
+        kind = type(block).__name__
+        if kind not in architecture.inner:
+            raise LookupError(f"block {name!r} of {type(net).__name__} is a {kind}, which its "
+                              f"declared architecture does not list (it knows "
+                              f"{sorted(architecture.inner)}): add {kind!r} to its inner "
+                              f"layers with seelike.architectures.declare")
+        wanted = architecture.inner[kind]
+        inner = [n for n, _ in block.named_modules() if n in wanted]
+        missing = sorted(set(wanted) - set(inner))
+        if missing:
+            raise LookupError(f"block {name!r} ({kind}) has no {missing}: its declared inner "
+                              f"layers do not match the network")
+        chosen += [f"{prefix}{name}.{n}" for n in inner] + [prefix + name]
     return chosen
 
 
@@ -82,11 +88,22 @@ def short_label(name: str) -> str:
 
 
 def stage_of(layer: str) -> int:
-    """The ResNet stage of a layer: ``net.layer2.1.bn1`` -> 2, ``net.stages.0.blocks.3`` -> 0."""
-    match = re.search(r"(?:^|\.)(?:layer(\d+)|stages\.(\d+))(?:\.|$)", layer)
-    if match is None:
-        raise ValueError(f"{layer!r} names no ResNet stage (layerK or stages.K)")
-    return int(match.group(1) or match.group(2))
+    """The stage of a layer of a staged network: ``net.layer2.1.bn1`` -> 2,
+    ``net.stages.0.blocks.3`` -> 0.
+
+    Read with the block patterns that staged architectures declare
+    (:attr:`seelike.architectures.Architecture.blocks`, whose first group is the stage);
+    a layer no staged architecture's blocks contain raises.
+    """
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name (a str), got {layer!r}")
+    patterns = {a.blocks for a in declared().values() if a.staged}
+    for pattern in sorted(patterns):
+        match = re.match(rf"(?:net\.)?{pattern}(?:\.|$)", layer)
+        if match is not None:
+            return int(match.group(1))
+    raise ValueError(f"{layer!r} lies in no block of a staged architecture (declared block "
+                     f"patterns with a stage: {sorted(patterns)})")
 
 
 def kinds_and_blocks(names: list[str], blocks: list[str]) -> tuple[list[str], list[int]]:
@@ -111,26 +128,20 @@ def block_index(layer: str) -> int | None:
 
 @functools.lru_cache(maxsize=64)
 def _layer_names(model_name: str, which: str) -> tuple[str, ...]:
-    from seelike import models
-
     select = {"paper": paper_layers, "blocks": block_layers}
-    return tuple(select[which](models.meta_build(model_name)))
+    return tuple(select[which](catalogue.meta_build(model_name)))
 
 
 def layer_names(model_name: str, which: str = "paper") -> list[str]:
-    """The layers of zoo or paper model ``model_name``, without loading its weights.
+    """The layers of the model called ``model_name``, without loading its weights.
 
-    ``which="paper"``: :func:`paper_layers` (block outputs and the intermediate layers of
-    Fig 1); ``"blocks"``: :func:`block_layers`. The architecture is built once per process on
-    the meta device (:func:`seelike.models.meta_build`: names only, no weights).
+    ``which="paper"``: :func:`paper_layers` (block outputs and the inner layers of the
+    comparisons); ``"blocks"``: :func:`block_layers`. The architecture is built once per
+    process on the meta device, by the catalogue that holds the name
+    (:func:`seelike.catalogue.meta_build`: names only, no weights).
     """
-    from seelike import models
-
     if not isinstance(model_name, str):
-        raise TypeError(f"model_name must be a zoo or paper model name (a str), got "
-                        f"{model_name!r}")
-    if model_name not in models.PAPER_MODELS:
-        models.spec_of(model_name)  # a KeyError listing the zoo, before anything is built
+        raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
     if which not in ("paper", "blocks"):
         raise ValueError(f"which must be one of ('paper', 'blocks'), not {which!r}")
     return list(_layer_names(model_name, which))

@@ -1,10 +1,10 @@
 """Token-to-patch CKA: how much each token still knows about where it sits in the image.
 
-Serves Chapter 7 — Spatial information and localization: paper Fig 9 (CKA between one
-final-block token of a CLS ViT and the input patch at every position), Fig 10 (the same
-for a GAP ViT), D.1–D.3 (penultimate blocks; ResNet middle units), and the summary the
-paper lacks: for each model and block, the fraction of token positions whose most
-similar input patch is their own, and the mean rank of their own patch.
+The CKA between each token of a layer and the input patch at every position (paper
+Figs 9 and 10: final-block tokens of CLS and GAP ViTs; D.1–D.3: penultimate blocks and
+ResNet middle units), and a summary the paper lacks: for each model and block, the
+fraction of token positions whose most similar input patch is their own, and the mean
+rank of their own patch.
 
 A *token* at grid position p is the representation of one spatial position of a layer's
 output: a ViT's spatial token p (CLS excluded), or all channels at one spatial position
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from seelike import catalogue
 from seelike.cka import MinibatchCKA, transformed_grams
 from seelike.hooks import Tap, run_taps, token_layout
 from seelike.passes import Analysis, Batch, Needs
@@ -113,11 +114,9 @@ class TokenPatchCKA(Analysis):
 
     def state_bytes(self, batch: int, image_size: int) -> int:
         """Each layer's positions x positions sums and draws, its grid read on the meta
-        device; a model the zoo does not know counts nothing."""
-        from seelike import models
-
+        device; a model no catalogue holds counts nothing."""
         try:
-            net = models.meta_build(self.model)
+            net = catalogue.meta_build(self.model)
         except KeyError:
             return 0
         x = torch.empty(batch, 3, image_size, image_size, device="meta")

@@ -1,15 +1,16 @@
 """What a pass will hold in memory, known before it starts: a clear error instead of a crash.
 
-Serves every chapter's passes (:func:`seelike.passes.run`) and the GPU page, which tells a
-reader with one GPU what fits. In one minibatch of a pass, each model's forward pass keeps
-the layers its analyses read after the forward pass (:class:`~seelike.hooks.Tap` s) until
-it ends, while layers that are only reduced (into Gram matrices, or statistics streamed by
-:meth:`seelike.passes.Analysis.consume`) pass through one or two at a time; each layer's
-transformed Gram matrix (``b × b`` float64) lives until every model has run. That is the
-bulk of a pass's memory, and what grows with the minibatch size. :func:`pass_bytes` reads
-it from the models' shapes on the meta device (no weights, no arithmetic), and
-:func:`check_fits` refuses a pass whose minibatch would not fit in the free memory of its
-device, naming the model and a minibatch size that would.
+Every pass of :func:`seelike.passes.run` is checked here before it starts, and the same
+functions tell what fits on a given device. In one minibatch of a pass, each model's
+forward pass keeps the layers its analyses read after the forward pass
+(:class:`~seelike.hooks.Tap` s) until it ends, while layers that are only reduced (into
+Gram matrices, or statistics streamed by :meth:`seelike.passes.Analysis.consume`) pass
+through one or two at a time; each layer's transformed Gram matrix (``b × b`` float64)
+lives until every model has run. That is the bulk of a pass's memory, and what grows with
+the minibatch size. :func:`pass_bytes` reads it from the models' shapes on the meta device
+(no weights, no arithmetic), and :func:`check_fits` refuses a pass whose minibatch would
+not fit in the free memory of its device, naming the model and a minibatch size that
+would.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from seelike import catalogue
 from seelike.hooks import Tap, run_taps
 
 __all__ = ["PassTooLarge", "available_bytes", "check_fits", "pass_bytes", "release_freed"]
@@ -36,11 +38,9 @@ class PassTooLarge(MemoryError):
 
 def _tap_sizes(model_name: str, taps: Sequence[Tap], batch: int, image_size: int
                ) -> dict[Tap, int]:
-    from seelike import models
-
     if not taps:
         return {}
-    net = models.meta_build(model_name)
+    net = catalogue.meta_build(model_name)
     x = torch.empty(batch, 3, image_size, image_size, device="meta")
     got = run_taps(net, x, list(dict.fromkeys(taps)))
     return {tap: t.numel() * t.element_size() for tap, t in got.items()}
@@ -54,10 +54,10 @@ ModelNeeds = tuple[Sequence[Tap], Sequence[Tap], int]
 def pass_bytes(needs: Mapping[str, ModelNeeds], batch: int, image_size: int) -> dict[str, int]:
     """Bytes held at each model's forward pass in one minibatch of ``batch`` images.
 
-    ``needs`` maps each model (a zoo or paper name) to its :data:`ModelNeeds`. Models run in
+    ``needs`` maps each model (by name) to its :data:`ModelNeeds`. Models run in
     order; at model m's pass the device holds m's kept taps, the two largest of its streamed
     ones (a streamed statistic may pair two layers), and the Grams of m and of every model
-    before it. A model whose name the zoo does not know is counted as its Grams alone.
+    before it. A model whose name no catalogue holds is counted as its Grams alone.
     """
     out: dict[str, int] = {}
     grams = 0
@@ -65,7 +65,7 @@ def pass_bytes(needs: Mapping[str, ModelNeeds], batch: int, image_size: int) -> 
         grams += count * batch * batch * 8
         try:
             sizes = _tap_sizes(name, [*kept, *streamed], batch, image_size)
-        except KeyError:  # not a zoo or paper model: a reader's own module, unknown here
+        except KeyError:  # a reader's own module that no catalogue holds: sizes unknown
             sizes = {}
         held = sum(sizes.get(t, 0) for t in set(kept))
         passing = sorted((sizes.get(t, 0) for t in set(streamed) - set(kept)), reverse=True)
@@ -109,7 +109,7 @@ def check_fits(needs: Mapping[str, ModelNeeds], batch: int, image_size: int,
             HEADROOM * free):
         smaller //= 2
     if state > HEADROOM * free / 2:  # the analyses' own sums are most of it
-        fix = "keep fewer bootstrap draws (bootstrap=200 gives the book's intervals)"
+        fix = "keep fewer bootstrap draws (a few hundred settle a 90 % interval)"
     elif smaller >= 4:
         fix = (f"lower the minibatch size to {smaller} or less (the preset's cka_batch, e.g. "
                f"get_preset(..., cka_batch={smaller}))")

@@ -1,17 +1,17 @@
 """The model zoo: architectures of every preset, and loading with verified weights.
 
-Serves Chapter 3 (the models) and every experiment chapter. The ``cifar`` zoo is
-built from timm classes so that layer names (``net.blocks.3.attn``,
-``net.layer2.1``) match the ``paper`` preset's timm models; every loaded model
-is an :class:`ImageClassifier` that takes RGB images in [0, 1] and normalises
-them itself, so hooks, gradients and users all see the image a person sees;
-images on another scale are refused (:func:`check_images`), never quietly
-misread.
+The ``cifar`` zoo is built from timm classes so that layer names (``net.blocks.3.attn``,
+``net.layer2.1``) match the ``paper`` preset's timm models; every loaded model is a
+:class:`seelike.network.ImageClassifier` (images in [0, 1], normalised inside). Each model
+declares its display colour here where it differs from its family's
+(:mod:`seelike.architectures`). Importing this module registers the zoo and the paper
+models with :mod:`seelike.catalogue`, where the engine finds models by name.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -24,98 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from seelike import catalogue
+from seelike.architectures import architecture_of
+from seelike.cache import state_fingerprint
 from seelike.config import repo_root
 from seelike.io import DataError
+from seelike.network import ImageClassifier, NoSkipBlock
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-# How far outside [0, 1] an image may stray: room for the overshoot of a bicubic resize of a
-# [0, 1] image, far below what 0-255 images (up to 255) or normalised ones (down to about -2)
-# reach.
-IMAGE_RANGE_SLACK = 0.05
-
-
-def check_images(x: object, argument: str = "x") -> None:
-    """Raise unless ``x`` is a float image tensor with values in [0, 1] (give or take 0.05).
-
-    What every :class:`ImageClassifier` takes. Integer images (uint8, as
-    :func:`seelike.data.cifar10` returns them) and images already normalised would
-    otherwise run without a word and give meaningless activations. Costs one ``aminmax``
-    (and, on a GPU, one synchronisation) per batch. The range is not checked inside
-    ``torch.compile`` or on the meta device (shapes only), where there are no values to read.
-    """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{argument} must be a torch.Tensor of images, got {type(x).__name__}")
-    if not x.is_floating_point():
-        fix = f"{argument}.float() / 255" if x.dtype == torch.uint8 else f"{argument}.float()"
-        raise TypeError(f"{argument} has dtype {x.dtype}; images are float tensors in [0, 1] "
-                        f"(scaled inside the model), e.g. {fix}")
-    if x.numel() == 0 or x.is_meta or torch.compiler.is_compiling():
-        return
-    with torch.no_grad():
-        low, high = (float(v) for v in torch.aminmax(x))
-    if not (low >= -IMAGE_RANGE_SLACK and high <= 1 + IMAGE_RANGE_SLACK):
-        fix = (f"{argument} / 255" if high > 2 else
-               f"the images before normalisation, or {argument}.clamp(0, 1) if the excess is "
-               f"resampling overshoot")
-        raise ValueError(f"{argument} has values in [{low:.4g}, {high:.4g}], but images must be "
-                         f"in [0, 1] (the model normalises them itself); pass {fix}")
-
-
-class Normalize(nn.Module):
-    """Per-channel ``(x - mean) / std``: the first module of every loaded model."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        # Non-persistent: the statistics belong to the spec, not to the weight file.
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-class ImageClassifier(nn.Module):
-    """``net(normalize(x))`` for x in [0, 1]; ``net`` is the timm (or seelike) network.
-
-    ``x`` is a float ``(b, 3, H, W)`` batch of RGB images in [0, 1]; anything else raises
-    (see :func:`check_images`).
-    """
-
-    def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        self.normalize = Normalize(mean, std)
-        self.net = net
-
-    @property
-    def num_prefix_tokens(self) -> int:
-        """Tokens before the spatial ones (CLS); 0 for CNNs and Mixers."""
-        return int(getattr(self.net, "num_prefix_tokens", 0))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x)
-        return self.net(self.normalize(x))
-
-
-class NoSkipBlock(nn.Module):
-    """A timm ViT ``Block`` run without its two skip connections (paper Fig 8).
-
-    Wraps the original block's submodules in place, so ``blocks.k.attn`` and
-    ``blocks.k.mlp`` keep their names and the weight file has the same keys.
-    """
-
-    def __init__(self, block: nn.Module) -> None:
-        super().__init__()
-        for name, child in block.named_children():
-            self.add_module(name, child)
-
-    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        x = self.drop_path1(self.ls1(self.attn(self.norm1(x))))
-        return self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
 
 
 @dataclass(frozen=True)
@@ -134,6 +53,9 @@ class ModelSpec:
     presets: tuple[str, ...] = ("cifar",)
     extra: dict[str, Any] = field(default_factory=dict)
     seed: int = 0  # the training seed: initialisation, data order and augmentation draws
+    # How figures draw it (hex), where it differs from its family's colour; not part of what
+    # was trained, so manifests and fingerprints leave it out (spec_dict).
+    colour: str | None = None
 
 
 # The main CIFAR ViT: 12 blocks like ViT-B, 64 patch tokens (8 x 8 grid of 4-px patches).
@@ -146,6 +68,10 @@ MIXER_CIFAR = dict(img_size=32, patch_size=4, num_blocks=12, embed_dim=128,
                    mlp_ratio=(1.0, 4.0), num_classes=10)
 NOSKIP_BLOCKS = (1, 7, 10)  # the paper's Fig 8 blocks, read as 0-based block indices
 
+# Shades of the ViT's blue and beside it: the GAP ViT purple, less training data lighter.
+GAP_VIT_COLOUR = "#9467bd"
+LESS_DATA_COLOURS = {30: "#6baed6", 10: "#b2d3ea"}
+
 ZOO: dict[str, ModelSpec] = {}
 
 
@@ -156,23 +82,25 @@ def _register(spec: ModelSpec) -> None:
 _register(ModelSpec("vit_cifar", "vit", VIT_CIFAR, "ViT, patch 4, 12 blocks, CLS token",
                     recipe="vit"))
 _register(ModelSpec("vit_cifar_gap", "vit", VIT_CIFAR_GAP,
-                    "the same ViT with global average pooling, no CLS token", recipe="vit"))
+                    "the same ViT with global average pooling, no CLS token", recipe="vit",
+                    colour=GAP_VIT_COLOUR))
 _register(ModelSpec("resnet_cifar", "resnet", RESNET_CIFAR,
                     "ResNet-18 layout at half width, CIFAR stem (3x3 stride 1, no max-pool)",
                     recipe="resnet"))
 for _k in NOSKIP_BLOCKS:
     _register(ModelSpec(f"vit_cifar_noskip{_k}", "vit", VIT_CIFAR,
                         f"vit_cifar with both skip connections of block {_k} removed",
-                        recipe="vit", noskip_block=_k))
+                        recipe="vit", noskip_block=_k, colour="#8c564b"))
 for _pct in (10, 30):
     _register(ModelSpec(f"vit_cifar_data{_pct}", "vit", VIT_CIFAR,
                         f"vit_cifar trained on a class-balanced {_pct} % of the training set",
-                        recipe="vit", data_fraction=_pct / 100))
+                        recipe="vit", data_fraction=_pct / 100,
+                        colour=LESS_DATA_COLOURS[_pct]))
 _register(ModelSpec("mixer_cifar", "mixer", MIXER_CIFAR, "MLP-Mixer, patch 4, 12 blocks",
                     recipe="mixer"))
 _register(ModelSpec("resnet56_akamaster", "akamaster", dict(depth=56),
                     "external: pretrained CIFAR ResNet-56 of akamaster/pytorch_resnet_cifar10",
-                    mean=IMAGENET_MEAN, std=IMAGENET_STD))
+                    mean=IMAGENET_MEAN, std=IMAGENET_STD, colour="#ff9896"))
 
 #: Specs declared and trainable but not in the zoo the book iterates, because their weights
 #: have not been trained yet: a model moves into :data:`ZOO` (``_register``) in the commit
@@ -292,11 +220,6 @@ def meta_build(name: str) -> ImageClassifier:
         return build_paper(name) if name in PAPER_MODELS else build(name)
 
 
-def default_device() -> torch.device:
-    """The GPU if there is one, else the CPU: where the book runs its models."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def spec_of(name: str) -> ModelSpec:
     """The :class:`ModelSpec` called ``name``; a clear error listing the zoo otherwise."""
     if not isinstance(name, str):
@@ -405,8 +328,10 @@ def test_correct(name: str, directory: str | os.PathLike[str] | None = None) -> 
 
 
 def spec_dict(spec: ModelSpec) -> dict[str, Any]:
-    """A JSON-able record of the spec, for manifests."""
-    return json.loads(json.dumps(asdict(spec)))
+    """A JSON-able record of what was trained, for manifests (the display colour left out)."""
+    record = asdict(spec)
+    del record["colour"]
+    return json.loads(json.dumps(record))
 
 
 AKAMASTER_FILES = {56: ("resnet56-4bfd9763.th",
@@ -482,20 +407,34 @@ def _load_akamaster(spec: ModelSpec) -> ImageClassifier:
 
 # ---- the paper preset: timm's closest public substitutes ------------------------------------
 
-PAPER_MODELS: dict[str, str] = {
-    "vit_base_patch32_224.augreg_in21k": "ViT-B/32, ImageNet-21k (paper: JFT-300M)",
-    "vit_base_patch16_224.augreg_in21k": "ViT-B/16, ImageNet-21k (paper: JFT-300M)",
-    "vit_large_patch16_224.augreg_in21k": "ViT-L/16, ImageNet-21k (paper: JFT-300M)",
-    "vit_huge_patch14_224.orig_in21k": "ViT-H/14, ImageNet-21k, no head (paper: JFT-300M)",
-    "vit_base_patch32_224.augreg_in1k": "ViT-B/32, ImageNet-1k only: the less-data comparison",
-    "vit_base_patch16_224.augreg_in1k": "ViT-B/16, ImageNet-1k only: the less-data comparison",
-    "vit_base_patch16_rpn_224.sw_in1k": "a GAP ViT-B/16 (no CLS token; residual post-norm), "
-                                         "ImageNet-1k; the paper's GAP B/32 was JFT-trained",
-    "resnetv2_50x1_bit.goog_in21k": "BiT R50x1, ImageNet-21k (paper: JFT-300M)",
-    "resnetv2_152x2_bit.goog_in21k": "BiT R152x2, ImageNet-21k (paper: JFT-300M)",
-    "resnet50.a1_in1k": "torchvision-style ResNet-50, ImageNet-1k (paper's R50: JFT, BiT changes)",
-    "mixer_b16_224.goog_in21k": "Mixer-B/16, ImageNet-21k (paper: JFT-300M)",
-    "mixer_l16_224.goog_in21k": "Mixer-L/16, ImageNet-21k (paper: JFT-300M)",
+@dataclass(frozen=True)
+class PaperModel:
+    """One ``paper`` preset model: what it is, and its colour where it differs from its
+    family's."""
+
+    summary: str
+    colour: str | None = None
+
+
+PAPER_MODELS: dict[str, PaperModel] = {
+    "vit_base_patch32_224.augreg_in21k": PaperModel("ViT-B/32, ImageNet-21k (paper: JFT-300M)"),
+    "vit_base_patch16_224.augreg_in21k": PaperModel("ViT-B/16, ImageNet-21k (paper: JFT-300M)"),
+    "vit_large_patch16_224.augreg_in21k": PaperModel("ViT-L/16, ImageNet-21k (paper: JFT-300M)"),
+    "vit_huge_patch14_224.orig_in21k": PaperModel(
+        "ViT-H/14, ImageNet-21k, no head (paper: JFT-300M)"),
+    "vit_base_patch32_224.augreg_in1k": PaperModel(
+        "ViT-B/32, ImageNet-1k only: the less-data comparison", LESS_DATA_COLOURS[30]),
+    "vit_base_patch16_224.augreg_in1k": PaperModel(
+        "ViT-B/16, ImageNet-1k only: the less-data comparison", LESS_DATA_COLOURS[30]),
+    "vit_base_patch16_rpn_224.sw_in1k": PaperModel(
+        "a GAP ViT-B/16 (no CLS token; residual post-norm), ImageNet-1k; the paper's GAP B/32 "
+        "was JFT-trained", GAP_VIT_COLOUR),
+    "resnetv2_50x1_bit.goog_in21k": PaperModel("BiT R50x1, ImageNet-21k (paper: JFT-300M)"),
+    "resnetv2_152x2_bit.goog_in21k": PaperModel("BiT R152x2, ImageNet-21k (paper: JFT-300M)"),
+    "resnet50.a1_in1k": PaperModel(
+        "torchvision-style ResNet-50, ImageNet-1k (paper's R50: JFT, BiT changes)"),
+    "mixer_b16_224.goog_in21k": PaperModel("Mixer-B/16, ImageNet-21k (paper: JFT-300M)"),
+    "mixer_l16_224.goog_in21k": PaperModel("Mixer-L/16, ImageNet-21k (paper: JFT-300M)"),
 }
 
 
@@ -518,3 +457,52 @@ def build_paper(name: str) -> ImageClassifier:
     net = timm.create_model(name, pretrained=False)
     cfg = net.pretrained_cfg
     return ImageClassifier(net, tuple(cfg["mean"]), tuple(cfg["std"])).eval()
+
+
+# ---- what the engine asks of a model by name ---------------------------------------------
+
+
+def fingerprint(name: str, directory: str | os.PathLike[str] | None = None) -> str:
+    """What identifies the weights of zoo or paper model ``name``, as a hex digest.
+
+    ``cifar`` zoo models: the manifest's weight sha256 together with the model's spec
+    (``directory`` as in :func:`load`), so no weights are read. ``resnet56_akamaster``: the
+    published sha256 that loading verifies. ``paper`` models (timm's hub): a hash of the
+    loaded state dict, computed once per process.
+    """
+    if name in PAPER_MODELS:
+        return _paper_fingerprint(name)
+    spec = spec_of(name)
+    record: dict[str, Any] = {"name": name, "spec": spec_dict(spec)}
+    if spec.family == "akamaster":
+        record["weights"] = AKAMASTER_FILES[spec.arch["depth"]][1]
+    else:
+        record["weights"] = read_manifest(name, directory)["sha256"]
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def _paper_fingerprint(name: str) -> str:
+    return state_fingerprint(load(name))
+
+
+@functools.cache
+def colour_of(name: str) -> str:
+    """The colour that draws zoo or paper model ``name``: its own if it declares one, else
+    its family's (:class:`seelike.architectures.Architecture`)."""
+    base, _ = split_seed(name)
+    own = PAPER_MODELS[base].colour if base in PAPER_MODELS else spec_of(base).colour
+    return own or architecture_of(meta_build(base)).colour
+
+
+class _Zoo:
+    """The zoo and the paper models as a :class:`seelike.catalogue.Catalogue`."""
+
+    def meta_build(self, name: str) -> nn.Module:
+        return meta_build(name)
+
+    def fingerprint(self, name: str) -> str:
+        return fingerprint(name)
+
+
+catalogue.register(_Zoo())

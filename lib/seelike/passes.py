@@ -1,18 +1,14 @@
 """Shared forward passes: every model runs once per minibatch of a probe set, for all analyses.
 
-The one place that runs models over probe sets for the experiment chapters (4-10). An
+The one place that runs models over probe sets for analyses. An
 :class:`Analysis` says what it needs from each model it looks at (raw tensors as
 :class:`~seelike.hooks.Tap` s, or the transformed Gram matrices of layers for CKA) and
 accumulates its result minibatch by minibatch. :func:`run` feeds any number of analyses
 from one pass: each model runs once per minibatch with the union of what its analyses
 ask for, each layer's Gram matrix is formed and transformed once however many CKA
-matrices it enters, and only what some analysis asked for is held.
-
-:func:`results` adds the on-disk cache (:mod:`seelike.cache`) and the book's plan
-(:mod:`seelike.book.plan`): when any analysis of a probe set is missing from the cache, every
-analysis the book will ask of that probe set that is not yet cached joins the same pass.
-So each model's forward pass over a probe set runs once per build, whichever chapter
-asks first and however many chapters use it.
+matrices it enters, and only what some analysis asked for is held. Each analysis's
+result is a dict of named arrays (:meth:`Analysis.result`), which its parameters, models
+and probe set determine.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from tqdm import tqdm
 from seelike.cka import transformed_grams
 from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
 from seelike.memory import check_fits, release_freed
-from seelike.models import default_device
+from seelike.network import default_device
 from seelike.profile import Profile
 
 

@@ -1,9 +1,8 @@
 """Linear probes on every block's tokens: closed-form ridge regression, streamed.
 
-Serves Chapter 7 — Spatial information and localization: paper Fig 11 (per-token probes
-averaged over positions; CLS-token and pooled probes, at every block output) and D.4
-(per-position accuracy heatmaps); Chapter 8 reads pooled-probe accuracies through
-:func:`probe_accuracies` for Fig 13.
+At every block output: one probe per token position (paper Fig 11 averages their
+accuracies over positions, D.4 maps them per position), a probe on the CLS token, and
+probes on pooled tokens (Figs 11 and 13).
 
 The probe follows the paper's text: regularised least squares onto {-1, 1} one-hot
 targets, closed form, with an intercept (features centred on the training set); the
@@ -50,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from seelike import catalogue
 from seelike.hooks import Tap, token_layout
 from seelike.localization import spatial_tokens
 from seelike.passes import Analysis, Batch, Needs
@@ -613,12 +613,10 @@ class ProbeEval(_Probes):
 
 @functools.lru_cache(maxsize=32)
 def probe_kinds(model_name: str) -> tuple[str, ...]:
-    """The probe families that apply to zoo or paper model ``model_name``.
+    """The probe families that apply to model ``model_name`` (:mod:`seelike.catalogue`).
 
     Every model: ``token`` and ``gap``; a ViT with a class token adds ``cls`` and
     ``gap_all``. Read from the architecture built on the meta device (no weights).
     """
-    from seelike import models
-
-    has_class = token_layout(models.meta_build(model_name))[2]
+    has_class = token_layout(catalogue.meta_build(model_name))[2]
     return ("token", "cls", "gap", "gap_all") if has_class else ("token", "gap")

@@ -1,9 +1,7 @@
 """What a pass costs: seconds and peak accelerator memory of each of its parts.
 
-Serves the GPU page of the book (``chapters/gpu_reproduce.md``) through
-``benchmarks/bench_paper.py``, which times every analysis the book's plan asks of the
-``paper`` preset. :func:`seelike.passes.run` takes a :class:`Profile` and wraps each
-model's forward pass (with its taps and Grams) and each analysis's work in :meth:`part`.
+:func:`seelike.passes.run` takes a :class:`Profile` and wraps each model's forward pass
+(with its taps and Grams) and each analysis's work in :meth:`part`.
 
 On CUDA a part is timed with a pair of CUDA events, read only by :meth:`seconds`, so that
 profiling adds no host synchronisation to the pass it measures; its peak memory is the

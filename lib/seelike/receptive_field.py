@@ -1,8 +1,7 @@
 """Effective receptive fields: which input pixels move the centre of a feature map.
 
-Serves Chapter 5 — Local and global information: paper Fig 6 (ViT-B/32 attention
-sublayers 1/3/6/9/12 vs ResNet-50 initial conv and blocks 3/7/12/16) and Figs C.1–C.3
-(every sublayer after the residual connection) and C.4 (before it).
+The maps of paper Fig 6 and Figs C.1–C.4, for any layer of a ViT or a ResNet, taken
+after (C.1–C.3) or before (C.4) the residual connection.
 
 The effective receptive field (ERF) of a layer is ``|∂ y / ∂ x|`` for y the layer's
 output at the centre location and x the input image (Luo et al. 2016). The paper takes
@@ -17,11 +16,10 @@ normalised. This module's choices, one backward pass per layer and batch:
 3. ERF = |g| summed over the three colour channels, averaged over images;
 4. divided by its maximum, so every map peaks at 1 (maps compare by shape, not scale).
 
-Every summary of a map the book reads (its spread, the share of its mass on the centre
+Every summary of a map computed here (its spread, the share of its mass on the centre
 patch) is a ratio of sums that are linear in the map: its :func:`erf_moments`. The pass
 keeps them for each image, so the summary of the map averaged over any reweighting of the
-images (a bootstrap draw, the interval of Chapter 5's claims) is read off their weighted
-sums with no second pass.
+images (a bootstrap draw, say) is read off their weighted sums with no second pass.
 
 Centre location: for ViT token outputs ``(b, tokens, d)`` the spatial token at grid
 position ``(gh // 2, gw // 2)`` (prefix tokens skipped); for CNN maps ``(b, c, h, w)`` the

@@ -1,13 +1,13 @@
-"""Bootstrap resampling for the intervals of the book's claims: the one home of the concern.
+"""Bootstrap resampling for confidence intervals: the one home of the concern.
 
 * :class:`PoissonMeans`: draws of per-example means accumulated while a pass streams the
-  examples (Chapter 6's norm ratios and cosines, paper Figs 7, E.1, E.2): each draw weighs
-  example i by c_i ~ Poisson(1), the streaming form of resampling with replacement, so the
-  draws cost one small product per minibatch and no second pass;
+  examples (the skip connections' norm ratios and cosines, :mod:`seelike.skips`): each draw
+  weighs example i by c_i ~ Poisson(1), the streaming form of resampling with replacement,
+  so the draws cost one small product per minibatch and no second pass;
 * :func:`multinomial_weights` / :func:`weighted_means`: the same for per-example values
-  already in hand (Chapter 5's attention distances and receptive fields, Figs 3-6);
+  already in hand (attention distances, receptive fields);
 * :func:`bootstrap_means`: means over whole probe sets resampled with replacement
-  (Chapter 10's repeats).
+  (a statistic repeated on independently drawn probe sets).
 
 Every draw comes from a fixed numpy seed, so a rebuild gives the same interval. CKA has
 its own, linearised, form (:meth:`seelike.cka.MinibatchCKA.compute_bootstrap`).
@@ -70,8 +70,8 @@ def bootstrap_means(per_set: np.ndarray, draws: int, *, seed: int = 0) -> np.nda
     """``(draws, ...)``: means over whole sets resampled with replacement; None with one set.
 
     ``per_set`` is ``(sets, ...)``, one entry per independently drawn probe set; each draw
-    averages ``sets`` of them picked with replacement, as a chapter averages all of them, so
-    a statistic of each draw varies as the statistic of the average does.
+    averages ``sets`` of them picked with replacement, as the estimate averages all of them,
+    so a statistic of each draw varies as the statistic of the average does.
     """
     per_set = np.asarray(per_set)
     sets = len(per_set)

@@ -1,13 +1,12 @@
 """Skip connections: how much of each residual block's output is its input.
 
-Serves Chapter 6 — Skip connections: the norm ratio ‖zᵢ‖ / ‖f(zᵢ)‖ of paper Fig 7
-(ViT heatmap over tokens × blocks and curves against a ResNet) and Fig E.1 (per-token
-ratios of ViT-B/32), and the cosine similarity between the skip and the long branch of
+The norm ratio ‖zᵢ‖ / ‖f(zᵢ)‖ of paper Figs 7 and E.1, per block and token of a ViT or
+per unit of a ResNet, and the cosine similarity between the skip and the long branch of
 Fig E.2. Here z is what the skip connection carries (the residual stream entering a
 branch, or a ResNet unit's shortcut) and f(z) is what the branch adds to it.
 
-It also holds the residual-block anatomy that Chapter 5's receptive fields need (paper
-Figs 6, C.1–C.4: "after" and "before" the residual connection): :class:`BranchTaps` names the
+It also holds the residual-block anatomy that :mod:`seelike.receptive_field` needs
+("after" and "before" the residual connection): :class:`BranchTaps` names the
 skip, branch and sum of each residual addition as :class:`seelike.hooks.Tap` s.
 
 timm's pre-norm ViT ``Block`` computes::
@@ -37,7 +36,7 @@ from torch import nn
 from seelike import passes
 from seelike.hooks import Tap, run_taps
 from seelike.layers import block_layers, family
-from seelike.models import NoSkipBlock
+from seelike.network import NoSkipBlock
 from seelike.passes import Analysis, Batch, Needs
 from seelike.resample import PoissonMeans
 
@@ -113,7 +112,7 @@ def branch_taps(model: nn.Module) -> dict[str, dict[str, BranchTaps]]:
     raise ValueError(f"skip statistics are defined here for ViTs and ResNets, not {kind!r}")
 
 
-# ---- Fig 7, E.1, E.2 -------------------------------------------------------------------------
+# ---- norm ratios and cosines -----------------------------------------------------------------
 
 #: What :class:`SkipStatistics` averages per position: ‖z‖/‖f(z)‖, cos(z, f(z)), cos(z, z + f(z)).
 STATISTICS = ("ratio", "cosine", "output_cosine")
@@ -195,8 +194,8 @@ class SkipStatistics(Analysis):
     weighs the same. The result's arrays are named ``"<statistic>__<branch>"``
     (``ratio__attn``, ``cosine__unit``, ...); :func:`unflatten` nests them as
     :func:`skip_statistics` returns them. ``bootstrap`` > 0 adds ``boot_ratio__attn`` etc.:
-    that many resampled means (:class:`seelike.resample.PoissonMeans`), for the intervals
-    of Chapter 6's claims, from the same pass.
+    that many resampled means (:class:`seelike.resample.PoissonMeans`), for bootstrap
+    intervals, from the same pass.
     """
 
     name: ClassVar[str] = "skip_statistics"

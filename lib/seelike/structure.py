@@ -1,10 +1,10 @@
 """Statistics of CKA matrices across depth: where layers sit, stages, best matches.
 
-The numbers the book's claims are made of (Chapter 4, paper Figs 1 and 2; Chapter 8,
-Fig 12; Chapter 9, H.1 and H.2; Chapter 10). They take CKA matrices whose layer 0 is the
-lowest layer and speak of positions as *fractions of depth*, so that they apply unchanged
-to 16 or 60 layers: layer ``i`` of ``n`` sits at ``(i + 0.5) / n``, and the "lowest third"
-is every layer whose position is below 1/3. NaN entries (constant layers) are skipped.
+Summary numbers of CKA heatmaps (paper Figs 1, 2, 12, H.1 and H.2). They take CKA matrices
+whose layer 0 is the lowest layer and speak of positions as *fractions of depth*, so that
+they apply unchanged to 16 or 60 layers: layer ``i`` of ``n`` sits at ``(i + 0.5) / n``, and
+the "lowest third" is every layer whose position is below 1/3. NaN entries (constant layers)
+are skipped.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def mean_best_match(cross: np.ndarray) -> float:
 
 
 def off_diagonal_mean(matrix: np.ndarray) -> float:
-    """The mean CKA over distinct layer pairs of a square matrix (Chapter 10)."""
+    """The mean CKA over distinct layer pairs of a square matrix."""
     m = square_matrix(matrix, "CKA")
     return finite_mean(m[~np.eye(len(m), dtype=bool)])
 

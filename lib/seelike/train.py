@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from seelike import models
+from seelike import models, network
 from seelike.data import cifar10, class_balanced_subset
 from seelike.io import atomic_write_bytes, atomic_write_text
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  f"not yet shipped: {', '.join(models.PENDING)}")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: data/weights of the checkout)")
-    parser.add_argument("--device", default=str(models.default_device()))
+    parser.add_argument("--device", default=str(network.default_device()))
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int)
     length.add_argument("--replay", action="store_true",

@@ -100,13 +100,28 @@ def less_data(p: Preset) -> list[str]:
     if p.name == "paper":
         twin = p.vit.replace(".augreg_in21k", ".augreg_in1k")
         return [twin] if twin != p.vit and twin in models.PAPER_MODELS else []
-    names = [n for n in zoo_models(p) if n.startswith(p.vit + "_data")]
+    names = [n for n in zoo_models(p) if _variant_of(p.vit, n, data_fraction=True)]
     return sorted(names, key=lambda n: -models.spec_of(n).data_fraction)
+
+
+def _variant_of(base: str, name: str, *, data_fraction: bool = False,
+                noskip: bool = False) -> bool:
+    """Whether zoo model ``name`` is ``base``'s architecture, recipe and seed trained on a
+    fraction of the data (``data_fraction``) or with one block's skips removed (``noskip``),
+    as their specs declare it."""
+    spec, of = models.spec_of(name), models.spec_of(base)
+    if (spec.arch, spec.recipe, spec.seed) != (of.arch, of.recipe, of.seed) or name == base:
+        return False
+    if data_fraction:
+        return spec.data_fraction < of.data_fraction and spec.noskip_block is None
+    return noskip and spec.noskip_block is not None and spec.data_fraction == of.data_fraction
 
 
 def no_skip(p: Preset) -> list[str]:
     """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
-    return [n for n in zoo_models(p) if n.startswith(p.vit + "_noskip")]
+    if p.name == "paper":
+        return []
+    return [n for n in zoo_models(p) if _variant_of(p.vit, n, noskip=True)]
 
 
 def middle_no_skip(p: Preset) -> list[str]:

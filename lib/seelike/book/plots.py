@@ -1,4 +1,4 @@
-"""The book's one visual language: figure size and style, one colour per model, captions.
+"""The book's one visual language: figure size and style, each model's declared colour, captions.
 
 Serves every figure of the book (Chapter 2's first heatmap; paper Figs 1, 2, 8, 12, H.1 in
 the experiment chapters). Figures are drawn for the page: at most :data:`PAGE_WIDTH`
@@ -9,7 +9,6 @@ at twice that resolution, and shown through :func:`show`, which glues them for a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -18,40 +17,18 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from seelike import models
 from seelike.layers import short_label
 
 CKA_CMAP = "magma"
 #: inches: the content column of a page at a 1280-px window, at 100 px per inch
 PAGE_WIDTH = 7.5
-#: One colour per kind of model, the same in every chapter.
-MODEL_COLOURS = {"vit": "#1f77b4", "vit_gap": "#9467bd", "vit_less": "#6baed6",
-                 "vit_least": "#b2d3ea", "resnet": "#d62728", "resnet_alt": "#ff9896",
-                 "mixer": "#2ca02c", "vit_noskip": "#8c564b"}
 
 
 def model_colour(name: str) -> str:
-    """The colour of zoo or paper model ``name`` by its kind (:data:`MODEL_COLOURS`).
-
-    The kind is read from the name: the GAP ViT, the less-data ViTs (``_data30`` lighter
-    than the full-data ViT, ``_data10`` lighter still), skip-removed ViTs, the external
-    ResNet-56 and the paper preset's timm names (``resnetv2``/``bit`` are ResNets).
-    """
-    n = name.lower()
-    if "mixer" in n:
-        return MODEL_COLOURS["mixer"]
-    if "akamaster" in n or "resnet56" in n:
-        return MODEL_COLOURS["resnet_alt"]
-    if "resnet" in n or "bit" in n:
-        return MODEL_COLOURS["resnet"]
-    if "noskip" in n:
-        return MODEL_COLOURS["vit_noskip"]
-    if "gap" in n or "rpn" in n:
-        return MODEL_COLOURS["vit_gap"]
-    match = re.search(r"_data(\d+)", n)
-    if match or ".augreg_in1k" in n:
-        return MODEL_COLOURS["vit_least" if match and int(match.group(1)) <= 10
-                             else "vit_less"]
-    return MODEL_COLOURS["vit"]
+    """The colour of zoo or paper model ``name``, as the model declares it
+    (:func:`seelike.models.colour_of`): the same in every chapter."""
+    return models.colour_of(name)
 
 
 def setup() -> None:
