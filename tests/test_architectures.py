@@ -12,10 +12,11 @@ import timm
 import torch
 from torch import nn
 
-from seelike import architectures, cache, catalogue, compare, layers, models, network
+from seelike import architectures, cache, catalogue, compare, layers, memory, models, network
 from seelike.architectures import Architecture
 from seelike.book import plots
 from seelike.book.presets import get_preset, probe_set
+from seelike.hooks import Tap
 
 # timm's ConvNeXt-atto: a convolutional network the book does not use, with stages of
 # blocks named like BiT's (``stages.0.blocks.0``), which name-reading once took for a ResNet.
@@ -50,7 +51,8 @@ class _Mine:
 
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Declarations and catalogues a test adds vanish with it."""
+    """Declarations and catalogues a test adds vanish with it (each bumps a generation, so
+    nothing cached from it outlives it either)."""
     monkeypatch.setattr(architectures, "_DECLARED", dict(architectures.declared()))
     monkeypatch.setattr(catalogue, "_CATALOGUES", list(catalogue._CATALOGUES))
 
@@ -159,7 +161,11 @@ def test_zoo_and_paper_models_declare_their_colour_in_one_place() -> None:
 def test_the_engine_asks_the_catalogue_and_says_how_to_fill_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(catalogue, "_CATALOGUES", [])
-    with pytest.raises(KeyError, match=r"import seelike\.models"):
+    with pytest.raises(catalogue.NoCatalogueError, match=r"import seelike\.models"):
         catalogue.meta_build("vit_cifar")
+    # A pass is never sized as if the model were a reader's unknown one: the set-up mistake
+    # surfaces (a name no catalogue holds is counted by its Grams alone, a KeyError).
+    with pytest.raises(catalogue.NoCatalogueError):
+        memory.pass_bytes({"vit_cifar": ([Tap("net.blocks.0")], [], 1)}, 8, 32)
     with pytest.raises(TypeError, match="meta_build"):
         catalogue.register(object())  # type: ignore[arg-type]

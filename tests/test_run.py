@@ -262,3 +262,4 @@ def test_executed_notebooks_name_the_chapter_not_this_machine(tmp_path: Path) ->
     record = nbformat.read(out, as_version=4).metadata["papermill"]
     assert record == {"input_path": "chapters/04_representation_structure.md",
                       "output_path": "04_representation_structure.ipynb", "duration": 1.0}
+

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-__all__ = ["FAMILIES", "Architecture", "architecture_of", "declare", "declared", "network_of"]
+__all__ = ["FAMILIES", "Architecture", "architecture_of", "declare", "declared", "generation",
+           "network_of"]
 
 #: The families the analyses tell apart: transformers over tokens, MLP-Mixers, ResNets and
 #: other convolutional networks (``"cnn"``; ConvNeXt, say).
@@ -85,6 +86,14 @@ _DECLARED: dict[str, Architecture] = {
 }
 
 
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """How many declarations have been made: part of the key of anything cached from them."""
+    return _GENERATION[0]
+
+
 def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -101,6 +110,7 @@ def declare(network_class: type | str, architecture: Architecture) -> None:
         raise TypeError(f"network_class must be a class or its qualified name "
                         f"('package.module.Class'), got {network_class!r}")
     _DECLARED[network_class] = architecture
+    _GENERATION[0] += 1
 
 
 def declared() -> dict[str, Architecture]:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from torch import nn
 
-__all__ = ["Catalogue", "fingerprint", "meta_build", "register"]
+__all__ = ["Catalogue", "NoCatalogueError", "fingerprint", "generation", "meta_build", "register"]
 
 
 class Catalogue(Protocol):
@@ -29,7 +29,17 @@ class Catalogue(Protocol):
         ...
 
 
+class NoCatalogueError(RuntimeError):
+    """No catalogue is registered: a set-up mistake, not a model the catalogues lack."""
+
+
 _CATALOGUES: list[Catalogue] = []
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """How many catalogues have been registered: part of the key of anything cached by name."""
+    return _GENERATION[0]
 
 
 def register(catalogue: Catalogue) -> None:
@@ -40,15 +50,17 @@ def register(catalogue: Catalogue) -> None:
                         f"{type(catalogue).__name__}")
     if catalogue not in _CATALOGUES:
         _CATALOGUES.insert(0, catalogue)
+        _GENERATION[0] += 1
 
 
 def _ask(name: str, method: str) -> object:
     if not isinstance(name, str):
         raise TypeError(f"model name must be a str, got {name!r}")
     if not _CATALOGUES:
-        raise KeyError(f"no catalogue of models is registered, so {name!r} cannot be found: "
-                       f"import seelike.models (the cifar zoo and the paper models) or "
-                       f"register your own with seelike.catalogue.register")
+        raise NoCatalogueError(
+            f"no catalogue of models is registered, so {name!r} cannot be found: import "
+            f"seelike.models (the cifar zoo and the paper models) or register your own with "
+            f"seelike.catalogue.register")
     misses = []
     for catalogue in _CATALOGUES:
         try:

@@ -12,7 +12,7 @@ import re
 
 from torch import nn
 
-from seelike import catalogue
+from seelike import architectures, catalogue
 from seelike.architectures import architecture_of, declared, network_of
 
 __all__ = ["block_index", "block_layers", "family", "kinds_and_blocks", "layer_names",
@@ -99,7 +99,7 @@ def stage_of(layer: str) -> int:
         raise TypeError(f"layer must be a layer name (a str), got {layer!r}")
     patterns = {a.blocks for a in declared().values() if a.staged}
     for pattern in sorted(patterns):
-        match = re.match(rf"(?:net\.)?{pattern}(?:\.|$)", layer)
+        match = re.match(rf"(?:net\.)?(?:{pattern})(?:\.|$)", layer)
         if match is not None:
             return int(match.group(1))
     raise ValueError(f"{layer!r} lies in no block of a staged architecture (declared block "
@@ -122,12 +122,13 @@ def kinds_and_blocks(names: list[str], blocks: list[str]) -> tuple[list[str], li
 
 def block_index(layer: str) -> int | None:
     """The ViT/Mixer block of a layer: ``net.blocks.3.attn`` -> 3; None outside the blocks."""
-    match = re.search(r"blocks\.(\d+)", layer)
+    match = re.match(r"(?:net\.)?blocks\.(\d+)(?:\.|$)", layer)
     return int(match.group(1)) if match else None
 
 
 @functools.lru_cache(maxsize=64)
-def _layer_names(model_name: str, which: str) -> tuple[str, ...]:
+def _layer_names(model_name: str, which: str, _generations: tuple[int, int]
+                 ) -> tuple[str, ...]:
     select = {"paper": paper_layers, "blocks": block_layers}
     return tuple(select[which](catalogue.meta_build(model_name)))
 
@@ -144,4 +145,6 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
         raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
     if which not in ("paper", "blocks"):
         raise ValueError(f"which must be one of ('paper', 'blocks'), not {which!r}")
-    return list(_layer_names(model_name, which))
+    # A new declaration or catalogue may change the answer: it is part of the key.
+    generations = (architectures.generation(), catalogue.generation())
+    return list(_layer_names(model_name, which, generations))

@@ -111,8 +111,7 @@ def check_fits(needs: Mapping[str, ModelNeeds], batch: int, image_size: int,
     if state > HEADROOM * free / 2:  # the analyses' own sums are most of it
         fix = "keep fewer bootstrap draws (a few hundred settle a 90 % interval)"
     elif smaller >= 4:
-        fix = (f"lower the minibatch size to {smaller} or less (the preset's cka_batch, e.g. "
-               f"get_preset(..., cka_batch={smaller}))")
+        fix = f"lower the minibatch size to {smaller} or less (batch_size={smaller})"
     else:
         fix = "use a device with more memory or ask for fewer layers"
     raise PassTooLarge(

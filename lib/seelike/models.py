@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from seelike import catalogue
-from seelike.architectures import architecture_of
-from seelike.cache import state_fingerprint
+from seelike.architectures import architecture_of, generation
+from seelike.cache import code_fingerprint, state_fingerprint
 from seelike.config import repo_root
 from seelike.io import DataError
 from seelike.network import ImageClassifier, NoSkipBlock
@@ -414,6 +414,7 @@ class PaperModel:
 
     summary: str
     colour: str | None = None
+    less_data_of: str | None = None  # the paper model it is, trained on less data
 
 
 PAPER_MODELS: dict[str, PaperModel] = {
@@ -423,9 +424,11 @@ PAPER_MODELS: dict[str, PaperModel] = {
     "vit_huge_patch14_224.orig_in21k": PaperModel(
         "ViT-H/14, ImageNet-21k, no head (paper: JFT-300M)"),
     "vit_base_patch32_224.augreg_in1k": PaperModel(
-        "ViT-B/32, ImageNet-1k only: the less-data comparison", LESS_DATA_COLOURS[30]),
+        "ViT-B/32, ImageNet-1k only: the less-data comparison", LESS_DATA_COLOURS[30],
+        less_data_of="vit_base_patch32_224.augreg_in21k"),
     "vit_base_patch16_224.augreg_in1k": PaperModel(
-        "ViT-B/16, ImageNet-1k only: the less-data comparison", LESS_DATA_COLOURS[30]),
+        "ViT-B/16, ImageNet-1k only: the less-data comparison", LESS_DATA_COLOURS[30],
+        less_data_of="vit_base_patch16_224.augreg_in21k"),
     "vit_base_patch16_rpn_224.sw_in1k": PaperModel(
         "a GAP ViT-B/16 (no CLS token; residual post-norm), ImageNet-1k; the paper's GAP B/32 "
         "was JFT-trained", GAP_VIT_COLOUR),
@@ -463,17 +466,22 @@ def build_paper(name: str) -> ImageClassifier:
 
 
 def fingerprint(name: str, directory: str | os.PathLike[str] | None = None) -> str:
-    """What identifies the weights of zoo or paper model ``name``, as a hex digest.
+    """What identifies zoo or paper model ``name`` as analyses see it, as a hex digest.
 
-    ``cifar`` zoo models: the manifest's weight sha256 together with the model's spec
-    (``directory`` as in :func:`load`), so no weights are read. ``resnet56_akamaster``: the
-    published sha256 that loading verifies. ``paper`` models (timm's hub): a hash of the
-    loaded state dict, computed once per process.
+    The weights: for ``cifar`` zoo models the manifest's weight sha256 together with the
+    model's spec (``directory`` as in :func:`load`), so no weights are read; for
+    ``resnet56_akamaster`` the published sha256 that loading verifies; for ``paper`` models
+    (timm's hub) a hash of the loaded state dict, computed once per process. And the code
+    that builds the model (this module and what it imports, :func:`seelike.cache.code_fingerprint`):
+    the engine never imports the zoo, so without it a changed builder would be served
+    results of the old one.
     """
+    code = code_fingerprint(__name__)
     if name in PAPER_MODELS:
-        return _paper_fingerprint(name)
+        text = json.dumps({"name": name, "state": _paper_fingerprint(name), "code": code})
+        return hashlib.sha256(text.encode()).hexdigest()
     spec = spec_of(name)
-    record: dict[str, Any] = {"name": name, "spec": spec_dict(spec)}
+    record: dict[str, Any] = {"name": name, "spec": spec_dict(spec), "code": code}
     if spec.family == "akamaster":
         record["weights"] = AKAMASTER_FILES[spec.arch["depth"]][1]
     else:
@@ -486,13 +494,17 @@ def _paper_fingerprint(name: str) -> str:
     return state_fingerprint(load(name))
 
 
-@functools.cache
 def colour_of(name: str) -> str:
     """The colour that draws zoo or paper model ``name``: its own if it declares one, else
     its family's (:class:`seelike.architectures.Architecture`)."""
     base, _ = split_seed(name)
     own = PAPER_MODELS[base].colour if base in PAPER_MODELS else spec_of(base).colour
-    return own or architecture_of(meta_build(base)).colour
+    return own or _family_colour(base, generation())
+
+
+@functools.lru_cache(maxsize=64)
+def _family_colour(name: str, _generation: int) -> str:
+    return architecture_of(meta_build(name)).colour
 
 
 class _Zoo:

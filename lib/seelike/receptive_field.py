@@ -85,7 +85,7 @@ def residual_tap(model: nn.Module, layer: str, residual: Residual = "post") -> T
     submodule(model, layer)  # a misspelt name is refused with the closest valid ones
     try:
         anatomy = branch_taps(model)
-    except ValueError:  # Mixers and other families: plain layers only
+    except (ValueError, LookupError):  # Mixers, other families, undeclared: plain layers
         anatomy = {}
     if layer in anatomy:
         if residual == "post":

@@ -94,12 +94,12 @@ def resnets(p: Preset) -> list[str]:
 def less_data(p: Preset) -> list[str]:
     """ViTs like ``p.vit`` trained on less data, most data first (Figs 4, 12, 13).
 
-    CIFAR zoo: ``<vit>_data30`` and ``_data10``. Paper preset: the ImageNet-1k-only
-    twin of its ImageNet-21k ViT (the paper's JFT-300M versus ImageNet comparison).
+    As the models declare it: zoo specs with a smaller ``data_fraction`` (``<vit>_data30``
+    and ``_data10``); paper models whose ``less_data_of`` is the preset's ViT (its
+    ImageNet-1k-only twin: the paper's JFT-300M versus ImageNet comparison).
     """
-    if p.name == "paper":
-        twin = p.vit.replace(".augreg_in21k", ".augreg_in1k")
-        return [twin] if twin != p.vit and twin in models.PAPER_MODELS else []
+    if p.vit in models.PAPER_MODELS:
+        return [n for n, m in models.PAPER_MODELS.items() if m.less_data_of == p.vit]
     names = [n for n in zoo_models(p) if _variant_of(p.vit, n, data_fraction=True)]
     return sorted(names, key=lambda n: -models.spec_of(n).data_fraction)
 
@@ -119,7 +119,7 @@ def _variant_of(base: str, name: str, *, data_fraction: bool = False,
 
 def no_skip(p: Preset) -> list[str]:
     """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
-    if p.name == "paper":
+    if p.vit in models.PAPER_MODELS:
         return []
     return [n for n in zoo_models(p) if _variant_of(p.vit, n, noskip=True)]
 

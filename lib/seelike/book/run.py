@@ -236,8 +236,9 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
             report_mode=False)
     finally:
         source.unlink(missing_ok=True)
+        if out.exists():  # a failed run's notebook too: it is kept for reading
+            drop_machine_paths(out, executed_path(chapter, Path(), root).with_suffix(".md"))
     fold_injected_parameters(out)
-    drop_machine_paths(out, chapter.relative_to(root))
     stamp_file.write_text(stamp)
     return out, time.perf_counter() - start, False
 
