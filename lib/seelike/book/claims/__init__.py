@@ -16,7 +16,6 @@ from seelike.book.claims.display import (
     declarations_frame,
     display_frame,
     glue,
-    in_short,
     phrases,
     styled,
 )
@@ -63,7 +62,6 @@ __all__ = [
     "declared",
     "display_frame",
     "glue",
-    "in_short",
     "interval",
     "measure",
     "percentile_band",

@@ -15,11 +15,9 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from seelike.book.claims.declare import Declaration
-from seelike.book.claims.table import Claim, sentences, table
-from seelike.book.claims.verdict import VERDICTS
+from seelike.book.claims.table import Claim, table
 
-__all__ = ["declarations_frame", "display_frame", "glue", "in_short", "number", "phrases", "span",
-           "styled"]
+__all__ = ["declarations_frame", "display_frame", "glue", "number", "phrases", "span", "styled"]
 
 
 def number(x: float) -> str:
@@ -176,28 +174,3 @@ def _phrase(value: float, low: float, high: float) -> str:
         return "not measured"
     inside = span(low, high)
     return f"{value:.3f} (90 % interval {inside})" if inside else f"{value:.3f}"
-
-
-def _listed(parts: Sequence[str]) -> str:
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-
-
-def in_short(claims: Sequence[Claim | None] | pd.DataFrame, where: str = "here") -> str:
-    """What a chapter found, in one sentence for its "In short" box: the paper's sentences it
-    tests (``claims``, or a results table's rows), counted by verdict (each sentence by its
-    weakest clause, as the tally counts). ``where`` says where they are tested ("in this
-    chapter" on another page)."""
-    frame = claims if isinstance(claims, pd.DataFrame) else table(
-        [c for c in claims if c is not None])
-    told = sentences(frame[frame.paper.astype(bool)])
-    if told.empty:
-        return "On this preset the chapter tests none of the paper's sentences."
-    if len(told) == 1:
-        return f"The one sentence of the paper tested {where} is {told.verdict.iloc[0]}."
-    counts = told.verdict.value_counts()
-    found = [v for v in VERDICTS if counts.get(v, 0)]
-    if len(found) == 1:
-        return f"All {len(told)} sentences of the paper tested {where} are {found[0]}."
-    parts = [f"{counts[v]} {v}" for v in found]
-    return (f"Of the {len(told)} sentences of the paper tested {where}, {_listed(parts)} (a "
-            f"sentence takes the verdict of its weakest clause).")
