@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jupytext
 import pytest
 
-from seelike.book import run
+from seelike.book import execution, run
 from seelike.config import repo_root
 
 HEADER = """---
@@ -170,10 +171,47 @@ def test_the_injected_parameters_are_folded_into_the_chapters_own_cell(tmp_path)
 
 def test_timings_of_a_single_chapter_run_are_merged_not_replaced(tmp_path):
     path = tmp_path / "timings.json"
-    run.record_timings(path, "cifar", {"01_a": 3.0, "02_b": 4.0})
-    record = run.record_timings(path, "cifar", {"02_b": 5.0})
+    first = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    execution.record(path, "cifar", {"01_a": 3.0, "02_b": 4.0}, when=first)
+    record = execution.record(path, "cifar", {"02_b": 5.0}, cached=("01_a",),
+                              when=datetime(2026, 2, 1, tzinfo=UTC))
     assert record["chapters"] == {"01_a": 3.0, "02_b": 5.0}
     assert json.loads(path.read_text())["total_seconds"] == 8.0
+    # The cached page keeps its last real run; the re-executed one gets the new date.
+    assert record["runs"]["01_a"] == {"seconds": 3.0, "executed": "2026-01-02T03:04:05+00:00",
+                                      "cached": True}
+    assert record["runs"]["02_b"]["executed"].startswith("2026-02-01")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_execution_page_lists_every_page_with_its_last_run(tmp_path):
+    path = tmp_path / "timings.json"
+    execution.record(path, "smoke", {"intro": 1.25}, when=datetime(2026, 3, 4, 5, 6, tzinfo=UTC))
+    execution.record(path, "smoke", {}, cached=("intro",))
+    page = execution.render_page(f"# Stats\n\n{execution.MARKER}\n", path,
+                                 ["intro", "chapters/01_a"])
+    assert execution.MARKER not in page
+    assert "| {doc}`/intro` | 2026-03-04 05:06:00 | 1.2 | from the cache |" in page
+    assert "| {doc}`/chapters/01_a` | not run | – | not run |" in page
+    assert "**1.2**" in page
+    with pytest.raises(ValueError, match="execution statistics"):
+        execution.render_page("# no marker", path, [])
+
+
+def test_staging_fills_in_the_execution_page(tmp_path):
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: chapters/execution\n")
+    (root / "intro.md").write_text("# Intro\n")
+    for name in ("_config.yml", "references.bib", "references.md"):
+        (root / name).write_text("")
+    (root / "chapters" / "execution.md").write_text(f"# Stats\n\n{execution.MARKER}\n")
+    executed = tmp_path / "executed"
+    execution.record(executed / "timings.json", "smoke", {"intro": 2.0})
+    staged = run.stage("smoke", executed, root) / "chapters" / "execution.md"
+    assert "| {doc}`/intro` |" not in staged.read_text()  # intro is no notebook here
+    assert "**2.0**" in staged.read_text() and execution.MARKER not in staged.read_text()
 
 
 def test_build_with_chapter_names_is_refused_before_anything_runs(monkeypatch, capsys):

@@ -31,7 +31,6 @@ import json
 import keyword
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import yaml
 
+from seelike.book import execution
 from seelike.book.presets import PRESETS
 from seelike.cache import code_closure
 from seelike.config import repo_root
@@ -50,6 +50,8 @@ READS_RESULTS = {"10_estimators", "11_scorecard"}
 READS_COMMITTED = {"11_scorecard", "intro", "revisions"}
 # Staged as they are; the root page (intro) too, unless it is a notebook (then executed).
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "references.md")
+# The plain page whose table of page timings the runner fills in when it stages the book.
+EXECUTION_PAGE = "execution.md"
 
 
 def _toc_files(root: Path) -> list[Path]:
@@ -293,21 +295,6 @@ def fold_injected_parameters(notebook_path: Path) -> None:
     nbformat.write(nb, notebook_path)
 
 
-def record_timings(path: Path, run: str, timings: dict[str, float]) -> dict[str, object]:
-    """Merge this run's chapter times into ``path``: a chapter run alone replaces its own
-    entry, never the others'. ``total_seconds`` is the sum over the chapters recorded."""
-    try:
-        old = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        old = {}
-    chapters = {**old.get("chapters", {}), **timings}
-    record = dict(preset=run, chapters=chapters,
-                  total_seconds=round(sum(chapters.values()), 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1))
-    return record
-
-
 def _failure(err: Exception) -> str:
     """'cell N: Error: message' from a papermill failure."""
     cell = getattr(err, "exec_count", None)
@@ -336,13 +323,23 @@ def stage(preset: str, executed: Path, root: Path) -> Path:
         wanted[stage / "chapters" / nb.name] = nb
     for page in pages(root):
         wanted[stage / "chapters" / page.name] = page
+    rendered = {stage / "chapters" / EXECUTION_PAGE: _execution_page(root, executed)} \
+        if (root / "chapters" / EXECUTION_PAGE).is_file() else {}
     for target, source in wanted.items():
-        if not target.exists() or target.read_bytes() != source.read_bytes():
+        content = rendered[target] if target in rendered else source.read_bytes()
+        if not target.exists() or target.read_bytes() != content:
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
+            target.write_bytes(content)
     for old in [p for p in stage.rglob("*") if p.is_file() and p not in wanted]:
         old.unlink()
     return stage
+
+
+def _execution_page(root: Path, executed: Path) -> bytes:
+    """The execution-statistics page with the table of this run's timings filled in."""
+    order = [p.relative_to(root).with_suffix("").as_posix() for p in notebooks(root)]
+    source = (root / "chapters" / EXECUTION_PAGE).read_text()
+    return execution.render_page(source, executed / "timings.json", order).encode()
 
 
 def build(preset: str, executed: Path, root: Path) -> Path:
@@ -468,7 +465,6 @@ def main(argv: list[str] | None = None) -> int:
 
     run_name = results_name(get_preset(args.preset), params)
     out_dir = root / "_build" / "executed" / run_name
-    timings: dict[str, float] = {}
     total = time.perf_counter()
     for i, chapter in enumerate(selected, 1):
         label = f"[{i}/{len(selected)}] {chapter.stem} ({args.preset})"
@@ -481,8 +477,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  executed notebook with the traceback: "
                   f"{executed_path(chapter, out_dir, root)}", file=sys.stderr)
             return 1
-        if not cached:  # a cached page took no time: its last real timing stands
-            timings[chapter.stem] = round(seconds, 1)
+        # Recorded page by page, so that a failed run keeps what it measured; a cached page
+        # took no time, and its last real timing stands.
+        execution.record(out_dir / "timings.json", run_name,
+                         {} if cached else {chapter.stem: round(seconds, 1)},
+                         cached=(chapter.stem,) if cached else ())
         # The largest kernel so far (each chapter runs in a kernel of its own): a rise after a
         # chapter is that chapter's peak resident memory.
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -490,7 +489,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{peak:,.0f} MiB", flush=True)
     elapsed = time.perf_counter() - total
     print(f"executed {len(selected)} chapters in {elapsed:.1f} s")
-    record_timings(out_dir / "timings.json", run_name, timings)
     if args.build:
         index = build(args.preset, out_dir, root)
         print(f"book built: {index}")
