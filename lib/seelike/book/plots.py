@@ -23,6 +23,8 @@ from seelike.layers import short_label
 CKA_CMAP = "magma"
 #: inches: the content column of a page at a 1280-px window, at 100 px per inch
 PAGE_WIDTH = 7.5
+#: points: the smallest text a figure may hold, 9 px on the page at 100 px per inch
+MIN_TEXT_PT = 9 * 72 / 100
 
 
 def model_colour(name: str) -> str:
@@ -53,8 +55,24 @@ def show(key: str, fig: Figure) -> None:
     if fig.get_figwidth() > PAGE_WIDTH + 0.01:
         raise ValueError(f"figure {key!r} is {fig.get_figwidth():.1f} in wide; the page is "
                          f"{PAGE_WIDTH} in: draw it narrower or split it")
+    small = smallest_text(fig)
+    if small is not None and small[0] < MIN_TEXT_PT - 1e-6:
+        raise ValueError(f"figure {key!r} has text of {small[0]:.1f} pt ({small[1]!r}), under "
+                         f"{MIN_TEXT_PT:.2f} pt (9 px on the page): use a larger font size, or "
+                         "fewer panels per row")
     glue(key, fig, display=False)
     plt.close(fig)
+
+
+def smallest_text(fig: Figure) -> tuple[float, str] | None:
+    """The smallest font size (points) of any visible, non-empty text of ``fig`` (tick
+    labels, titles, legends, annotations), with that text; None when it has no text."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # tick labels exist only once the figure is laid out
+    found = [(t.get_fontsize(), t.get_text()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()]
+    return min(found) if found else None
 
 
 def _ticks(labels: Sequence[str], max_ticks: int = 16) -> tuple[np.ndarray, list[str]]:

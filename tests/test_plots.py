@@ -1,0 +1,24 @@
+"""The book's figures: what plots.show refuses before a figure reaches a page."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+
+from seelike.book import plots
+
+
+def test_show_refuses_text_a_reader_cannot_read(monkeypatch):
+    glued = {}
+    monkeypatch.setattr("myst_nb.glue", lambda key, fig, display: glued.setdefault(key, fig))
+    fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.tick_params(labelsize=6)
+    with pytest.raises(ValueError, match=r"6\.0 pt .* under 6\.48 pt"):
+        plots.show("tiny", fig)
+    ax.tick_params(labelsize=7)
+    plots.show("fine", fig)
+    assert list(glued) == ["fine"]
