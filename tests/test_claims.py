@@ -523,3 +523,33 @@ def test_chapter4_and_9_analyses_on_paper_architectures(mirror: Path) -> None:
                              model_b=nets[PAPER_RESNET], layers_b=lay[PAPER_RESNET][:6],
                              batch_size=4, device=torch.device("cpu"))
     np.testing.assert_allclose(out[(PAPER_VIT, PAPER_RESNET)][:10, :6], ref, atol=1e-10)
+
+
+def _said(quote: str, value: float, key: str, sentence: str = "") -> Claim:
+    decl = claims.Declaration(key, "Fig 1", quote, "Figure 1 caption", "a statistic", ">",
+                              0.0, None, "why", "a control", sentence=sentence or key)
+    return decl.judge(ch04.CHAPTER, claims.Measured(value, (value - 0.1, value, value + 0.1)))
+
+
+def test_in_short_counts_sentences_by_their_weakest_clause_in_whole_words() -> None:
+    assert claims.in_short([]) == "On this preset the chapter tests none of the paper's sentences."
+    assert claims.in_short([None]) == claims.in_short([])
+    assert claims.in_short([_said("A.", 1.0, "a")]) == \
+        "The one sentence of the paper tested here is reproduced."
+    # Two clauses of one sentence: the failing one decides it.
+    assert claims.in_short([_said("A.", 1.0, "a"), _said("A.", -1.0, "b", "a")]) == \
+        "The one sentence of the paper tested here is not reproduced."
+    assert claims.in_short([_said("A.", 1.0, "a"), _said("B.", 2.0, "b")]) == \
+        "All 2 sentences of the paper tested here are reproduced."
+    mixed = [_said("A.", 1.0, "a"), _said("B.", 2.0, "b"), _said("C.", -1.0, "c"),
+             _said("D.", 0.05, "d")]
+    assert claims.in_short(mixed) == (
+        "Of the 4 sentences of the paper tested here, 2 reproduced, 1 not reproduced and 1 "
+        "inconclusive (a sentence takes the verdict of its weakest clause).")
+    # A results table's rows read the same; claims beyond the paper are not counted.
+    beyond = claims.Declaration("e", "Fig 1", "E.", "ours", "a statistic", ">", 0.0, None,
+                                "why", "a control", paper=False, sentence="e")
+    rows = claims.table([*mixed, beyond.judge(ch04.CHAPTER, claims.Measured(-1.0, None))])
+    assert claims.in_short(rows) == claims.in_short(mixed)
+    for text in (claims.in_short(mixed), claims.in_short([])):
+        assert "nan" not in text and "n/a" not in text and "  " not in text

@@ -77,8 +77,9 @@ def test_chapter_tables_and_chart(build: Path, tmp_path: Path) -> None:
     card = scorecard.scorecard([tally.load("cifar", tmp_path / "data")])
     found = scorecard.chapter_tables(tally.paper_claims(card))
     assert len(found) == 2
-    assert found[0].data.columns.tolist() == ["figure", "claim", "value [90 %]", "other seeds",
-                                              "control", "bar", "verdict"]
+    assert found[0].data.columns.tolist() == ["figure", "claim", "value [90 %]", "bar",
+                                              "verdict"]
+    assert 'class="seelike-table seelike-claims"' in found[0].to_html()
     html = found[0].to_html()
     assert "Chapter 9" in html and "3 sentence" not in html and "2 sentence(s)" in html
     assert tables.VERDICT_COLOURS["not reproduced"] in html and "<details" in html
@@ -89,6 +90,20 @@ def test_chapter_tables_and_chart(build: Path, tmp_path: Path) -> None:
     assert "not run" in [t.get_text() for t in empty.axes[0].texts]
     plt.close(fig)
     plt.close(empty)
+
+
+def test_figures_with_a_verdict_say_how_many_of_their_sentences() -> None:
+    told = pd.DataFrame({"chapter": ["04_representation_structure"] * 3 + ["09_mixer"],
+                         "figure": ["Fig 2", "Fig 2", "Fig 2", "Fig H.1"],
+                         "verdict": ["not reproduced", "partly", "not reproduced",
+                                     "not reproduced"]})
+    failed = scorecard.figures_with(told, "not reproduced", "chapters/")
+    assert failed.count("<a href=") == 2 and 'href="chapters/04_representation_structure.html' \
+        in failed
+    assert "paper Fig 2</a> (Chapter 4, 2 of its 3 sentences)" in failed
+    assert "paper Fig H.1</a> (Chapter 9)" in failed  # all its sentences: no count
+    assert "(Chapter 4, 1 of its 3 sentences)" in scorecard.figures_with(told, "partly")
+    assert scorecard.figures_with(told, "inconclusive") == "none"
 
 
 def test_figure_link_finds_the_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

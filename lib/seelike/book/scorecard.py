@@ -18,7 +18,7 @@ from seelike.book.readme import chapter_number
 from seelike.config import repo_root
 
 __all__ = ["VERDICT_EDGES", "chapter_number", "chapter_tables", "chapter_title", "figure_link",
-           "scorecard", "short_title", "styled", "verdict_chart"]
+           "figures_with", "scorecard", "short_title", "styled", "verdict_chart"]
 
 
 def _headings(chapter: str) -> list[str]:
@@ -64,6 +64,28 @@ def figure_link(chapter: str, figure: str) -> str:
         if any(pattern.search(inside) for inside in re.findall(r"\(([^)]*)\)", title)):
             return f"{page}#{make_id(title)}"
     return page
+
+
+def figures_with(told: pd.DataFrame, verdict: str, pages: str = "") -> str:
+    """The paper's figures with a sentence of ``verdict``, as HTML links to their sections
+    (``pages``: the chapters' folder as seen from the citing page, ``"chapters/"`` from the
+    landing page): "paper Fig 2 (Chapter 4, 1 of its 3 sentences), …", or "none".
+
+    ``told`` holds one row per sentence (:func:`seelike.book.claims.sentences`). A figure
+    whose sentences have different verdicts is listed under each, with the count that says
+    why, so that two lists naming one figure do not read as two verdicts for one claim.
+    """
+    parts = []
+    for (chapter, figure), rows in told.groupby(["chapter", "figure"], sort=False):
+        hits = int((rows.verdict == verdict).sum())
+        if not hits:
+            continue
+        share = "" if hits == len(rows) else (
+            f", {hits} of its {len(rows)} sentences")
+        link = html.escape(pages + figure_link(str(chapter), str(figure)))
+        parts.append(f'<a href="{link}">paper {html.escape(str(figure))}</a> '
+                     f"(Chapter {chapter_number(str(chapter))}{share})")
+    return ", ".join(parts) or "none"
 
 
 def scorecard(results: list[tally.Results]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from seelike.book.claims.display import (
     declarations_frame,
     display_frame,
     glue,
+    in_short,
     phrases,
     styled,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "declared",
     "display_frame",
     "glue",
+    "in_short",
     "interval",
     "measure",
     "percentile_band",

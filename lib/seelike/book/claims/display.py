@@ -1,9 +1,11 @@
 """Claims for a reader: compact tables with the details folded, and values glued into prose.
 
-A claims table shows one row per clause: the figure, the clause, the value with its 90 %
-interval, the other seeds' values, the control, the bar and the verdict (with the 99 %
-verdict where it differs). The full sentence, the statistic, how the control was read and
-what the interval varies sit in a dropdown in the claim's cell.
+A claims table shows one row per clause in five columns: the figure, the clause, the value
+with its 90 % interval (and the other seeds' values under it), the bar and the verdict (with
+the 99 % verdict where it differs). The full sentence, the statistic, the control and its
+value, how the control was read and what the interval varies sit in a dropdown in the
+claim's cell. On a narrow screen ``_static/seelike.css`` stacks each row's cells (the
+``seelike-claims`` class), so no column is cut.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from seelike.book.claims.declare import Declaration
-from seelike.book.claims.table import Claim, table
+from seelike.book.claims.table import Claim, sentences, table
+from seelike.book.claims.verdict import VERDICTS
 
-__all__ = ["declarations_frame", "display_frame", "glue", "number", "phrases", "span", "styled"]
+__all__ = ["DISPLAY_COLUMNS", "declarations_frame", "display_frame", "glue", "in_short", "number",
+           "phrases", "span", "styled"]
+
+
+#: The columns of a claims table on a page, in order.
+DISPLAY_COLUMNS = ("figure", "claim", "value [90 %]", "bar", "verdict")
 
 
 def number(x: float) -> str:
@@ -41,7 +49,13 @@ def _seeds(row: pd.Series) -> str:
     text = str(row["seeds"] or "")
     if not text:
         return "one seed"
-    return ", ".join(number(float(v)) for v in text.split(","))
+    return "other seeds " + ", ".join(number(float(v)) for v in text.split(","))
+
+
+def _value(row: pd.Series) -> str:
+    """The value cell: the value with its interval, and the other seeds' values after it."""
+    value = _with_interval(row["value"], row["low"], row["high"])
+    return value if value == "–" else f"{value}; {_seeds(row)}"
 
 
 def _verdict(row: pd.Series) -> str:
@@ -60,24 +74,23 @@ def display_frame(claims: Sequence[Claim] | pd.DataFrame) -> pd.DataFrame:
     rows = [{
         "figure": row["figure"],
         "claim": row["clause"] if row["paper"] else row["statement"],
-        "value [90 %]": _with_interval(row["value"], row["low"], row["high"]),
-        "other seeds": _seeds(row),
-        "control": _with_interval(row["control_value"], row["control_low"],
-                                  row["control_high"]),
+        "value [90 %]": _value(row),
         "bar": row["threshold"],
         "verdict": _verdict(row),
     } for _, row in frame.iterrows()]
-    return pd.DataFrame(rows, columns=["figure", "claim", "value [90 %]", "other seeds",
-                                       "control", "bar", "verdict"])
+    return pd.DataFrame(rows, columns=list(DISPLAY_COLUMNS))
 
 
 def _details(row: pd.Series) -> str:
     """The claim's cell: its clause, and the rest of its declaration folded under it."""
     parts = [("the paper says" if row["paper"] else "the claim",
               f"{_quoted(row)} ({row['where']})"),
-             ("we measure", row["statistic"]), ("control", row["control"]),
-             ("how the control is read", row["reading"]),
-             ("the interval varies", row["varies"] or "nothing: one measurement")]
+             ("we measure", row["statistic"]), ("control", row["control"])]
+    if math.isfinite(row["control_value"]):
+        parts.append(("the control measures", _with_interval(
+            row["control_value"], row["control_low"], row["control_high"])))
+    parts += [("how the control is read", row["reading"]),
+              ("the interval varies", row["varies"] or "nothing: one measurement")]
     if math.isfinite(row["net_value"]):
         parts.append(("net of the control", _with_interval(row["net_value"], row["net_low"],
                                                            row["net_high"])))
@@ -105,7 +118,9 @@ def styled(claims: Sequence[Claim] | pd.DataFrame, caption: str | None = None,
     if figure_cells is not None:
         shown["figure"] = list(figure_cells)
     html_columns = ["claim"] + (["figure"] if figure_cells is not None else [])
-    style = tables.styled(shown, caption=caption)
+    # The class lets the stylesheet stack a row's cells on a phone.
+    style = tables.styled(shown, caption=caption).set_table_attributes(
+        'class="seelike-table seelike-claims"')
     style = style.map(lambda v: tables.verdict_css(str(v).split(" (at 99")[0]),
                       subset=["verdict"])
     return style.format(lambda cell: cell, subset=html_columns, escape=None)
@@ -174,3 +189,28 @@ def _phrase(value: float, low: float, high: float) -> str:
         return "not measured"
     inside = span(low, high)
     return f"{value:.3f} (90 % interval {inside})" if inside else f"{value:.3f}"
+
+
+def _listed(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def in_short(claims: Sequence[Claim | None] | pd.DataFrame, where: str = "here") -> str:
+    """What a chapter found, in one sentence for its "In short" box: the paper's sentences it
+    tests (``claims``, or a results table's rows), counted by verdict (each sentence by its
+    weakest clause, as the tally counts). ``where`` says where they are tested ("in this
+    chapter" on another page)."""
+    frame = claims if isinstance(claims, pd.DataFrame) else table(
+        [c for c in claims if c is not None])
+    told = sentences(frame[frame.paper.astype(bool)])
+    if told.empty:
+        return "On this preset the chapter tests none of the paper's sentences."
+    if len(told) == 1:
+        return f"The one sentence of the paper tested {where} is {told.verdict.iloc[0]}."
+    counts = told.verdict.value_counts()
+    found = [v for v in VERDICTS if counts.get(v, 0)]
+    if len(found) == 1:
+        return f"All {len(told)} sentences of the paper tested {where} are {found[0]}."
+    parts = [f"{counts[v]} {v}" for v in found]
+    return (f"Of the {len(told)} sentences of the paper tested {where}, {_listed(parts)} (a "
+            f"sentence takes the verdict of its weakest clause).")
