@@ -1,0 +1,85 @@
+"""The build-floor benchmark on the smoke preset: every scheduled pass is replayed and
+timed, charged to the chapter that pays for it in a cold build, and set beside the build's
+seconds of that chapter."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from seelike.book import plan
+from seelike.book.presets import get_preset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_build_floor",
+                                                  ROOT / "benchmarks" / "bench_build_floor.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Its dataclasses resolve their annotations through sys.modules.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_scheduled_pass_gets_a_positive_floor_in_its_chapter(
+        bench: ModuleType, mirror: Path, tmp_path: Path) -> None:
+    # A build record of our own, so the test does not depend on a book having been built;
+    # "intro" computes no pass, so it must come out with no floor and no ratio.
+    build = {"intro": 2.0, "02_cka": 50.0, "07_localization": 40.0, "10_estimators": 8.0}
+    record = tmp_path / "timings.json"
+    record.write_text(json.dumps({"preset": "smoke", "chapters": build}))
+    out = tmp_path / "floor.json"
+    result = bench.main(["--preset", "smoke", "--device", "cpu", "--build-record", str(record),
+                         "--note", "test", "--out", str(out)])
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(result))
+    assert written["note"] == "test" and written["preset"] == "smoke"
+    assert {"cpus", "torch", "threads"} <= set(written["machine"])
+    assert written["machine"]["threads"] >= 1
+    assert isinstance(written["likely_shared"], bool)
+    assert written["load_average_1min"]["most_after_a_pass"] == max(
+        [written["load_average_1min"]["before"], *(x["load_1min"] for x in written["passes"])])
+
+    p = get_preset("smoke")
+    passes = written["passes"]
+    assert [(x["purpose"], x["repeat"], x["shots"]) for x in passes] == [
+        (purpose, r, q.probe_train_per_class) for q, purpose, r in plan.schedule(p)]
+    for x in passes:
+        assert x["floor_seconds"] > 0 and x["seconds"]["forward"] > 0, x
+        assert x["batch_size"] == plan.batch_size(p, x["purpose"])
+        assert x["floor_seconds"] == pytest.approx(sum(x["seconds"].values()), abs=0.01)
+    # The CKA pass plans Fig 5's heads from the attention distances, so the chapter that
+    # first asks for the CKA pass (Chapter 2) runs the attention pass too.
+    charged = {(x["purpose"], x["repeat"]): x["chapter"] for x in passes}
+    assert charged[("attention", 0)] == charged[("cka", 0)] == "02_cka"
+    assert {x["chapter"] for x in passes if x["purpose"].startswith("probe")} == {
+        "07_localization"}
+    assert charged[("estimators", 0)] == "10_estimators"
+
+    rows = {r["chapter"]: r for r in written["chapters"]}
+    assert list(rows) == ["intro", "02_cka", "07_localization", "10_estimators"]  # book order
+    assert set(rows) == set(build) | {x["chapter"] for x in passes}
+    for chapter, row in rows.items():
+        own = sum(x["floor_seconds"] for x in passes if x["chapter"] == chapter)
+        assert row["floor_seconds"] == pytest.approx(own, abs=0.02)
+        assert row["passes"] == sum(x["chapter"] == chapter for x in passes)
+        if row["passes"]:
+            assert row["floor_seconds"] > 0
+            assert row["ratio"] == pytest.approx(build[chapter] / row["floor_seconds"],
+                                                 rel=0.02)
+        else:
+            assert row["floor_seconds"] == 0 and row["ratio"] is None
+    total = written["total"]
+    assert total["build_seconds"] == pytest.approx(sum(build.values()))
+    assert total["floor_seconds"] == pytest.approx(sum(x["floor_seconds"] for x in passes),
+                                                   abs=0.05)
+    assert written["floor_parts"]["forward"] > 0 and written["floor_parts"]["probes"] > 0
