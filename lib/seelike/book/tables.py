@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from seelike.book.codenames import as_html
+
 #: Background of each verdict, the same in every table of the book (light enough for text).
 VERDICT_COLOURS = {"reproduced": "#d4edda", "partly": "#fff3cd", "not reproduced": "#f8d7da",
                    "inconclusive": "#e2e3e5", "untestable here": "#dbe7f3"}
@@ -32,6 +34,7 @@ def styled(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
     ``formats`` overrides the format of some columns (``{"accuracy": "{:.1f}"}``). A
     ``verdict`` column is coloured (:data:`VERDICT_COLOURS`). The table gets the class
     ``seelike-table`` (padding, and a horizontal scroll box when it is wider than the page).
+    Names of the code in text cells and headers (model names, claim keys) are set as code.
     """
     formats = dict(formats or {})
     for column in frame.columns:
@@ -39,6 +42,9 @@ def styled(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
             continue
         values = frame[column]
         if pd.api.types.is_bool_dtype(values):
+            continue
+        if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            formats[column] = as_html  # given the escaped text
             continue
         if pd.api.types.is_integer_dtype(values):
             formats[column] = "{:,}"
@@ -48,11 +54,12 @@ def styled(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
                 and whole.abs().max() >= 10
             formats[column] = "{:,.0f}" if integral else f"{{:.{precision}f}}"
     style = (frame.style.format(formats, na_rep="–", escape="html")
+             .format_index(as_html, axis=1, escape="html")
              .set_table_attributes('class="seelike-table"'))
     if "verdict" in frame.columns:
         style = style.map(verdict_css, subset=["verdict"])
     if not index:
         style = style.hide(axis="index")
     if caption:
-        style = style.set_caption(caption)
+        style = style.set_caption(as_html(caption))
     return style

@@ -19,6 +19,7 @@ import pandas as pd
 from seelike.book.claims.declare import Declaration
 from seelike.book.claims.table import Claim, sentences, table
 from seelike.book.claims.verdict import VERDICTS
+from seelike.book.codenames import as_html
 
 __all__ = ["DISPLAY_COLUMNS", "declarations_frame", "display_frame", "glue", "in_short", "number",
            "phrases", "span", "styled"]
@@ -99,7 +100,8 @@ def _details(row: pd.Series) -> str:
                                                          row["margin_high"])))
     if math.isfinite(row["low99"]):
         parts.append(("99 % interval", span(row["low99"], row["high99"])))
-    body = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in parts)
+    body = "".join(f"<dt>{html.escape(k)}</dt><dd>{as_html(html.escape(str(v)))}</dd>"
+                   for k, v in parts)
     head = html.escape(str(row["clause"] if row["paper"] else row["statement"]))
     return (f'<details class="seelike-claim"><summary>{head}</summary><dl>{body}</dl>'
             "</details>")
