@@ -54,7 +54,31 @@ non-zero, naming page and problem, when
   ``PATH_MARKERS`` (``site-packages``, ``/.venv/``),
 * "figure without caption": a content image is not inside a ``<figure>`` whose
   ``<figcaption>`` has text besides the "Fig. N" number and the ``#`` link (myst-nb's
-  ``glue:figure`` and the ``figure`` directive render so).
+  ``glue:figure`` and the ``figure`` directive render so),
+* "table wider than its column" (at 1280 px and at 390 px): a ``<table>`` of the article
+  reaches more than ``OVERFLOW_TOLERANCE_PX`` past the visible right edge of a box whose
+  ``overflow-x`` is ``auto`` or ``scroll`` that paints no cue that it scrolls (a gradient,
+  ``SCROLL_CUE_RE``, in its own ``background-image`` or its ``::before``/``::after``'s: the
+  scroll shadows ``_static/seelike.css`` gives the theme's ``.pst-scrollable-table-container``
+  and notebooks' ``.output.text_html``; a scrollbar is none, phones and macOS hide it), or
+  past the edge of a box that clips it (``hidden``, ``clip``: columns a reader cannot reach,
+  which the overflow rule lets pass), or past the article's right edge in no such box. The
+  check trusts the gradient to be seen: a table whose rows paint opaque backgrounds over it
+  (the theme's zebra stripes) needs the stylesheet's blend to let it through,
+* "claims row taller than the screen" (at 390 px): a row of a claims table (``CLAIM_ROW``:
+  a ``<tr>`` holding ``details.seelike-claim``, as ``seelike.book.claims.display.styled``
+  renders it) is taller than the phone's screen (``CLAIM_ROW_MAX_PX``, 844 px), named by its
+  first cell,
+* "missing value in prose", "internal identifier in prose", "glue key in prose": a word of
+  the article's prose (the text of ``PROSE`` blocks: paragraphs, list items, definitions,
+  captions, table cells, summaries, headings; without ``NOT_PROSE``: code, ``pre``, ``kbd``,
+  ``samp``, math, notebooks' code cells) is "n/a" or "nan" (any case), or "None" other than
+  as English ("None of them": at a sentence's start before a lower-case word); or the
+  parameters object's ``P.name`` (``PARAMS_RE``), a snake_case name that mixes letters and
+  digits or is upper case (``SNAKE_RE``: ``fig6_vit_global_midway``, ``LOWER_HALF_BAR``; not
+  ``vit_cifar``), unless the word is a URL, a path or a file name (``FILE_NAME_RE``); or a
+  key of myst-nb's glue (:func:`glue_keys`: from the notebooks and sources the build ships
+  in ``_sources``). Words are split at spaces and dashes, less surrounding punctuation.
 
 Content images, for the two figure rules, are the ``<img>`` of the article (``.bd-article``,
 else ``article``, ``main``, the body) outside the navbar, sidebars, headers and footers
@@ -67,7 +91,9 @@ nothing outside itself: MathJax is served from the book by ``sphinx-mathjax-offl
 ``_config.yml``), and the Thebe script on unpkg is loaded only when a reader clicks
 "Live code", which this check never does. The console one holds the browser's own
 ``/favicon.ico`` request and a duplicated sphinx-thebe script of jupyter-book 1.x. The one
-for build-machine paths (``ALLOWED_PATHS``) is empty.
+for build-machine paths (``ALLOWED_PATHS``) is empty. The one for prose (``ALLOWED_PROSE``)
+holds ``x86_64``, the name of the processor architecture in the line that says where the
+book was built.
 With ``--screenshots DIR`` a full-page PNG of each page at each width is written there,
 ``<page>-1280.png`` and ``<page>-390.png`` (``/`` in the page's path becomes ``__``).
 """
@@ -115,7 +141,7 @@ ALLOWED_CONSOLE: tuple[tuple[str, str], ...] = (
 ALLOWED_EXTERNAL: tuple[tuple[str, str], ...] = ()
 
 # Window sizes (CSS px; headless Chromium has a device pixel ratio of 1): a laptop, where every
-# rule is checked, and a phone (an iPhone 12 to 15 is 390 wide), where only the overflow is.
+# rule is checked, and a phone (an iPhone 12 to 15 is 390 wide), where those of the layout are.
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
 
@@ -163,6 +189,52 @@ PATH_MARKERS = ("site-packages", "/.venv/")
 FOLDER_ENVS = ("SEELIKE_DATA", "SEELIKE_CACHE", "SEELIKE_RESULTS")
 # (regex on the text or attribute that holds the path, why it may stay). Empty on purpose.
 ALLOWED_PATHS: tuple[tuple[str, str], ...] = ()
+
+# "table wider than its column": what a scroll box must paint to show that it scrolls. A
+# scrollbar is no cue: phones and macOS draw none until the reader scrolls (and this check
+# hides them, --hide-scrollbars, as those do). A gradient the box paints itself (its
+# background, or a ::before/::after) is: the "scroll shadows" of _static/seelike.css.
+SCROLL_CUE_RE = r"gradient\("
+
+# "claims row taller than the screen": the rows of a claims table
+# (seelike.book.claims.display.styled), known by the dropdown in their claim cell.
+CLAIM_ROW = "tr:has(details.seelike-claim)"
+# A row taller than the phone's screen cannot be read without its first cell (the figure it
+# belongs to) leaving the screen. The screen's height, not the headless window's innerHeight:
+# the window's size includes a frame Chromium draws around the page (701 px are left of 844).
+CLAIM_ROW_MAX_PX = PHONE[1]
+
+# "... in prose": the blocks of the article whose text a reader reads as sentences, and what
+# inside them is not prose (code, math, a notebook's code cell, what sits outside the article).
+PROSE = ("p, li, dd, dt, figcaption, caption, td, th, summary, blockquote, "
+         "h1, h2, h3, h4, h5, h6, .admonition-title")
+NOT_PROSE = ("pre, code, kbd, samp, tt, var, script, style, noscript, template, textarea, "
+             ".math, mjx-container, .MathJax, .cell_input, .headerlink")
+# A word is a run of characters between spaces and dashes, less the punctuation around it.
+PROSE_WORD_RE = re.compile(r"[^\s\u2013\u2014]+")
+WORD_PUNCTUATION = "()[]{}<>\"'\u201c\u201d\u2018\u2019\u00ab\u00bb,;:!?.\u2026%*"
+# "missing value in prose": a value a table or f-string printed without meaning to.
+MISSING_VALUE_RE = re.compile(r"n/a|nan", re.IGNORECASE)
+# "None" is English at the start of a sentence before a lower-case word ("None of them");
+# anywhere else, capitalised, it is Python's.
+SENTENCE_END_RE = re.compile(r"(?:^|[.!?:;(\u201c\u2018\"'\u2013\u2014])\s*$")
+# "internal identifier in prose": the book's parameters object (P.vit_gap), snake_case names
+# of the code that mix letters and digits (fig6_vit_global_midway, resnet56_akamaster) and
+# upper-case constants (LOWER_HALF_BAR). A snake_case name without digits (vit_cifar) is let
+# through: the book names its models so in text.
+PARAMS_RE = re.compile(r"P\.[a-z_]\w*")
+# A path (chapters/04_cka.md, a repository owner/name) or a file name names a file a reader
+# can open, not a name inside the code: no identifier, digits and underscores or not.
+FILE_NAME_RE = re.compile(r"/|\.(?:md|ipynb|py|png|svg|pdf|csv|json|ya?ml|toml|txt|html|"
+                          r"npz|npy|pt|pth|zip|gz)$")
+SNAKE_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![A-Za-z0-9])")
+# "glue key in prose": a key of myst-nb's glue, as the book's sources name it (glue_keys).
+GLUE_REFERENCE_RE = re.compile(r"\{glue(?::\w+)?\}(?:`([^`]+)`|[ \t]+([^\s`]+))")
+# (regex on the word, why it may stay in prose).
+ALLOWED_PROSE: tuple[tuple[str, str], ...] = (
+    (r"^x86_64$", "the processor architecture as Python's platform.machine() and every "
+     "package index name it, in the line that records where the book was built"),
+)
 
 # At most this many findings of one rule are named per page and width; the rest are counted.
 MAX_REPORTS = 10
@@ -241,13 +313,14 @@ def build_paths() -> list[str]:
 
 JS_LINKS = "return Array.from(document.querySelectorAll('a[href]'), a => a.href);"
 
-# What a reader sees in the article, in one pass: the overflow at this width and, when
-# arguments[0] is true (the desktop load), the images, raw tables, cell outputs and paths.
+# What a reader sees in the article, in one pass: the overflow and wide tables at this width,
+# when arguments[0] is false (the phone load) the claims rows, and when it is true (the
+# desktop load) the images, raw tables, cell outputs, paths and prose.
 # Arguments: full, CHROME, ICON_PX, OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
-# build_paths(), MAX_REPORTS.
+# build_paths(), MAX_REPORTS, SCROLL_CUE_RE, CLAIM_ROW, PROSE, NOT_PROSE.
 JS_LAYOUT = r"""
-const [full, chrome, iconPx, tolerance, tableSource, warningSource, paths, maxReports] =
-  arguments;
+const [full, chrome, iconPx, tolerance, tableSource, warningSource, paths, maxReports,
+       cueSource, claimRow, prose, notProse] = arguments;
 const root = document.querySelector('.bd-article') || document.querySelector('article')
   || document.querySelector('main') || document.body;
 const squash = text => (text || '').replace(/\s+/g, ' ').trim();
@@ -317,7 +390,68 @@ result.aspects = Array.from(root.querySelectorAll('img'))
     return {src: img.getAttribute('src') || '(no src)', naturalWidth: img.naturalWidth,
             naturalHeight: img.naturalHeight, width: box.width, height: box.height};
   });
-if (!full) return result;
+
+// Tables wider than their column. The overflow rule above lets a clipping box hide what
+// sticks out; a table's columns must stay reachable: in a box that scrolls and shows so.
+const cueRe = new RegExp(cueSource);
+const paintsCue = el => [null, '::before', '::after'].some(pseudo => {
+  const style = getComputedStyle(el, pseudo);
+  return (pseudo === null || style.content !== 'none') && cueRe.test(style.backgroundImage);
+});
+// Cells' text joined with spaces (a row's textContent runs its cells together).
+const rowText = row => squash(Array.from(row.cells, cell => cell.textContent).join(' '));
+const label = table => (table.caption ? squash(table.caption.textContent)
+  : table.rows.length ? rowText(table.rows[0]) : squash(table.textContent)).slice(0, 80);
+const wideTables = capped();
+for (const table of root.querySelectorAll('table')) {
+  if (table.closest(chrome)) continue;
+  const box = table.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) continue;
+  const found = {tag: 'table', cls: (table.getAttribute('class') || '').trim(),
+                 text: label(table), width: Math.round(box.width)};
+  // The innermost box that cuts the table off at its right edge (every page loads scrolled
+  // to the left), if any: it scrolls, or it clips the columns past its edge away.
+  let cut = null;
+  for (let a = table; a; a = a.parentElement) {
+    if (a !== root && getComputedStyle(a).overflowX !== 'visible') {
+      const edge = a.getBoundingClientRect().left + a.clientLeft + a.clientWidth;
+      if (box.right > edge + tolerance) { cut = {el: a, edge}; break; }
+    }
+    if (a === root) break;
+  }
+  if (cut) {
+    const overflow = getComputedStyle(cut.el).overflowX;
+    const scrolls = overflow === 'auto' || overflow === 'scroll';
+    if (scrolls && paintsCue(cut.el)) continue;
+    push(wideTables, Object.assign(found, {kind: scrolls ? 'no cue' : 'clipped', overflow,
+      shown: Math.round(cut.edge - box.left), box: describe(cut.el)}));
+  } else if (box.right > rootRight + tolerance) {
+    push(wideTables, Object.assign(found, {kind: 'no box', right: Math.round(box.right)}));
+  }
+}
+result.wideTables = finish(wideTables);
+
+if (!full) {
+  // Claims rows, on the phone, by their first cell (the figure they belong to).
+  result.claimRows = Array.from(root.querySelectorAll(claimRow), tr => ({
+    text: squash((tr.cells[0] || tr).textContent).slice(0, 80),
+    height: Math.round(tr.getBoundingClientRect().height)}));
+  return result;
+}
+
+// Prose: the text of each prose block of the article, less its code and math, for the words
+// a reader should never meet there (prose_problems).
+const blocks = new Map();
+const proseWalker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+for (let node = proseWalker.nextNode(); node; node = proseWalker.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest(notProse) || parent.closest(chrome)) continue;
+  const block = parent.closest(prose);
+  if (block && root.contains(block)) blocks.set(block, (blocks.get(block) || '') + node.data);
+}
+result.prose = Array.from(blocks, ([el, text]) => ({tag: el.tagName.toLowerCase(),
+                                                    text: squash(text)}))
+  .filter(block => block.text);
 
 // Content images: size as shown, what the page says of their size, their caption.
 result.images = Array.from(root.querySelectorAll('img'))
@@ -624,6 +758,131 @@ def overflow_problems(findings: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _capped(problems: list[str], rule: str, messages: Sequence[str]) -> None:
+    """Add at most MAX_REPORTS of one rule's messages, and count the rest."""
+    problems += messages[:MAX_REPORTS]
+    _more(problems, rule, max(0, len(messages) - MAX_REPORTS))
+
+
+def _box(el: dict[str, Any]) -> str:
+    cls = f' class="{el["cls"]}"' if el["cls"] else ""
+    return f"<{el['tag']}{cls}>"
+
+
+def table_problems(findings: dict[str, Any]) -> list[str]:
+    """The "table wider than its column" findings of one load of a page, as messages."""
+    rule, problems = f"table wider than its column at {findings['viewport']} px", []
+    items, more = _reported(findings, "wideTables")
+    for table in items:
+        name = f"{_box(table)} \"{table['text']}\" is {table['width']} px wide"
+        if table["kind"] == "no cue":
+            problems.append(f"{rule}: {name} and scrolls in {_box(table['box'])}, "
+                            f"{table['shown']} px shown, with no cue that it scrolls (no "
+                            "gradient painted by the box: the scroll shadows of seelike.css)")
+        elif table["kind"] == "clipped":
+            problems.append(f"{rule}: {name}, cut off after {table['shown']} px by "
+                            f"{_box(table['box'])} (overflow-x: {table['overflow']}): its "
+                            "last columns cannot be reached")
+        else:
+            problems.append(f"{rule}: {name} and reaches {table['right']} px, past the "
+                            f"article's right edge at {findings['rootRight']} px, in no "
+                            "scroll box")
+    _more(problems, rule, more)
+    return problems
+
+
+def claim_row_problems(findings: dict[str, Any]) -> list[str]:
+    """The "claims row taller than the screen" findings of the phone load, as messages."""
+    problems: list[str] = []
+    rule = f"claims row taller than the screen at {findings['viewport']} px"
+    _capped(problems, rule, [
+        f"{rule}: \"{row['text']}\" is {row['height']} px tall, the screen "
+        f"{CLAIM_ROW_MAX_PX} px" for row in findings.get("claimRows", [])
+        if row["height"] > CLAIM_ROW_MAX_PX])
+    return problems
+
+
+def _code_name(name: str) -> bool:
+    """Whether a snake_case name is the code's: it mixes letters and digits, or is upper case."""
+    letters = re.sub(r"[^A-Za-z]", "", name)
+    return bool(letters) and (re.search(r"\d", name) is not None
+                              or (len(letters) > 1 and letters.isupper()))
+
+
+def _word_kind(word: str, before: str, after: str, glue: frozenset[str]) -> str | None:
+    """What a word of prose leaks ("glue key", "internal identifier", "missing value"), or
+    None for a word a reader may meet; ``before`` and ``after`` are the text around it."""
+    if "://" in word or word.startswith("www."):
+        return None  # a URL names what it names, underscores and all
+    if word in glue:
+        return "glue key"
+    if PARAMS_RE.match(word) or (not FILE_NAME_RE.search(word)
+                                 and any(map(_code_name, SNAKE_RE.findall(word)))):
+        return "internal identifier"
+    if MISSING_VALUE_RE.fullmatch(word):
+        return "missing value"
+    if word == "None" and not (SENTENCE_END_RE.search(before)
+                               and re.match(r"\s+[a-z]", after)):
+        return "missing value"
+    return None
+
+
+def prose_problems(blocks: Sequence[dict[str, str]],
+                   glue: frozenset[str] = frozenset()) -> list[str]:
+    """The words of the article's prose a reader should never meet: a missing value ("n/a",
+    "nan", "NaN", "None"), an internal identifier (PARAMS_RE, SNAKE_RE) or a glue key, each
+    with the block (tag) it is in and the text around it; ``blocks`` as JS_LAYOUT collects
+    them, {tag, text}. A word ALLOWED_PROSE allows is no problem."""
+    found: dict[str, list[str]] = {}
+    for block in blocks:
+        text = block["text"]
+        for match in PROSE_WORD_RE.finditer(text):
+            raw = match.group()
+            word = raw.strip(WORD_PUNCTUATION)
+            if not word:
+                continue
+            start = match.start() + raw.index(word)
+            end = start + len(word)
+            kind = _word_kind(word, text[:start], text[end:], glue)
+            if kind is None or _allowed(word, ALLOWED_PROSE):
+                continue
+            snippet = " ".join(text[max(0, start - 60):end + 60].split())[:160]
+            found.setdefault(kind, []).append(
+                f"{kind} in prose: \"{word}\" in <{block['tag']}>: \"{snippet}\"")
+    problems: list[str] = []
+    for kind, messages in found.items():
+        _capped(problems, f"{kind} in prose", list(dict.fromkeys(messages)))
+    return problems
+
+
+def glue_keys(root: Path) -> frozenset[str]:
+    """The keys of myst-nb's glue in a built book: the names the executed notebooks it ships
+    (``_sources/**/*.ipynb``) gave their glued outputs, and those its sources cite
+    (``{glue:text}`key` ``, ``{glue:figure} key``). Only keys with a digit, ``_`` or ``-``:
+    one that is a plain word ("accuracy") says nothing when a reader meets it."""
+    keys: set[str] = set()
+    for path in (root / "_sources").rglob("*"):
+        if path.suffix not in (".ipynb", ".md", ".txt") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == ".ipynb":
+            try:
+                cells = json.loads(text).get("cells", [])
+            except ValueError:
+                cells = []
+            sources = []
+            for cell in cells:
+                source = cell.get("source", "")
+                sources.append(source if isinstance(source, str) else "".join(source))
+                keys.update(output.get("metadata", {}).get("scrapbook", {}).get("name", "")
+                            for output in cell.get("outputs", []))
+            text = "\n".join(sources)
+        for role, directive in GLUE_REFERENCE_RE.findall(text):
+            # a role may name another page's key (page::key) and a format (key:.2f)
+            keys.add((role or directive).split("::")[-1].split(":")[0])
+    return frozenset(k for k in keys if re.search(r"[\d_-]", k))
+
+
 def aspect_problems(findings: dict[str, Any]) -> list[str]:
     """The "figure distorted" findings of one load of a page, as messages."""
     problems = []
@@ -639,8 +898,10 @@ def aspect_problems(findings: dict[str, Any]) -> list[str]:
     return problems
 
 
-def content_problems(findings: dict[str, Any], base: str, root: Path) -> list[str]:
-    """The desktop-only rules: figure size and caption, raw tables, cell outputs, paths."""
+def content_problems(findings: dict[str, Any], base: str, root: Path,
+                     glue: frozenset[str] = frozenset()) -> list[str]:
+    """The desktop-only rules: figure size and caption, raw tables, cell outputs, paths and
+    prose (``glue``: the book's glue keys, :func:`glue_keys`)."""
     problems = []
     for image in findings["images"]:
         if image["rendered"]:
@@ -672,7 +933,7 @@ def content_problems(findings: dict[str, Any], base: str, root: Path) -> list[st
     problems += [f"build-machine path {hit['path']!r} in {hit['where']}: \"{hit['snippet']}\""
                  for hit in items if not _allowed(hit["snippet"], ALLOWED_PATHS)]
     _more(problems, "build-machine path", more)
-    return problems
+    return problems + prose_problems(findings.get("prose", []), glue)
 
 
 def screenshot(driver: Any, path: Path) -> None:
@@ -694,7 +955,8 @@ def _layout(driver: Any, desktop: bool, tries: int = 4) -> dict[str, Any]:
         try:
             return driver.execute_script(JS_LAYOUT, desktop, CHROME, ICON_PX,
                                          OVERFLOW_TOLERANCE_PX, MARKDOWN_TABLE_RE, WARNING_RE,
-                                         build_paths(), MAX_REPORTS)
+                                         build_paths(), MAX_REPORTS, SCROLL_CUE_RE, CLAIM_ROW,
+                                         PROSE, NOT_PROSE)
         except JavascriptException:
             if attempt == tries - 1:
                 raise
@@ -704,8 +966,10 @@ def _layout(driver: Any, desktop: bool, tries: int = 4) -> dict[str, Any]:
 
 def check_page(driver: Any, base: str, root: Path, page: str,
                failures: list[tuple[str, int]], timeout: float,
-               screenshots: Path | None = None) -> PageResult:
-    """Load one page at DESKTOP and again at PHONE size and collect its problems."""
+               screenshots: Path | None = None,
+               glue: frozenset[str] = frozenset()) -> PageResult:
+    """Load one page at DESKTOP and again at PHONE size and collect its problems (``glue``:
+    the book's glue keys, for the prose rules)."""
     from selenium.common.exceptions import WebDriverException
 
     result = PageResult(page)
@@ -749,8 +1013,11 @@ def check_page(driver: Any, base: str, root: Path, page: str,
             problems += [f"broken link: {href}" for href in
                          _broken_links(driver.execute_script(JS_LINKS), base, root)]
             problems += _math_problems(math, root / page, result)
-            problems += content_problems(findings, base, root)
-        problems += overflow_problems(findings) + aspect_problems(findings)
+            problems += content_problems(findings, base, root, glue)
+        else:
+            problems += claim_row_problems(findings)
+        problems += (overflow_problems(findings) + table_problems(findings)
+                     + aspect_problems(findings))
     result.problems = list(dict.fromkeys(problems))  # a problem seen at both widths, once
     result.seconds = time.perf_counter() - start
     return result
@@ -775,8 +1042,9 @@ def check_site(root: Path, pages: Sequence[str] | None = None,
     """Check ``pages`` (default: every page) of the built book in ``root``."""
     root = root.resolve()
     pages = list(pages) if pages is not None else find_pages(root)
+    glue = glue_keys(root)
     with serve(root) as (base, failures), browser(timeout) as driver:
-        return [check_page(driver, base, root, page, failures, timeout, screenshots)
+        return [check_page(driver, base, root, page, failures, timeout, screenshots, glue)
                 for page in pages]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import struct
 import subprocess
 import sys
@@ -133,9 +134,25 @@ def _stream(text: str, name: str = "stream") -> str:
             f'<div class="highlight"><pre><span></span>{text}</pre></div></div>')
 
 
+WIDE_ROW = "".join(f"<td>column number {i} of a wide table</td>" for i in range(20))
 WIDE_TABLE = ('<div class="pst-scrollable-table-container"><table class="table"><tr>'
-              + "".join(f"<td>column number {i} of a wide table</td>" for i in range(20))
-              + "</tr></table></div>")
+              + WIDE_ROW + "</tr></table></div>")
+# A table a notebook prints (pandas' Styler), as myst-nb renders it.
+WIDE_OUTPUT = ('<div class="output text_html"><table class="seelike-table"><caption>An '
+               f"output table</caption><tr>{WIDE_ROW}</tr></table></div>")
+
+
+def _claims(*rows: tuple[str, str]) -> str:
+    """A claims table as seelike.book.claims.display.styled renders it: (figure, clause)."""
+    return ('<div class="output text_html"><table class="seelike-table seelike-claims">'
+            "<thead><tr><th>figure</th><th>claim</th><th>value [90 %]</th><th>bar</th>"
+            "<th>verdict</th></tr></thead><tbody>"
+            + "".join(f'<tr><td>{figure}</td><td style="white-space: normal">'
+                      '<details class="seelike-claim"><summary>'
+                      f"{clause}</summary><dl><dt>we measure</dt><dd>a mean</dd></dl>"
+                      "</details></td><td>0.41 [0.38, 0.44]</td><td>&gt; 0.3</td>"
+                      "<td>supported</td></tr>" for figure, clause in rows)
+            + "</tbody></table></div>")
 
 CLEAN = (
     '<section id="clean"><h1>Clean</h1>'
@@ -146,6 +163,10 @@ CLEAN = (
     + _figure(_retina("../_images/retina.png"), name="fig-retina")
     + _figure('<img alt="svg" src="../_images/figure.svg">', "An SVG figure.", "fig-svg")
     + WIDE_TABLE
+    + _cell("frame.style", WIDE_OUTPUT)
+    + _claims(("Fig. 1", "A short claim."))
+    + "<p>None of the models has a NaN-free rival; see https://example.org/fig6_vit_x "
+      "or <code>P.vit_gap</code>.</p>"
     + '<p>An icon <img src="../_static/icon.png" alt="icon"> in the text.</p>'
     + "<p><code>|---|</code> in code is fine.</p></section>")
 
@@ -214,6 +235,38 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + '<figure class="align-default" id="fig-bare">'
         + _retina("../_images/output_c.png") + "</figure>"
         + '<p><img src="../_static/icon.png" alt="an icon needs no caption"></p>'))
+    (chapters / "tables.html").write_text(_book(
+        # without the book's stylesheet the theme's container scrolls with no cue
+        WIDE_TABLE
+        + _cell("frame.style", WIDE_OUTPUT.replace(
+            'class="output text_html"', 'class="output text_html" style="overflow-x: auto"'))
+        + f'<div style="overflow-x: hidden"><table class="clipped"><tr>{WIDE_ROW}</tr>'
+          "</table></div>"
+        + f'<table class="bare"><caption>A bare table</caption><tr>{WIDE_ROW}</tr></table>'
+        + '<div class="pst-scrollable-table-container"><table class="narrow"><tr>'
+          "<td>a narrow table</td></tr></table></div>", seelike_css=False))
+    (chapters / "claims.html").write_text(_book(_claims(
+        ("Short row", "A claim a phone shows whole."),
+        ("Tall row", "A claim too long for any phone: " + "word " * 800))))
+    (chapters / "prose.html").write_text(_book(
+        "<p>The value is nan here, n/a there (NaN elsewhere) and None at the end.</p>"
+        "<p>None of the models passes; <strong>None</strong></p>"
+        "<p>The gap P.vit_gap decides fig6_vit_global_midway, below LOWER_HALF_BAR.</p>"
+        "<ul><li>A glue key that did not render: intro-verdicts.</li></ul>"
+        "<table><tr><td>None</td><td>vit_cifar_noskip1</td></tr></table>"
+        # All fine: code, a URL, words that hold "nan", file names, the architecture, a
+        # model's snake_case name without digits, the code cell and its output.
+        "<p>Models <code>vit_cifar_noskip1</code> and <code>fig6_x.png</code>, <kbd>nan</kbd>,"
+        ' <a href="https://example.org/fig6_vit_x">https://example.org/fig6_vit_x</a>,'
+        " a banana, nanoseconds, chapters/04_cka.md, results_fig6.csv, x86_64, vit_cifar.</p>"
+        + _cell("gap = P.vit_gap  # nan", _stream("nan None fig6_vit_x"))))
+    (root / "_sources" / "chapters").mkdir(parents=True)
+    (root / "_sources" / "chapters" / "prose.ipynb").write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "source": ["The claims: {glue:text}`ch5_U_rel`.\n"]},
+        {"cell_type": "code", "source": "glue('intro-verdicts', table)", "outputs": [
+            {"output_type": "display_data", "data": {"text/plain": "table"},
+             "metadata": {"scrapbook": {"name": "intro-verdicts",
+                                        "mime_prefix": "application/papermill.record/"}}}]}]}))
     return root
 
 
@@ -226,11 +279,11 @@ def results(site: Path) -> dict[str, list[str]]:
 def test_finds_pages_not_assets(site: Path) -> None:
     assert check_browser.find_pages(site) == [
         "chapters/broken_image.html", "chapters/broken_link.html", "chapters/build_path.html",
-        "chapters/clean.html", "chapters/console_error.html", "chapters/distorted.html",
-        "chapters/figure_small.html",
+        "chapters/claims.html", "chapters/clean.html", "chapters/console_error.html",
+        "chapters/distorted.html", "chapters/figure_small.html",
         "chapters/good.html", "chapters/math.html", "chapters/no_caption.html",
-        "chapters/overflow.html", "chapters/raw_table.html", "chapters/stderr.html",
-        "index.html"]
+        "chapters/overflow.html", "chapters/prose.html", "chapters/raw_table.html",
+        "chapters/stderr.html", "chapters/tables.html", "index.html"]
 
 
 def test_good_pages_pass(results: dict[str, list[str]]) -> None:
@@ -239,8 +292,9 @@ def test_good_pages_pass(results: dict[str, list[str]]) -> None:
 
 
 def test_clean_book_page_passes_every_rule_at_both_widths(results: dict[str, list[str]]) -> None:
-    """A captioned retina figure, an SVG, a wide table in its scroll container, a long code
-    line, a table and "Warning:" in code, an icon and a logo: nothing to report."""
+    """A captioned retina figure, an SVG, wide tables in scroll containers with the book's
+    scroll shadows, a short claims row, a long code line, a table and "Warning:" in code,
+    English "None", a URL, an icon and a logo: nothing to report."""
     assert results["chapters/clean.html"] == []
 
 
@@ -378,3 +432,92 @@ def test_command_line_exit_status_and_message(site: Path, tmp_path: Path) -> Non
                           "chapters/console_error.html"], capture_output=True, text=True)
     assert bad.returncode == 1
     assert "FAIL chapters/console_error.html: console error:" in bad.stderr
+
+
+def test_wide_table_without_a_scroll_cue_fails(results: dict[str, list[str]]) -> None:
+    """Without the book's stylesheet: the theme's container and a notebook's output scroll
+    with no cue, a hidden overflow cuts columns off, a bare table passes the article's edge
+    (the overflow rule names it too); a narrow table is fine. clean.html has the same
+    tables with the cue."""
+    problems = [p for p in results["chapters/tables.html"] if p.startswith("table wider")]
+    for width in (1280, 390):
+        rule = f"table wider than its column at {width} px: "
+        mine = [p[len(rule):] for p in problems if p.startswith(rule)]
+        assert len(mine) == 4, mine
+        theme, output, clipped, bare = mine
+        assert theme.startswith('<table class="table"> "column number 0 of a wide table '), theme
+        assert ' and scrolls in <div class="pst-scrollable-table-container">, ' in theme
+        assert theme.endswith("px shown, with no cue that it scrolls (no gradient painted by "
+                              "the box: the scroll shadows of seelike.css)"), theme
+        assert output.startswith('<table class="seelike-table"> "An output table" is ')
+        assert 'scrolls in <div class="output text_html">' in output, output
+        assert clipped.startswith('<table class="clipped"> "column number 0')
+        assert "px by <div> (overflow-x: hidden): its last columns cannot be reached" in clipped
+        assert bare.startswith('<table class="bare"> "A bare table" is '), bare
+        assert "past the article's right edge at " in bare and bare.endswith("in no scroll box")
+    assert not any("narrow" in p for p in problems)
+
+
+def test_claims_row_taller_than_a_phone_fails(results: dict[str, list[str]]) -> None:
+    """Only at 390 px, only the tall row, named by its first cell."""
+    problems = results["chapters/claims.html"]
+    assert len(problems) == 1, problems
+    assert problems[0].startswith('claims row taller than the screen at 390 px: "Tall row" is ')
+    assert problems[0].endswith(" px tall, the screen 844 px"), problems[0]
+    tall = int(problems[0].split(" is ")[1].split(" px")[0])
+    assert tall > 844
+
+
+def test_internal_words_in_prose_fail(results: dict[str, list[str]]) -> None:
+    """Missing values, identifiers and a glue key in p, li and td are named, each with its
+    block's text; the same words in code, a URL, a file name or a code cell are not."""
+    problems = results["chapters/prose.html"]
+    first = "The value is nan here, n/a there (NaN elsewhere) and None at the end."
+    assert problems == [
+        f'missing value in prose: "nan" in <p>: "{first}"',
+        f'missing value in prose: "n/a" in <p>: "{first}"',
+        f'missing value in prose: "NaN" in <p>: "{first}"',
+        f'missing value in prose: "None" in <p>: "{first}"',
+        'missing value in prose: "None" in <p>: "None of the models passes; None"',
+        'missing value in prose: "None" in <td>: "None"',
+        'internal identifier in prose: "P.vit_gap" in <p>: "The gap P.vit_gap decides '
+        'fig6_vit_global_midway, below LOWER_HALF_BAR."',
+        'internal identifier in prose: "fig6_vit_global_midway" in <p>: "The gap P.vit_gap '
+        'decides fig6_vit_global_midway, below LOWER_HALF_BAR."',
+        'internal identifier in prose: "LOWER_HALF_BAR" in <p>: "The gap P.vit_gap decides '
+        'fig6_vit_global_midway, below LOWER_HALF_BAR."',
+        'internal identifier in prose: "vit_cifar_noskip1" in <td>: "vit_cifar_noskip1"',
+        'glue key in prose: "intro-verdicts" in <li>: "A glue key that did not render: '
+        'intro-verdicts."'], problems
+
+
+def test_prose_words() -> None:
+    """The word rules without a browser: English "None", the cap, the allow-list."""
+    def kinds(text: str, glue: frozenset[str] = frozenset()) -> list[str]:
+        return [p.split(" in prose: ")[0] + " " + p.split('"')[1]
+                for p in check_browser.prose_problems([{"tag": "p", "text": text}], glue)]
+
+    assert kinds("None of them. Then None.") == ["missing value None"]
+    assert kinds("A list. (None is fine.) Said: None of it.") == []
+    assert kinds("the control: None (90 % interval)") == ["missing value None"]
+    assert kinds("None None") == ["missing value None"]  # once per block and word
+    assert kinds("nan, NAN; n/a. N/A nanometre Nan's") == [
+        "missing value nan", "missing value NAN", "missing value n/a", "missing value N/A"]
+    assert kinds("P.vit_gap() and (P.u) but P. Smith, ch5_U and fig-2") == [
+        "internal identifier P.vit_gap", "internal identifier P.u", "internal identifier ch5_U"]
+    assert kinds("vit_cifar, resnet_cifar, x86_64, a/b_c1, f_1.png, www.x.org/a_1") == []
+    assert kinds("key ch1-patches", frozenset({"ch1-patches"})) == ["glue key ch1-patches"]
+    many = check_browser.prose_problems(
+        [{"tag": "td", "text": f"fig{i}_a"} for i in range(15)])
+    assert len(many) == check_browser.MAX_REPORTS + 1
+    assert many[-1] == "internal identifier in prose: 5 more on this page"
+
+
+def test_glue_keys_from_the_shipped_notebooks(site: Path, tmp_path: Path) -> None:
+    assert check_browser.glue_keys(site) == {"intro-verdicts", "ch5_U_rel"}
+    sources = tmp_path / "_sources"
+    sources.mkdir()
+    (sources / "page.md.txt").write_text(
+        "{glue:text}`other.ipynb::ch2_gap:.2f` and\n```{glue:figure} ch1-depth\n```\n"
+        "{glue}`accuracy`")
+    assert check_browser.glue_keys(tmp_path) == {"ch2_gap", "ch1-depth"}
