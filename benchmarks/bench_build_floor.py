@@ -60,7 +60,6 @@ the smoke preset (``tests/test_bench_floor.py``).
 from __future__ import annotations
 
 import argparse
-import ast
 import functools
 import json
 import math
@@ -83,7 +82,7 @@ from seelike import models
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA
 from seelike.book import plan, store
-from seelike.book.presets import Preset, get_preset, probe_set
+from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.cka import transform_gram
 from seelike.compare import CKAAnalysis, CKACurve
 from seelike.estimators import EstimatorCKA, chunk_grams
@@ -714,17 +713,6 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
         "floor_parts": {part: round(sum(r["seconds"][part] for r in rows), 2) for part in PARTS},
         "passes": rows,
     }
-
-
-def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["cka_examples=64", "estimator_batches=(8, 16)"]`` as preset overrides."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {pair!r}: write FIELD=VALUE, e.g. cka_examples=64")
-        out[key] = ast.literal_eval(value)
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

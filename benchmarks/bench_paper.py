@@ -29,7 +29,6 @@ time of all passes, synchronised at each pass's end.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -46,7 +45,7 @@ import torch
 
 from seelike import cache, data, models
 from seelike.book import plan, results, store
-from seelike.book.presets import Preset, get_preset, probe_set
+from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.passes import Analysis
 from seelike.profile import Profile
 
@@ -225,17 +224,6 @@ def markdown(result: dict[str, Any]) -> str:
               f"on {result['device']} (model building, {result['model_build_seconds']:.1f} s, "
               f"not counted): {verdict}."]
     return "\n".join(lines) + "\n"
-
-
-def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["cka_examples=8", "estimator_batches=(4, 8)"]`` as preset overrides."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {pair!r}: write FIELD=VALUE, e.g. cka_examples=64")
-        out[key] = ast.literal_eval(value)
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seelike.book import plan
-from seelike.book.presets import get_preset
+from seelike.book.presets import get_preset, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["cka_examples=8", "cka_batch=4", "attention_examples=4", "receptive_field_examples=2",
@@ -30,7 +30,7 @@ def bench():
 def test_every_planned_analysis_of_the_paper_preset_runs_and_is_timed(bench, tmp_path) -> None:
     out = tmp_path / "bench.json"
     result = bench.main(["--device", "cpu", "--shots", "2", "--out", str(out), "--set", *TINY])
-    p = get_preset("paper", **bench.parse_overrides(TINY))
+    p = get_preset("paper", **parse_overrides(TINY))
     written = json.loads(out.read_text())
     assert written["rows"] == result["rows"] and written["complete"] and result["complete"]
     assert out.with_suffix(".md").read_text().startswith("| chapter | analysis |")

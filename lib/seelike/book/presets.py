@@ -9,8 +9,10 @@ preset's sizes into the probe images of each purpose.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from seelike import data, models
 
@@ -202,3 +204,15 @@ def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> data.ProbeSet:
 def zoo_models(preset: Preset) -> list[str]:
     """The model names ``preset`` can load: the trained zoo (smoke, cifar) or timm's (paper)."""
     return list(models.PAPER_MODELS if preset.name == "paper" else models.ZOO)
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["cka_examples=64", "estimator_batches=(8, 16)"]`` as preset overrides (each value a
+    Python literal), for the benchmarks' ``--set FIELD=VALUE``."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {pair!r}: write FIELD=VALUE, e.g. cka_examples=64")
+        out[key] = ast.literal_eval(value)
+    return out
