@@ -74,8 +74,12 @@ def test_every_scheduled_pass_gets_a_positive_floor_in_its_chapter(
         assert row["passes"] == sum(x["chapter"] == chapter for x in passes)
         if row["passes"]:
             assert row["floor_seconds"] > 0
-            assert row["ratio"] == pytest.approx(build[chapter] / row["floor_seconds"],
-                                                 rel=0.02)
+            # The ratio is kept to two decimals: within 0.005 of the exact one at any load
+            # (a relative tolerance fails on a busy machine, where floors grow and ratios
+            # shrink towards that rounding).
+            exact = build[chapter] / sum(x["floor_seconds"] for x in passes
+                                         if x["chapter"] == chapter)
+            assert row["ratio"] == pytest.approx(exact, abs=0.0051)
         else:
             assert row["floor_seconds"] == 0 and row["ratio"] is None
     total = written["total"]

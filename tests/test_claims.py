@@ -541,6 +541,12 @@ def test_in_short_counts_sentences_by_their_weakest_clause_in_whole_words() -> N
         "The one sentence of the paper tested here is not reproduced."
     assert claims.in_short([_said("A.", 1.0, "a"), _said("B.", 2.0, "b")]) == \
         "All 2 sentences of the paper tested here are reproduced."
+    between = claims.Declaration("p", "Fig 1", "P.", "Figure 1 caption", "a statistic", ">",
+                                 1.0, 0.0, "why", "a control", sentence="p")
+    partly = between.judge(ch04.CHAPTER, claims.Measured(0.5, (0.4, 0.5, 0.6)))
+    assert partly.verdict == "partly"
+    assert claims.in_short([partly]) == \
+        "The one sentence of the paper tested here is partly reproduced."
     mixed = [_said("A.", 1.0, "a"), _said("B.", 2.0, "b"), _said("C.", -1.0, "c"),
              _said("D.", 0.05, "d")]
     assert claims.in_short(mixed) == (

@@ -280,7 +280,7 @@ def test_a_parameter_every_named_chapter_has_is_passed_on(monkeypatch):
     ran = []
     monkeypatch.setattr(run, "execute", lambda chapter, *a, **k: (
         ran.append((chapter.stem, k["params"])), (chapter, 0.0, True))[1])
-    monkeypatch.setattr(run, "record_timings", lambda *a: {})
+    monkeypatch.setattr(run.execution, "record", lambda *a, **k: {})
     assert run.main(["07_localization", "08_scale", "-p", "shots=5"]) == 0
     assert ran == [("07_localization", {"shots": 5}), ("08_scale", {"shots": 5})]
 

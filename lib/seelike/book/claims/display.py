@@ -193,6 +193,11 @@ def _phrase(value: float, low: float, high: float) -> str:
     return f"{value:.3f} (90 % interval {inside})" if inside else f"{value:.3f}"
 
 
+def _predicate(verdict: str) -> str:
+    """A verdict after "is": "partly" alone reads as a fragment there."""
+    return "partly reproduced" if verdict == "partly" else verdict
+
+
 def _listed(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
@@ -208,11 +213,12 @@ def in_short(claims: Sequence[Claim | None] | pd.DataFrame, where: str = "here")
     if told.empty:
         return "On this preset the chapter tests none of the paper's sentences."
     if len(told) == 1:
-        return f"The one sentence of the paper tested {where} is {told.verdict.iloc[0]}."
+        return (f"The one sentence of the paper tested {where} is "
+                f"{_predicate(told.verdict.iloc[0])}.")
     counts = told.verdict.value_counts()
     found = [v for v in VERDICTS if counts.get(v, 0)]
     if len(found) == 1:
-        return f"All {len(told)} sentences of the paper tested {where} are {found[0]}."
+        return f"All {len(told)} sentences of the paper tested {where} are {_predicate(found[0])}."
     parts = [f"{counts[v]} {v}" for v in found]
     return (f"Of the {len(told)} sentences of the paper tested {where}, {_listed(parts)} (a "
             f"sentence takes the verdict of its weakest clause).")
