@@ -51,7 +51,7 @@ else from the runner's ``_build/executed/<preset>/timings.json`` under ``--build
 (default: this checkout). Threads are torch's default, as in the book's kernels.
 
     PYTHONPATH=lib SEELIKE_DATA=... python benchmarks/bench_build_floor.py --note "solo"
-    python benchmarks/bench_build_floor.py --preset smoke --out /tmp/floor.json
+    python benchmarks/bench_build_floor.py --preset smoke --out build_floor_smoke.json
 
 Writes ``benchmarks/build_floor_<preset>.json`` (or ``--out``); the test suite runs it on
 the smoke preset (``tests/test_bench_floor.py``).

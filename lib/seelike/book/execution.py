@@ -62,8 +62,7 @@ def render(timings: Mapping[str, object], order: list[str]) -> str:
     """The record as a MyST table, one row per page of ``order`` (stems, ``chapters/``
     pages as ``chapters/<stem>``): the page (a link), when it was last executed, its
     seconds and whether the latest run took it from the cache; a page never run says so."""
-    runs = timings.get("runs", {}) if isinstance(timings, Mapping) else {}
-    seconds = timings.get("chapters", {}) if isinstance(timings, Mapping) else {}
+    runs, seconds = timings.get("runs", {}), timings.get("chapters", {})
     lines = ["| page | last executed (UTC) | seconds | this build |",
              "| --- | --- | ---: | --- |"]
     for doc in order:
@@ -76,7 +75,7 @@ def render(timings: Mapping[str, object], order: list[str]) -> str:
             when, fresh = "not run", "not run"
         lines.append(f"| {{doc}}`/{doc}` | {when.removesuffix('+00:00')} | "
                      f"{_seconds(entry.get('seconds', seconds.get(stem)))} | {fresh} |")
-    total = _seconds(timings.get("total_seconds") if isinstance(timings, Mapping) else None)
+    total = _seconds(timings.get("total_seconds"))
     lines.append(f"| **all pages** | | **{total}** | |")
     return "\n".join(lines)
 
