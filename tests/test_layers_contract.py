@@ -133,3 +133,43 @@ def test_engine_modules_describe_the_engine_not_the_book(module: str) -> None:
     text = MODULES[module].read_text()
     cited = sorted(set(re.findall(r"\b[Cc]hapters? \d+", text)))
     assert not cited, f"{module} cites the book's {cited}: describe what the code computes"
+
+
+def public_names(tree: ast.Module) -> tuple[list[str] | None, set[str]]:
+    """A module's ``__all__`` (None when it declares none) and the public functions and
+    classes it defines at top level."""
+    declared = None
+    defined: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            declared = list(ast.literal_eval(node.value))
+    return declared, {n for n in defined if not n.startswith("_")}
+
+
+def test_public_names_reads_all_and_definitions() -> None:
+    tree = ast.parse("__all__ = ['f']\ndef f(): pass\ndef g(): pass\ndef _h(): pass\n")
+    assert public_names(tree) == (["f"], {"f", "g"})
+    assert public_names(ast.parse("def f(): pass\n"))[0] is None
+
+
+@pytest.mark.parametrize("module", [m for m, p in MODULES.items() if p.name != "__init__.py"])
+def test_public_modules_declare_all(module: str) -> None:
+    """Every module says what it exports: ``__all__`` names only what the module has, and
+    lists every public function and class it defines (a new one is exported or private)."""
+    tree = ast.parse(MODULES[module].read_text())
+    declared, defined = public_names(tree)
+    assert declared is not None, f"{module} has no __all__; list its public names"
+    assert len(declared) == len(set(declared)), f"{module}.__all__ repeats a name"
+    top = {t.id for n in tree.body if isinstance(n, ast.Assign | ast.AnnAssign)
+           for target in (n.targets if isinstance(n, ast.Assign) else [n.target])
+           for t in ast.walk(target) if isinstance(t, ast.Name)}
+    imported = {a.asname or a.name.split(".")[0] for n in tree.body
+                if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+    unknown = set(declared) - defined - top - imported
+    assert not unknown, f"{module}.__all__ names what it does not have: {sorted(unknown)}"
+    missing = defined - set(declared)
+    assert not missing, (f"{module} defines public {sorted(missing)} outside __all__: add them "
+                         f"to __all__ or give them a leading underscore")

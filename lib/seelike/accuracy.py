@@ -18,6 +18,8 @@ from torch import nn
 from seelike.hooks import Tap
 from seelike.passes import Analysis, Batch, Needs
 
+__all__ = ["Accuracy", "accuracy_gap"]
+
 
 @dataclass(eq=False)
 class Accuracy(Analysis):

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = ["BasicBlock", "CifarResNet", "cifar_resnet"]
+
 
 class BasicBlock(nn.Module):
     """3x3 conv-BN-ReLU-3x3 conv-BN, add, ReLU; parameter-free "option A" shortcut."""

@@ -42,6 +42,10 @@ from seelike import __version__, catalogue
 from seelike.config import repo_root
 from seelike.io import atomic_write_bytes
 
+__all__ = ["CACHE_ENV", "cache_dir", "cache_path", "cached", "code_closure", "code_fingerprint",
+           "is_cached", "key_json", "load", "model_fingerprint", "probe_fingerprint",
+           "state_fingerprint"]
+
 if TYPE_CHECKING:
     from torch import nn
 

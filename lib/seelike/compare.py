@@ -22,6 +22,9 @@ from seelike.hooks import Tap, TokenMode, submodule
 from seelike.layers import layer_names
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 
+__all__ = ["CKAAnalysis", "CKACurve", "CKARequest", "Pair", "analysis_of", "cka_matrices",
+           "cka_matrix"]
+
 
 def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
                model_b: nn.Module | None = None, layers_b: Sequence[str] | None = None,

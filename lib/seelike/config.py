@@ -11,6 +11,8 @@ from pathlib import Path
 
 import platformdirs
 
+__all__ = ["DATA_ENV", "data_root", "repo_root"]
+
 DATA_ENV = "SEELIKE_DATA"
 
 

@@ -30,6 +30,13 @@ import numpy as np
 from seelike.config import DATA_ENV, data_root
 from seelike.io import DataError, atomic_write_bytes
 
+__all__ = ["CIFAR10_CLASSES", "CIFAR10_MD5", "CIFAR10_SHA256", "CIFAR10_URL", "DEFAULT_CROP_PCT",
+           "DEFAULT_INTERPOLATION", "IMAGENETTE_CLASSES", "IMAGENETTE_DIR", "IMAGENETTE_MINI_DIR",
+           "IMAGENETTE_URL", "IMAGE_EXTENSIONS", "NATIVE_SIZE", "PURPOSES", "SPLIT_SIZES",
+           "ProbeSet", "TensorProbe", "check_image_size", "check_same_examples", "cifar10",
+           "class_balanced_subset", "convert_cifar10_archive", "image_folder", "imagenette",
+           "largest_draw", "load_images", "preprocess_config", "probe_draw"]
+
 if TYPE_CHECKING:
     import torch
     from torch import nn

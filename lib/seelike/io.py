@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+__all__ = ["DataError", "atomic_write_bytes", "atomic_write_text"]
+
 _TMP_SUFFIX = ".seelike-tmp"
 # No write takes this long: a temporary file this old belongs to a writer that died, even on
 # another host of a shared folder, where its process cannot be looked up.

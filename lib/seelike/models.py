@@ -31,6 +31,14 @@ from seelike.config import repo_root
 from seelike.io import DataError
 from seelike.network import ImageClassifier, NoSkipBlock
 
+__all__ = ["AKAMASTER_FILES", "AKAMASTER_URL", "CIFAR_MEAN", "CIFAR_STD", "GAP_VIT_COLOUR",
+           "IMAGENET_MEAN", "IMAGENET_STD", "LESS_DATA_COLOURS", "MIXER_CIFAR", "NOSKIP_BLOCKS",
+           "PAPER_MODELS", "PENDING", "RESNET_CIFAR", "SEEDS", "SEED_SEP", "VIT_CIFAR",
+           "VIT_CIFAR_GAP", "ZOO", "ModelSpec", "PaperModel", "build", "build_net", "build_paper",
+           "colour_of", "fingerprint", "load", "manifest_path", "meta_build", "pack_correct",
+           "read_manifest", "seed_name", "seed_variants", "sha256_file", "spec_dict", "spec_of",
+           "split_seed", "test_correct", "weights_dir", "weights_path"]
+
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -30,6 +30,8 @@ from seelike.memory import check_fits, release_freed
 from seelike.network import default_device
 from seelike.profile import Profile
 
+__all__ = ["Analysis", "Batch", "GramSpec", "Needs", "cache_key", "code_of", "examples_used", "run"]
+
 
 @dataclass(frozen=True)
 class GramSpec:

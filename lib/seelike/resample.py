@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["PoissonMeans", "bootstrap_means", "multinomial_weights", "weighted_means"]
+
 
 class PoissonMeans:
     """``draws`` resampled means of per-example arrays, fed one minibatch at a time."""

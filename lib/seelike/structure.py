@@ -13,6 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+__all__ = ["best_match_fraction", "best_match_halves", "depth_fraction", "diagonal_by_third",
+           "finite_mean", "kind_contrast", "low_high_similarity", "mapped_stages",
+           "mean_best_match", "off_diagonal_mean", "row_permutations", "square_matrix",
+           "stage_contrast", "two_block_split"]
+
 
 def depth_fraction(n: int) -> np.ndarray:
     """Position of each of ``n`` layers as a fraction of depth, ``(i + 0.5) / n``."""

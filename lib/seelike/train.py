@@ -36,6 +36,9 @@ from seelike import models, network
 from seelike.data import cifar10, class_balanced_subset
 from seelike.io import atomic_write_bytes, atomic_write_text
 
+__all__ = ["RECIPES", "Recipe", "augment", "evaluate", "git_commit", "lr_factor", "main",
+           "make_optimizer", "predictions", "replay_steps", "train"]
+
 
 @dataclass(frozen=True)
 class Recipe:

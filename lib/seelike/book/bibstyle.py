@@ -18,6 +18,8 @@ from pybtex.richtext import Text
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
 
+__all__ = ["NAME", "AuthorYearLabels", "Style", "author_year", "setup"]
+
 NAME = "seelike"
 
 

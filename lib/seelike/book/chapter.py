@@ -21,6 +21,8 @@ from seelike.book.claims.table import Claim, write
 from seelike.book.plan import KNOBS, knob_limits
 from seelike.book.presets import Preset, check_draw_sizes, get_preset
 
+__all__ = ["Setup", "results_name", "setup"]
+
 
 @dataclass(frozen=True)
 class Setup:

@@ -33,6 +33,18 @@ from seelike.passes import Analysis
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 
+__all__ = ["BOOTSTRAP", "KNOBS", "RECEPTIVE_FIELD_BATCH", "ROLES", "SHOT_DRAWS", "analyses",
+           "analysis_key", "attention_distances", "batch_size", "chapter_of", "cka_analysis",
+           "cka_walkthrough", "data_scale", "estimator_study", "first_heatmap",
+           "head_subsets_by_seed", "head_subsets_vs_resnet", "is_full_probe_set", "knob_limits",
+           "less_data", "localization", "localization_by_seed", "middle_no_skip",
+           "mixer_comparison", "no_skip", "noise_floor", "other_seeds", "probe_evaluation",
+           "probe_evaluations", "probe_fit", "probe_fits", "probe_models", "probe_shots",
+           "receptive_field_models", "receptive_field_requests", "representation_structure",
+           "resnets", "role_models", "schedule", "seed_models", "seed_pairs", "seed_structure",
+           "shot_draws", "skip_removed", "skip_statistics", "spatial_models", "stem",
+           "vit_distances", "with_shots", "zoo_accuracy"]
+
 #: Each chapter's knobs and the book's value of each. ``None``: the preset's value of the
 #: :class:`~seelike.book.presets.Preset` field of that name. A run with any other value
 #: writes its results under a name of its own (:func:`seelike.book.chapter.setup`).

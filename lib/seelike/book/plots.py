@@ -20,6 +20,9 @@ from matplotlib.figure import Figure
 from seelike import models
 from seelike.layers import short_label
 
+__all__ = ["CKA_CMAP", "MIN_TEXT_PT", "PAGE_WIDTH", "block_ticks", "cka_heatmap", "model_colour",
+           "setup", "show", "smallest_text"]
+
 CKA_CMAP = "magma"
 #: inches: the content column of a page at a 1280-px window, at 100 px per inch
 PAGE_WIDTH = 7.5

@@ -16,6 +16,9 @@ from typing import Any
 
 from seelike import data, models
 
+__all__ = ["COUNTS", "PRESETS", "SIZE_OF", "Preset", "check_draw_sizes", "get_preset",
+           "parse_overrides", "probe_set", "zoo_models"]
+
 #: the integer fields: example counts, minibatch sizes, repeats, image size
 COUNTS = ("cka_examples", "cka_batch", "cka_repeats", "image_size", "attention_examples",
           "receptive_field_examples", "probe_train_per_class", "probe_test_examples",

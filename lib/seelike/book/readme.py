@@ -18,7 +18,8 @@ import pandas as pd
 from seelike.book import claims, tally
 from seelike.io import atomic_write_text
 
-__all__ = ["END", "START", "problems", "readme_block", "render_readme", "write_readme"]
+__all__ = ["END", "START", "chapter_number", "problems", "readme_block", "render_readme", "sha256",
+           "write_readme"]
 
 START, END = "<!-- scorecard:start -->", "<!-- scorecard:end -->"
 STATEMENT_CHARS = 90  # README cells stay on one line of a GitHub page

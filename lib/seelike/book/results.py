@@ -27,6 +27,8 @@ from seelike.passes import Analysis
 from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
 
+__all__ = ["cka", "cka_draws", "cka_many", "probe_accuracies", "receptive_fields", "results"]
+
 
 def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
             batch_size: int | None = None, progress: bool = False,

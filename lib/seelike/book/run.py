@@ -43,6 +43,11 @@ from seelike.book.presets import PRESETS
 from seelike.cache import code_closure
 from seelike.config import repo_root
 
+__all__ = ["BOOK_FILES", "EXECUTION_PAGE", "READS_COMMITTED", "READS_RESULTS", "build", "chapters",
+           "check_params", "drop_machine_paths", "execute", "executed_path", "export_ipynb",
+           "fold_injected_parameters", "imported_modules", "is_notebook", "main", "notebooks",
+           "pages", "root_page", "stage"]
+
 # Chapters that read the other chapters' results tables (the scorecard; chapter 10 shows
 # chapter 4's verdicts beside its own): re-run whenever those change.
 READS_RESULTS = {"10_estimators", "11_scorecard"}

@@ -20,6 +20,8 @@ from seelike.book.presets import Preset, probe_set
 from seelike.passes import Analysis
 from seelike.profile import Profile
 
+__all__ = ["result_id", "results"]
+
 
 def _path(analysis: Analysis, key: dict) -> str:
     return str(cache.cache_path(analysis.name, key, passes.code_of(analysis)))

@@ -16,6 +16,8 @@ from pandas.io.formats.style import Styler
 
 from seelike.book.codenames import as_html
 
+__all__ = ["VERDICT_COLOURS", "styled", "verdict_css"]
+
 #: Background of each verdict, the same in every table of the book (light enough for text).
 VERDICT_COLOURS = {"reproduced": "#d4edda", "partly": "#fff3cd", "not reproduced": "#f8d7da",
                    "inconclusive": "#e2e3e5", "untestable here": "#dbe7f3"}

@@ -32,7 +32,9 @@ from seelike.structure import (
 )
 
 __all__ = ["CHAPTER", "CLEAR_STAGE_MARGIN", "DECLARATIONS", "POINT_KEYS", "Structure",
-           "chapter4_claims", "point_statistics", "point_verdicts"]
+           "chapter4_claims", "last_third_less_similar", "last_third_margin", "lower_half",
+           "point_statistics", "point_verdicts", "resnet_stages", "upper_half_in_band",
+           "vit_stages"]
 
 CHAPTER = "04_representation_structure"
 

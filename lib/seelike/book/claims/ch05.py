@@ -30,7 +30,12 @@ from seelike.receptive_field import centre_share, spread
 from seelike.resample import weighted_means
 from seelike.structure import depth_fraction, finite_mean
 
-__all__ = ["CHAPTER", "DECLARATIONS", "LOCAL_FRACTION", "MIDDLE", "ErfSummary"]
+__all__ = ["CHAPTER", "DECLARATIONS", "LOCAL_FRACTION", "MIDDLE", "ErfSummary", "accuracy_claim",
+           "attention_claims", "high_global", "less_data_claim", "local_head_ratio", "local_heads",
+           "local_margin", "local_most_similar", "local_to_global", "low_mix",
+           "lowest_local_count", "middle_third", "receptive_field_claims", "resnet_grows",
+           "resnet_smallest_step", "similarity_falls", "smallest_distance", "subsets_claims",
+           "vit_grows"]
 
 CHAPTER = "05_local_global"
 

@@ -20,7 +20,9 @@ from seelike.book.claims.verdict import Measured, measure
 from seelike.layers import block_index
 from seelike.structure import finite_mean, square_matrix
 
-__all__ = ["CHAPTER", "DECLARATIONS", "Skips", "chapter6_claims"]
+__all__ = ["CHAPTER", "DECLARATIONS", "Skips", "across_block", "attention_over_mlp_late",
+           "chapter6_claims", "cosine_contrast", "log_ratio_halves", "ratio_median",
+           "token_contrast"]
 
 CHAPTER = "06_skip_connections"
 

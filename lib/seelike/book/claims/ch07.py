@@ -29,8 +29,8 @@ from seelike.localization import (
 )
 from seelike.structure import depth_fraction
 
-__all__ = ["CHAPTER", "DECLARATIONS", "LOCALIZATION_KEYS", "PROBE_KEYS",
-           "localization_claims", "probe_claims"]
+__all__ = ["CHAPTER", "DECLARATIONS", "LOCALIZATION_KEYS", "PROBE_KEYS", "Maps", "early_gap",
+           "gain", "localization_claims", "on_par", "over_shot_draws", "plateau", "probe_claims"]
 
 CHAPTER = "07_localization"
 

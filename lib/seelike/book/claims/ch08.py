@@ -21,7 +21,8 @@ from seelike.book.claims.table import Claim
 from seelike.book.claims.verdict import Measured
 from seelike.structure import depth_fraction, diagonal_by_third
 
-__all__ = ["CHAPTER", "DECLARATIONS", "PROBE_MARGIN", "chapter8_claims", "middle_third"]
+__all__ = ["CHAPTER", "DECLARATIONS", "PROBE_MARGIN", "chapter8_claims", "lower_minus_higher",
+           "lowest_third", "middle_third", "more_data_gain", "smallest_step"]
 
 CHAPTER = "08_scale"
 

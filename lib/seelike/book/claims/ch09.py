@@ -27,7 +27,8 @@ from seelike.structure import (
     two_block_split,
 )
 
-__all__ = ["CHAPTER", "DECLARATIONS", "chapter9_claims", "judge_vit_like"]
+__all__ = ["CHAPTER", "DECLARATIONS", "blocks_contrast", "chapter9_claims", "depth_aligned_match",
+           "first_block_fraction", "judge_vit_like", "split_order_margin"]
 
 CHAPTER = "09_mixer"
 

@@ -23,7 +23,7 @@ from seelike.book.claims.verdict import Measured
 from seelike.structure import off_diagonal_mean
 
 __all__ = ["CHAPTER", "DECLARATIONS", "PAPER_SMALLEST_BATCH", "judge_batch_sizes",
-           "judge_biased_inflation", "judge_examples", "verdicts_kept"]
+           "judge_biased_inflation", "judge_examples", "sets_kept", "shift", "verdicts_kept"]
 
 CHAPTER = "10_estimators"
 
