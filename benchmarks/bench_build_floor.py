@@ -81,7 +81,7 @@ from torch.nn import functional as F
 from seelike import models
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA
-from seelike.book import plan, store
+from seelike.book import plan, results, store
 from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.cka import transform_gram
 from seelike.compare import CKAAnalysis, CKACurve
@@ -123,8 +123,8 @@ class Pass:
 
 @contextmanager
 def planning_only() -> Iterator[set[tuple[str, int, int]]]:
-    """``plan.analyses`` without running any pass: what the plan reads from the cache while
-    it plans (Fig 5's heads need the attention distances; the probe evaluations need their
+    """``plan.analyses`` resolved without running any pass: what resolving reads from the
+    cache (Fig 5's heads need the attention distances; the probe evaluations need their
     fits) is recorded in the yielded set and answered with stand-ins of the right shapes,
     so the floor neither needs nor touches the results cache."""
     reads: set[tuple[str, int, int]] = set()
@@ -153,7 +153,8 @@ def scheduled_passes(p: Preset, shots: int, order: Sequence[str]) -> list[Pass]:
     out = []
     for q, purpose, repeat in plan.schedule(p, shots=shots):
         with planning_only() as reads:
-            analyses = plan.analyses(q, purpose, repeat, shots=shots)
+            analyses = [results.resolve(a)
+                        for a in plan.analyses(q, purpose, repeat, shots=shots)]
         out.append(Pass(q, purpose, repeat, analyses, set(reads)))
     rank = {name: i for i, name in enumerate(order)}
 

@@ -150,7 +150,8 @@ def run(p: Preset, device: torch.device, *,
         build = time.perf_counter() - build_start
         for q, purpose, repeat in plan.schedule(p, shots=shots):
             probe = probe_set(q, purpose, seed=repeat)
-            analyses = plan.analyses(q, purpose, repeat, shots=shots)
+            analyses = [results.resolve(a)
+                        for a in plan.analyses(q, purpose, repeat, shots=shots)]
             profile = Profile(device)
             sync()
             start = time.perf_counter()

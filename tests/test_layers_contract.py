@@ -173,3 +173,27 @@ def test_public_modules_declare_all(module: str) -> None:
     missing = defined - set(declared)
     assert not missing, (f"{module} defines public {sorted(missing)} outside __all__: add them "
                          f"to __all__ or give them a leading underscore")
+
+
+def calls_of(tree: ast.AST) -> set[str]:
+    """The names of the functions a module calls (``f(...)`` and ``module.f(...)``)."""
+    return {n.func.attr if isinstance(n.func, ast.Attribute) else n.func.id
+            for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute | ast.Name)}
+
+
+def test_calls_of_reads_plain_and_dotted_calls() -> None:
+    assert calls_of(ast.parse("store.results(p)\nrun()\nx.y\n")) == {"results", "run"}
+
+
+def test_the_plan_declares_and_never_computes() -> None:
+    """The plan is a declaration: it reaches neither the results cache nor a pass, and loads
+    no weights. What an analysis needs from another result (Fig 5's heads, a probe's fit)
+    it declares as a ``plan.After``, which ``seelike.book.results.resolve`` computes."""
+    path = MODULES["seelike.book.plan"]
+    reach = imports_of(path, set(MODULES))
+    computing = {"seelike.book.store", "seelike.book.results", "seelike.cache"}
+    assert not reach & computing, f"the plan imports {sorted(reach & computing)}"
+    calls = calls_of(ast.parse(path.read_text()))
+    assert not calls & {"results", "run", "load", "cached", "result_id"}, sorted(
+        calls & {"results", "run", "load", "cached", "result_id"})

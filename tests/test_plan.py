@@ -17,7 +17,7 @@ import jupytext
 import numpy as np
 import pytest
 
-from seelike.book import plan, store
+from seelike.book import plan, results, store
 from seelike.book.chapter import setup
 from seelike.book.presets import PRESETS, get_preset
 from seelike.config import repo_root
@@ -26,11 +26,12 @@ from seelike.passes import Analysis
 CHAPTERS = repo_root() / "chapters"
 
 
-def _ident(a: Analysis) -> tuple[str, str]:
+def _ident(a: Analysis | plan.After) -> tuple[str, str]:
+    a = results.resolve(a)
     return a.name, repr(a.params())
 
 
-def _requested(p) -> dict[str, list[Analysis]]:
+def _requested(p) -> dict[str, list[Analysis | plan.After]]:
     """Every analysis the chapters request through the plan's functions, by probe purpose."""
     cka = [*plan.representation_structure(p), *plan.seed_structure(p), *plan.noise_floor(p),
            *plan.skip_removed(p), *plan.data_scale(p), *plan.mixer_comparison(p),
@@ -39,7 +40,7 @@ def _requested(p) -> dict[str, list[Analysis]]:
         "cka": [*(plan.cka_analysis(r) for r in cka),
                 plan.cka_walkthrough(p), *plan.zoo_accuracy(p), *plan.skip_statistics(p),
                 *plan.localization(p), *plan.localization_by_seed(p),
-                plan.head_subsets_vs_resnet(p, plan.vit_distances(p)),
+                plan.head_subsets_vs_resnet(p, results.vit_distances(p)),
                 *plan.head_subsets_by_seed(p)],
         "attention": plan.attention_distances(p),
         "estimators": [plan.estimator_study(p)],
@@ -87,11 +88,11 @@ def test_a_reader_s_knob_builds_analyses_outside_the_book_s_plan(mirror: Path) -
     planned = {_ident(a) for a in plan.analyses(smoke, "cka")}
     stages = {_ident(a) for a in plan.localization(smoke, resnet_stages=1)}
     assert stages - planned  # the ResNet's last stage alone: another analysis
-    window = plan.head_subsets_vs_resnet(smoke, plan.vit_distances(smoke), head_window=0.5)
+    window = plan.head_subsets_vs_resnet(smoke, results.vit_distances(smoke), head_window=0.5)
     assert _ident(window) not in planned
     # Each chapter's defaults are the plan's: setup's knobs rebuild the book's analyses.
     knobs = setup("05_local_global", smoke).knobs
-    fig5 = plan.head_subsets_vs_resnet(smoke, plan.vit_distances(smoke), **knobs)
+    fig5 = plan.head_subsets_vs_resnet(smoke, results.vit_distances(smoke), **knobs)
     assert _ident(fig5) in planned
     ch7 = setup("07_localization", smoke).knobs
     assert {_ident(a) for a in plan.localization(

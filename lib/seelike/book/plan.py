@@ -5,7 +5,8 @@ Chapters ask for their analyses through these functions and read the results wit
 book asks of a probe set in the same pass: whichever chapter comes first computes (and
 caches) what the later ones need, so each model runs once over each probe set per build.
 A chapter that computes something over a shared probe set must list it here, or it
-would cost a second pass.
+would cost a second pass. The plan declares and never computes: an analysis that can only
+be built from another result is an :class:`After`, which the results layer resolves.
 
 :data:`KNOBS` holds the choices each chapter's parameters cell shows a reader, with the
 book's values; the plan's functions take them as keyword arguments, so a reader's other
@@ -15,13 +16,14 @@ value builds other analyses (cached under their own parameters) and leaves the b
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from seelike import compare, models, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
-from seelike.book import store
 from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
 from seelike.data import largest_draw
@@ -33,17 +35,37 @@ from seelike.passes import Analysis
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 
-__all__ = ["BOOTSTRAP", "KNOBS", "RECEPTIVE_FIELD_BATCH", "ROLES", "SHOT_DRAWS", "analyses",
-           "analysis_key", "attention_distances", "batch_size", "chapter_of", "cka_analysis",
-           "cka_walkthrough", "data_scale", "estimator_study", "first_heatmap",
-           "head_subsets_by_seed", "head_subsets_vs_resnet", "is_full_probe_set", "knob_limits",
-           "less_data", "localization", "localization_by_seed", "middle_no_skip",
-           "mixer_comparison", "no_skip", "noise_floor", "other_seeds", "probe_evaluation",
-           "probe_evaluations", "probe_fit", "probe_fits", "probe_models", "probe_shots",
-           "receptive_field_models", "receptive_field_requests", "representation_structure",
-           "resnets", "role_models", "schedule", "seed_models", "seed_pairs", "seed_structure",
-           "shot_draws", "skip_removed", "skip_statistics", "spatial_models", "stem",
-           "vit_distances", "with_shots", "zoo_accuracy"]
+__all__ = ["BOOTSTRAP", "KNOBS", "RECEPTIVE_FIELD_BATCH", "ROLES", "SHOT_DRAWS", "After",
+           "analyses", "analysis_key", "attention_distances", "batch_size", "chapter_of",
+           "cka_analysis", "cka_walkthrough", "data_scale", "estimator_study", "first_heatmap",
+           "head_subsets_after_attention", "head_subsets_by_seed", "head_subsets_vs_resnet",
+           "is_full_probe_set", "knob_limits", "less_data", "localization", "localization_by_seed",
+           "middle_no_skip", "mixer_comparison", "no_skip", "noise_floor", "other_seeds",
+           "probe_evaluation", "probe_evaluations", "probe_fit", "probe_fits", "probe_models",
+           "probe_shots", "receptive_field_models", "receptive_field_requests",
+           "representation_structure", "resnets", "role_models", "schedule", "seed_models",
+           "seed_pairs", "seed_structure", "shot_draws", "skip_removed", "skip_statistics",
+           "spatial_models", "stem", "with_shots", "zoo_accuracy"]
+
+@dataclass(frozen=True)
+class After:
+    """An analysis whose parameters are read off another result: what the plan declares
+    where it cannot know an analysis before a pass has run.
+
+    The plan never runs a pass. :func:`seelike.book.results.resolve` reads ``first`` over
+    ``probe_set(preset, purpose, seed=repeat)`` from the cache, computing it if it is
+    missing in one pass with ``joins()`` (the plan's other analyses of that probe set), and
+    builds the analysis as ``then(result, result_id)``: Fig 5's head subsets from the
+    attention distances, a probe evaluation from its fit.
+    """
+
+    first: Analysis
+    preset: Preset
+    purpose: str
+    repeat: int
+    joins: Callable[[], Sequence[Analysis]]
+    then: Callable[[Mapping[str, np.ndarray], str], Analysis]
+
 
 #: Each chapter's knobs and the book's value of each. ``None``: the preset's value of the
 #: :class:`~seelike.book.presets.Preset` field of that name. A run with any other value
@@ -256,20 +278,26 @@ def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
                          resnet, tuple(lower), bootstrap=BOOTSTRAP if vit == p.vit else 0)
 
 
-def vit_distances(p: Preset, name: str | None = None) -> np.ndarray:
-    """The (blocks, heads) mean attention distances (CLS dropped) of the ViT or of ``name``,
-    one of :func:`attention_distances`, from the cache."""
-    (out,) = store.results(p, [AttentionDistances(name or p.vit)], purpose="attention",
-                           batch_size=batch_size(p, "attention"),
-                           planned=lambda: attention_distances(p))
-    return out["drop"]
+def head_subsets_after_attention(p: Preset, *, vit: str | None = None,
+                                 resnet: str | None = None, **knobs: object) -> After:
+    """Fig 5 as the plan declares it: :func:`head_subsets_vs_resnet` on the distances of
+    ``vit`` (default: the preset's), which the attention pass measures first."""
+    vit = vit or p.vit
+    return After(AttentionDistances(vit), p, "attention", 0,
+                 joins=functools.partial(attention_distances, p),
+                 then=functools.partial(_head_subsets_from, p, vit, resnet, knobs))
 
 
-def head_subsets_by_seed(p: Preset, **knobs: object) -> list[HeadSubsetCKA]:
+def _head_subsets_from(p: Preset, vit: str, resnet: str | None, knobs: Mapping[str, object],
+                       distances: Mapping[str, np.ndarray], _id: str) -> HeadSubsetCKA:
+    return head_subsets_vs_resnet(p, distances["drop"], vit=vit, resnet=resnet,
+                                  **knobs)  # type: ignore[arg-type]
+
+
+def head_subsets_by_seed(p: Preset, **knobs: object) -> list[After]:
     """Fig 5 on each other training seed of the ViT and the ResNet, paired by seed, each
-    with its own ViT's subsets (:func:`head_subsets_vs_resnet`)."""
-    return [head_subsets_vs_resnet(p, vit_distances(p, vit), vit=vit, resnet=res,
-                                   **knobs)  # type: ignore[arg-type]
+    with its own ViT's subsets (:func:`head_subsets_after_attention`)."""
+    return [head_subsets_after_attention(p, vit=vit, resnet=res, **knobs)
             for vit, res in seed_pairs(p)]
 
 
@@ -430,27 +458,26 @@ def probe_fits(p: Preset, draw: int = 0) -> list[probes.ProbeFit]:
 
 
 def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
-                     draw: int = 0) -> probes.ProbeEval:
+                     draw: int = 0) -> After:
     """``model_name``'s ``shots``-shot probes of draw ``draw`` evaluated on ``p``'s
-    ``probe_test`` set.
-
-    Fits the probes first if they are not cached, in one pass with every other probed
-    model's over that draw (probe seed) of the ``shots``-shot ``probe_train`` set.
-    """
+    ``probe_test`` set, once they are fitted: in one pass with every other probed model's
+    over that draw (probe seed) of the ``shots``-shot ``probe_train`` set."""
     train = with_shots(p, shots)
     fit = probe_fit(train, model_name, draw)
-    batch = batch_size(train, "probe_train")
-    (fitted,) = store.results(train, [fit], purpose="probe_train", repeat=draw,
-                              batch_size=batch, planned=lambda: probe_fits(train, draw))
+    return After(fit, train, "probe_train", draw,
+                 joins=functools.partial(probe_fits, train, draw),
+                 then=functools.partial(_evaluation_of, p, fit))
+
+
+def _evaluation_of(p: Preset, fit: probes.ProbeFit, fitted: Mapping[str, np.ndarray],
+                   fit_id: str) -> probes.ProbeEval:
     labels = probe_set(p, "probe_test").labels
-    return probes.ProbeEval(model_name, labels, fit.layers, fit.kinds, fit.classes,
-                            fit.max_positions, fit=fitted,
-                            fit_id=store.result_id(train, fit, purpose="probe_train",
-                                                   batch_size=batch, repeat=draw))
+    return probes.ProbeEval(fit.model, labels, fit.layers, fit.kinds, fit.classes,
+                            fit.max_positions, fit=fitted, fit_id=fit_id)
 
 
 def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
-                      ) -> list[probes.ProbeEval]:
+                      ) -> list[After]:
     """Every shots setting's probes (:func:`probe_shots`), each of its draws, evaluated on
     ``p``'s ``probe_test`` set in one pass (each draw's fits first)."""
     return [probe_evaluation(p, name, n, draw)
@@ -519,9 +546,12 @@ def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
     return out + [(p, "estimators", r) for r in range(p.estimator_repeats)]
 
 
-def chapter_of(p: Preset, a: Analysis) -> str:
+def chapter_of(p: Preset, a: Analysis | After) -> str:
     """The chapter that first asks for analysis ``a`` of :func:`analyses`: the one that pays
-    for it in a cold build (``benchmarks/bench_paper.py``'s table)."""
+    for it in a cold build (``benchmarks/bench_paper.py``'s table); an :class:`After`'s
+    chapter is the one that asks for what it waits for."""
+    if isinstance(a, After):
+        return chapter_of(p, a.first)
     if isinstance(a, HeadSubsetCKA):
         return "05_local_global"
     if isinstance(a, probes.ProbeFit | probes.ProbeEval):
@@ -582,14 +612,14 @@ def batch_size(p: Preset, purpose: str) -> int:
 
 
 def analyses(p: Preset, purpose: str, repeat: int = 0, *,
-             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis]:
+             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis | After]:
     """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``.
 
     Repeats other than 0 serve only Chapter 4's spread over probe sets (purpose ``cka``),
     Chapter 10's (``estimators``) and the few-shot probes' draws (``probe_train``,
     :func:`shot_draws`).
     """
-    out: list[Analysis] = []
+    out: list[Analysis | After] = []
     if purpose == "cka":
         requests = representation_structure(p)
         if repeat == 0:
@@ -599,7 +629,7 @@ def analyses(p: Preset, purpose: str, repeat: int = 0, *,
         if repeat == 0:
             out += [cka_walkthrough(p), cka_analysis(first_heatmap(p)), *zoo_accuracy(p)]
             out += skip_statistics(p)
-            out.append(head_subsets_vs_resnet(p, vit_distances(p)))
+            out.append(head_subsets_after_attention(p))
             out += head_subsets_by_seed(p)
             out += localization(p) + localization_by_seed(p)
     elif purpose == "attention" and repeat == 0:
@@ -611,9 +641,9 @@ def analyses(p: Preset, purpose: str, repeat: int = 0, *,
         out += probe_evaluations(p, shots=shots)
     elif purpose == "estimators":
         out.append(estimator_study(p))
-    # Identical requests of two chapters are one analysis.
-    unique: dict[str, Analysis] = {}
+    # Identical requests of two chapters are one analysis (an After is one once resolved).
+    unique: dict[object, Analysis | After] = {}
     for a in out:
-        unique.setdefault(analysis_key(a), a)
+        unique.setdefault(analysis_key(a) if isinstance(a, Analysis) else id(a), a)
     return list(unique.values())
 

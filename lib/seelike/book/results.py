@@ -15,37 +15,61 @@ results cache, computing what is missing:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
 from seelike import cache, models
+from seelike.attention import AttentionDistances
 from seelike.book import plan, store
 from seelike.book.presets import Preset, probe_set
 from seelike.compare import CKARequest, analysis_of
 from seelike.hooks import TokenMode
 from seelike.passes import Analysis
+from seelike.probes import ProbeEval
 from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
 
-__all__ = ["cka", "cka_draws", "cka_many", "probe_accuracies", "receptive_fields", "results"]
+__all__ = ["cka", "cka_draws", "cka_many", "probe_accuracies", "receptive_fields", "resolve",
+           "results", "vit_distances"]
 
 
-def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
-            batch_size: int | None = None, progress: bool = False,
+def resolve(item: Analysis | plan.After) -> Analysis:
+    """The analysis ``item`` names: itself, or a :class:`seelike.book.plan.After` built from
+    the result it waits for (read from the cache, or computed in the plan's pass for it)."""
+    if isinstance(item, Analysis):
+        return item
+    batch = plan.batch_size(item.preset, item.purpose)
+    (first,) = store.results(item.preset, [item.first], purpose=item.purpose,
+                             repeat=item.repeat, batch_size=batch, planned=item.joins)
+    return item.then(first, store.result_id(item.preset, item.first, purpose=item.purpose,
+                                            batch_size=batch, repeat=item.repeat))
+
+
+def results(preset: Preset, analyses: Sequence[Analysis | plan.After], *, purpose: str,
+            repeat: int = 0, batch_size: int | None = None, progress: bool = False,
             profile: Profile | None = None) -> list[dict[str, np.ndarray]]:
     """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
 
     A miss computes, in the same pass, every analysis :func:`seelike.book.plan.analyses`
     lists for this probe set that is not cached yet. ``batch_size`` defaults to the plan's
     for this purpose (:func:`seelike.book.plan.batch_size`); the plan joins only at it.
+    An :class:`~seelike.book.plan.After` is resolved first (:func:`resolve`).
     ``profile`` records the costs of that pass (``benchmarks/bench_paper.py``).
     """
     batch = batch_size or plan.batch_size(preset, purpose)
     joins = batch == plan.batch_size(preset, purpose)
-    return store.results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch,
-                         progress=progress, profile=profile,
-                         planned=(lambda: plan.analyses(preset, purpose, repeat)) if joins
-                         else None)
+    return store.results(preset, [resolve(a) for a in analyses], purpose=purpose,
+                         repeat=repeat, batch_size=batch, progress=progress, profile=profile,
+                         planned=(lambda: [resolve(a) for a in plan.analyses(
+                             preset, purpose, repeat)]) if joins else None)
+
+
+def vit_distances(preset: Preset, name: str | None = None) -> np.ndarray:
+    """The (blocks, heads) mean attention distances (CLS dropped) of the preset's ViT or of
+    ``name``, one of :func:`seelike.book.plan.attention_distances`, from the cache."""
+    (out,) = results(preset, [AttentionDistances(name or preset.vit)], purpose="attention")
+    return out["drop"]
 
 
 def cka_many(preset: Preset, requests: Sequence[CKARequest], *, purpose: str = "cka",
@@ -106,7 +130,7 @@ def probe_accuracies(preset: Preset, model_name: str, *, shots: int | None = Non
     * for CLS ViTs, ``cls`` (layers,) and ``gap_all`` (mean of all tokens with CLS);
     * ``{kind}_lambda`` (layers,): the chosen ridge penalty (multiple of trace/d).
     """
-    evaluation = plan.probe_evaluation(preset, model_name, shots, draw)
+    evaluation = cast(ProbeEval, resolve(plan.probe_evaluation(preset, model_name, shots, draw)))
     (out,) = results(preset, [evaluation], purpose="probe_test", progress=progress)
     lambdas = {f"{k}_lambda": evaluation.fit[f"{k}_lambda"] for k in evaluation.kinds}
     return {"layers": np.array(evaluation.layers), **out, **lambdas}
