@@ -62,7 +62,7 @@ def remeasure(directory: Path, names: list[str]) -> None:
     images it gets right (the paired intervals of chapters 5 and 6); update its manifest."""
     import torch
 
-    from seelike import models
+    from seelike import models, weights
     from seelike.data import cifar10
     from seelike.io import atomic_write_text
     from seelike.train import predictions
@@ -71,11 +71,11 @@ def remeasure(directory: Path, names: list[str]) -> None:
     for name in names:
         model = models.load(name, directory=directory)
         correct = predictions(model, x, torch.device("cpu"), batch_size=500) == y
-        path = models.manifest_path(name, directory)
+        path = weights.manifest_path(name, directory)
         manifest = json.loads(path.read_text())
         manifest.update(test_accuracy=100.0 * int(correct.sum()) / len(correct),
                         test_source="cifar10 test (verified), on CPU",
-                        test_correct=models.pack_correct(correct))
+                        test_correct=weights.pack_correct(correct))
         atomic_write_text(path, json.dumps(manifest, indent=1))
         print(f"{name}: {manifest['test_accuracy']:.2f} %")
 

@@ -27,7 +27,19 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import cache, compare, data, hooks, layers, models, network, passes, probes, train
+from seelike import (
+    cache,
+    compare,
+    data,
+    hooks,
+    layers,
+    models,
+    network,
+    passes,
+    probes,
+    train,
+    weights,
+)
 from seelike import io as sio
 from seelike.attention import attention_distances
 from seelike.book.presets import get_preset
@@ -217,7 +229,7 @@ CASES = [
     Case("manifest-truncated", lambda c: models.load(
         "vit_cifar", directory=str(_manifest(c.tmp, '{"sha256": "ab'))), DataError,
          ("vit_cifar.json", "not valid JSON", "git checkout")),
-    Case("manifest-no-hash", lambda c: models.read_manifest(
+    Case("manifest-no-hash", lambda c: weights.read_manifest(
         "vit_cifar", _manifest(c.tmp, "[1, 2]")), DataError,
          ("vit_cifar.json", "sha256", "git checkout")),
     # data: unreadable datasets, probes of the wrong kind
@@ -391,7 +403,7 @@ def test_valid_inputs_pass_the_checks(ctx: SimpleNamespace) -> None:
         "input", "output", "attention"}
     got = run_taps(ctx.model, _images(), [Tap("net.0"), Tap("")])
     assert got[Tap("")].shape == (8, 5)  # "" is the model itself: its logits
-    assert models.manifest_path("m", str(ctx.tmp)) == ctx.tmp / "m.json"
+    assert weights.manifest_path("m", str(ctx.tmp)) == ctx.tmp / "m.json"
     assert hooks.submodule(ctx.model, "net.2") is ctx.model.net[2]
     square = compare.cka_matrix(ctx.model, ["net.0", "net.2"], ctx.probe, batch_size=4,
                                 device=torch.device("cpu"))

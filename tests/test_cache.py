@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import seelike
-from seelike import cache, compare, io, layers, models, passes
+from seelike import cache, compare, io, layers, models, passes, weights
 from seelike.book import plan, results, store
 from seelike.book.presets import get_preset, probe_set
 
@@ -142,7 +142,7 @@ def test_corrupt_or_foreign_file_is_recomputed() -> None:
 def test_zoo_fingerprint_follows_the_manifest(tmp_path: Path) -> None:
     folder = tmp_path / "weights"
     folder.mkdir()
-    shutil.copy(models.manifest_path("vit_cifar"), folder)
+    shutil.copy(weights.manifest_path("vit_cifar"), folder)
     before = models.fingerprint("vit_cifar", directory=folder)
     assert before == models.fingerprint("vit_cifar", directory=folder)
     assert before != models.fingerprint("vit_cifar_data10")

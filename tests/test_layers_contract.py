@@ -27,7 +27,7 @@ def _module_name(path: Path) -> str:
 
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 #: The zoo: which models exist, their weights and how they are trained.
-ZOO = {"seelike.models", "seelike.train", "seelike.akamaster"}
+ZOO = {"seelike.models", "seelike.weights", "seelike.train", "seelike.akamaster"}
 ENGINE = sorted(m for m in MODULES if not m.startswith("seelike.book") and m not in ZOO)
 
 

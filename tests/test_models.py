@@ -19,7 +19,7 @@ import timm
 import torch
 from timm.models.vision_transformer import Block
 
-from seelike import data, models, network
+from seelike import data, models, network, weights
 from seelike.book.presets import PRESETS, zoo_models
 
 CIFAR_ZOO = [n for n, s in models.ZOO.items() if s.family != "akamaster"]
@@ -76,30 +76,30 @@ def test_zoo_model_loads_offline_in_eval_mode(name: str, mirror: Path) -> None:
 @pytest.mark.parametrize("name", CIFAR_ZOO + [v for n in models.SEEDS
                                               for v in models.seed_variants(n)[1:]])
 def test_manifest_describes_the_current_spec(name: str) -> None:
-    manifest = models.read_manifest(name)
+    manifest = weights.read_manifest(name)
     assert manifest["name"] == name
-    assert manifest["sha256"] == models.sha256_file(models.weights_path(name))
+    assert manifest["sha256"] == weights.sha256_file(weights.weights_path(name))
     assert manifest["spec"] == models.spec_dict(models.spec_of(name))
 
 
-def _copy_zoo_entry(name: str, directory: Path, *, weights: bool = True) -> None:
+def _copy_zoo_entry(name: str, directory: Path, *, with_weights: bool = True) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy(models.manifest_path(name), directory)
-    if weights:
-        shutil.copy(models.weights_path(name), directory)
+    shutil.copy(weights.manifest_path(name), directory)
+    if with_weights:
+        shutil.copy(weights.weights_path(name), directory)
 
 
 def test_corrupt_weights_are_refused_with_remedy(tmp_path: Path) -> None:
     name = "mixer_cifar"
     _copy_zoo_entry(name, tmp_path)
     models.load(name, directory=tmp_path)  # the intact copy loads: the set-up is right
-    path = models.weights_path(name, tmp_path)
+    path = weights.weights_path(name, tmp_path)
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     path.write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="corrupt") as err:
         models.load(name, directory=tmp_path)
-    assert models.sha256_file(path) in str(err.value)
+    assert weights.sha256_file(path) in str(err.value)
     assert f"python -m seelike.train {name}" in str(err.value)
 
 
@@ -107,10 +107,10 @@ def test_missing_weights_or_manifest_say_how_to_retrain(tmp_path: Path) -> None:
     name = "vit_cifar"
     with pytest.raises(FileNotFoundError, match=f"python -m seelike.train {name}"):
         models.load(name, directory=tmp_path)
-    _copy_zoo_entry(name, tmp_path, weights=False)
+    _copy_zoo_entry(name, tmp_path, with_weights=False)
     with pytest.raises(FileNotFoundError, match="missing") as err:
         models.load(name, directory=tmp_path)
-    assert str(models.weights_path(name, tmp_path)) in str(err.value)
+    assert str(weights.weights_path(name, tmp_path)) in str(err.value)
     assert f"python -m seelike.train {name}" in str(err.value)
 
 
@@ -130,8 +130,8 @@ def test_akamaster_offline_and_corrupt(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(pooch, "retrieve", offline)
     with pytest.raises(FileNotFoundError, match="SEELIKE_DATA") as err:
         models.load("resnet56_akamaster")
-    file, sha = models.AKAMASTER_FILES[56]
-    assert models.AKAMASTER_URL.format(file=file) in str(err.value)
+    file, sha = weights.AKAMASTER_FILES[56]
+    assert weights.AKAMASTER_URL.format(file=file) in str(err.value)
     folder = tmp_path / "weights" / "akamaster-resnet-cifar10"
     folder.mkdir(parents=True)
     raw = bytearray((mirror / "weights" / "akamaster-resnet-cifar10" / file).read_bytes())
@@ -199,7 +199,7 @@ def test_recorded_accuracy_holds_on_a_slice(name: str,
     x, y = test_split
     idx = data.class_balanced_subset(y, SLICE_FRACTION, seed=0)
     measured = _accuracy(_load(name), x[idx], y[idx])
-    recorded = (models.read_manifest(name)["test_accuracy"] if name in CIFAR_ZOO
+    recorded = (weights.read_manifest(name)["test_accuracy"] if name in CIFAR_ZOO
                 else FLOORS[name])
     p, n, big_n = recorded / 100, len(idx), len(y)
     # Finite-population correction: the slice is drawn without replacement from the split.
@@ -226,11 +226,11 @@ SEED_VARIANTS = [v for name in models.SEEDS for v in models.seed_variants(name)[
 @pytest.mark.parametrize("variant", SEED_VARIANTS)
 def test_seed_variant_loads_and_records_its_seed(variant: str) -> None:
     base, seed = models.split_seed(variant)
-    manifest = models.read_manifest(variant)
+    manifest = weights.read_manifest(variant)
     assert seed > 0 and manifest["seed"] == seed == models.spec_of(variant).seed
     # Replayed step for step from the seed-0 run: the seeds differ in the seed alone.
-    assert manifest["steps"] == models.read_manifest(base)["steps"]
-    assert manifest["recipe"] == models.read_manifest(base)["recipe"]
+    assert manifest["steps"] == weights.read_manifest(base)["steps"]
+    assert manifest["recipe"] == weights.read_manifest(base)["recipe"]
     model = _load(variant)
     assert list(model.net.state_dict()) == list(_load(base).net.state_dict())
     # Trained from another initialisation: every learned tensor differs (BatchNorm's step

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seelike import data, models, train
+from seelike import data, models, train, weights
 
 TINY = dict(device="cpu", steps=3, batch_size=8, limit=64, progress=False)
 HISTORY_KEYS = {"step", "epoch", "seconds", "train_loss", "train_acc", "test_acc"}
@@ -24,13 +24,13 @@ def test_tiny_run_writes_verified_weights_and_manifest(name: str, tmp_path: Path
     on_disk = json.loads((tmp_path / f"{name}.json").read_text())
     assert on_disk == json.loads(json.dumps(manifest))
     # The same record as the shipped zoo's manifests, so chapters can read either.
-    assert set(on_disk) == set(models.read_manifest(name))
+    assert set(on_disk) == set(weights.read_manifest(name))
     assert on_disk["name"] == name and on_disk["steps"] == 3 and on_disk["train_examples"] == 64
     assert on_disk["spec"] == models.spec_dict(models.spec_of(name))
     assert len(on_disk["history"]) == 3 and all(set(h) == HISTORY_KEYS
                                                 for h in on_disk["history"])
     wpath = tmp_path / f"{name}.safetensors"
-    assert on_disk["sha256"] == models.sha256_file(wpath)
+    assert on_disk["sha256"] == weights.sha256_file(wpath)
     tensors = load_file(wpath)
     assert {str(t.dtype).removeprefix("torch.") for t in tensors.values()} == {on_disk["dtype"]}
     model = models.load(name, directory=tmp_path)
@@ -132,12 +132,12 @@ def test_the_scale_ladder_trains_end_to_end_before_its_weights_exist(name: str, 
     steps on the CPU), but not in the zoo the book iterates until their weights land."""
     assert name not in models.ZOO
     manifest = train.train(name, out_dir=tmp_path, **TINY)
-    assert set(manifest) == set(models.read_manifest("vit_cifar"))
+    assert set(manifest) == set(weights.read_manifest("vit_cifar"))
     assert manifest["spec"]["arch"] == models.spec_of(name).arch
     loaded = models.load(name, directory=tmp_path)
     assert loaded(torch.rand(2, 3, 32, 32)).shape == (2, 10)
     like, factor = models.spec_of(name).extra["steps_of"]
-    assert train.replay_steps(name) == factor * models.read_manifest(like)["steps"]
+    assert train.replay_steps(name) == factor * weights.read_manifest(like)["steps"]
 
 
 def test_every_registered_model_ships_its_weights() -> None:
@@ -147,6 +147,6 @@ def test_every_registered_model_ships_its_weights() -> None:
         if spec.family == "akamaster":
             continue
         for variant in models.seed_variants(name):
-            assert models.weights_path(variant).is_file(), variant
-            assert models.read_manifest(variant)["sha256"] == models.sha256_file(
-                models.weights_path(variant)), variant
+            assert weights.weights_path(variant).is_file(), variant
+            assert weights.read_manifest(variant)["sha256"] == weights.sha256_file(
+                weights.weights_path(variant)), variant

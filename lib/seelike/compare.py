@@ -295,6 +295,12 @@ class CKARequest:
     model_b: str | None = None
     layers_b: Sequence[str] | None = None
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """``(model_a, model_b)``, ``model_a`` twice for a model with itself: what the matrix
+        compares, a name to key results by."""
+        return self.model_a, self.model_b or self.model_a
+
     def resolved(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
         la = tuple(self.layers_a) if self.layers_a is not None else tuple(layer_names(
             self.model_a))

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from seelike import models, network
+from seelike import models, network, weights
 from seelike.data import cifar10, class_balanced_subset
 from seelike.io import atomic_write_bytes, atomic_write_text
 
@@ -281,12 +281,12 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
     correct = (guess16 if keep_fp16 else predictions(model, x_test, dev)) == np.asarray(y_test)
     tensors = half if keep_fp16 else {k: v.detach().float().contiguous().cpu()
                                       for k, v in net.state_dict().items()}
-    wpath = models.weights_path(name, out_dir)
+    wpath = weights.weights_path(name, out_dir)
     from safetensors.torch import save as save_bytes
 
     atomic_write_bytes(wpath, save_bytes(tensors, metadata={"name": name}))
     manifest = dict(
-        name=name, sha256=models.sha256_file(wpath), dtype="float16" if keep_fp16 else "float32",
+        name=name, sha256=weights.sha256_file(wpath), dtype="float16" if keep_fp16 else "float32",
         spec=models.spec_dict(spec), recipe=dict(asdict(recipe), name=spec.recipe,
                                                   augmentation="reflect-pad-4 crop + h-flip"),
         seed=seed, steps=step, epochs=round(step * recipe.batch_size / n, 2),
@@ -299,9 +299,9 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
         test_accuracy=acc16 if keep_fp16 else acc32, test_source=source,
         parameters=sum(p.numel() for p in net.parameters()), history=history,
         commit=git_commit(), torch=torch.__version__, tags=[],
-        test_correct=models.pack_correct(correct),
+        test_correct=weights.pack_correct(correct),
     )
-    atomic_write_text(models.manifest_path(name, out_dir), json.dumps(manifest, indent=1))
+    atomic_write_text(weights.manifest_path(name, out_dir), json.dumps(manifest, indent=1))
     ckpt_path.unlink(missing_ok=True)
     return manifest
 
@@ -356,8 +356,8 @@ def replay_steps(name: str) -> int:
     like = models.spec_of(base).extra.get("steps_of")
     if like:
         other, factor = like
-        return int(factor) * int(models.read_manifest(other)["steps"])
-    return int(models.read_manifest(base)["steps"])
+        return int(factor) * int(weights.read_manifest(other)["steps"])
+    return int(weights.read_manifest(base)["steps"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         trainable = [n for n, s in {**models.ZOO, **models.PENDING}.items() if s.recipe]
         parser.error(f"not trainable here: {unknown}; trainable: {', '.join(trainable)}, and "
                      f"their seeds NAME{models.SEED_SEP}k declared in seelike.models.SEEDS")
-    out_dir = args.out or models.weights_dir()
+    out_dir = args.out or weights.weights_dir()
     if args.parallel:
         passthrough = [a for a in (argv if argv is not None else sys.argv[1:])
                        if a not in args.names and a != "--parallel"]

@@ -3,6 +3,8 @@
 Every entry point takes a :class:`~seelike.book.presets.Preset` and reads from the
 results cache, computing what is missing:
 
+* :func:`keyed`: what chapters call: results by names the chapter chooses, of CKA
+  requests, analyses or the plan's :class:`~seelike.book.plan.After` declarations;
 * :func:`results`: any analyses over a preset's probe set, joined by everything the
   book's plan (:mod:`seelike.book.plan`) asks of that probe set, so each model runs
   once over it per build (Chapters 2-10);
@@ -14,8 +16,8 @@ results cache, computing what is missing:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -30,8 +32,10 @@ from seelike.probes import ProbeEval
 from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
 
-__all__ = ["cka", "cka_draws", "cka_many", "probe_accuracies", "receptive_fields", "resolve",
-           "results", "vit_distances"]
+__all__ = ["ReceptiveFields", "cka", "cka_draws", "cka_many", "keyed", "one", "probe_accuracies",
+           "receptive_fields", "resolve", "results", "vit_distances"]
+
+_K = TypeVar("_K")
 
 
 def resolve(item: Analysis | plan.After) -> Analysis:
@@ -63,6 +67,34 @@ def results(preset: Preset, analyses: Sequence[Analysis | plan.After], *, purpos
                          repeat=repeat, batch_size=batch, progress=progress, profile=profile,
                          planned=(lambda: [resolve(a) for a in plan.analyses(
                              preset, purpose, repeat)]) if joins else None)
+
+
+def keyed(preset: Preset, asks: Mapping[_K, CKARequest | Analysis | plan.After], *,
+          purpose: str = "cka", repeat: int = 0, batch_size: int | None = None,
+          progress: bool = False) -> dict[_K, dict[str, np.ndarray]]:
+    """``{name: result}`` for ``{name: ask}``: results by the names a chapter chooses, so no
+    chapter pairs a list of results with its requests by position.
+
+    An ask is a :class:`~seelike.compare.CKARequest` (the book's CKA analysis of it:
+    ``cka``, the matrix, and ``boot``, its :data:`~seelike.book.plan.BOOTSTRAP` draws), an
+    analysis, or an :class:`~seelike.book.plan.After`; all of them over
+    ``probe_set(preset, purpose, seed=repeat)``, as :func:`results`.
+    """
+    if not isinstance(asks, Mapping):
+        raise TypeError(f"asks must map names to requests or analyses, got "
+                        f"{type(asks).__name__}; e.g. {{r.model_a: r for r in requests}}")
+    analyses = [plan.cka_analysis(a) if isinstance(a, CKARequest) else a
+                for a in asks.values()]
+    got = results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch_size,
+                  progress=progress)
+    return dict(zip(asks, got, strict=True))
+
+
+def one(preset: Preset, ask: CKARequest | Analysis | plan.After, *, purpose: str = "cka",
+        repeat: int = 0, batch_size: int | None = None) -> dict[str, np.ndarray]:
+    """The result of a single ask, as :func:`keyed` reads it."""
+    return keyed(preset, {"ask": ask}, purpose=purpose, repeat=repeat,
+                 batch_size=batch_size)["ask"]
 
 
 def vit_distances(preset: Preset, name: str | None = None) -> np.ndarray:
@@ -136,17 +168,24 @@ def probe_accuracies(preset: Preset, model_name: str, *, shots: int | None = Non
     return {"layers": np.array(evaluation.layers), **out, **lambdas}
 
 
+class ReceptiveFields(NamedTuple):
+    """What :func:`receptive_fields` returns, per request: the ``(H, W)`` map and the
+    ``(images, 5)`` per-image moments."""
+
+    maps: dict[tuple[str, Residual], np.ndarray]
+    moments: dict[tuple[str, Residual], np.ndarray]
+
+
 def receptive_fields(preset: Preset, model_name: str,
-                     requests: Sequence[tuple[str, Residual]],
-                     ) -> tuple[dict[tuple[str, Residual], np.ndarray],
-                                dict[tuple[str, Residual], np.ndarray]]:
+                     requests: Sequence[tuple[str, Residual]]) -> ReceptiveFields:
     """ERF maps of zoo/paper model ``model_name`` on the preset's receptive-field images.
 
     Chapter 5's entry point (Fig 6, C.1-C.4): :func:`seelike.receptive_field.
     receptive_field_pass` over ``probe_set(preset, "receptive_field")``, every request
     from one forward pass per minibatch, cached by weights, images, requests and code.
-    Returns each request's ``(H, W)`` map and its ``(images, 5)`` per-image
-    :func:`~seelike.receptive_field.erf_moments`, from which the claims resample the images.
+    Returns (:class:`ReceptiveFields`) each request's ``(H, W)`` map and its ``(images, 5)``
+    per-image :func:`~seelike.receptive_field.erf_moments`, from which the claims resample
+    the images.
     """
     probe = probe_set(preset, "receptive_field")
     requests = list(dict.fromkeys((layer, residual) for layer, residual in requests))
@@ -164,5 +203,5 @@ def receptive_fields(preset: Preset, model_name: str,
                 "moments": np.stack([out[r]["moments"] for r in requests])}
 
     got = cache.cached("erf", key, compute, code="seelike.receptive_field")
-    return (dict(zip(requests, got["erf"], strict=True)),
-            dict(zip(requests, got["moments"], strict=True)))
+    return ReceptiveFields(dict(zip(requests, got["erf"], strict=True)),
+                           dict(zip(requests, got["moments"], strict=True)))
