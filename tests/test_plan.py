@@ -19,7 +19,7 @@ import pytest
 
 from seelike.book import plan, results, store
 from seelike.book.chapter import setup
-from seelike.book.presets import PRESETS, get_preset
+from seelike.book.presets import PRESETS, get_preset, probe_set
 from seelike.config import repo_root
 from seelike.passes import Analysis
 
@@ -190,3 +190,41 @@ def test_a_cache_that_cannot_be_written_still_hands_the_results_on(
         (result,) = store.results(p, [analysis], purpose="cka", batch_size=8)
     assert result["cka"].shape == (1, 1) and np.isfinite(result["cka"]).all()
     assert not [f for f in (tmp_path / "cache").rglob("*") if f.is_file()]
+
+
+# --- results by name, and what the plan declares as After ----------------------------------
+
+
+def test_keyed_names_results_and_refuses_a_name_twice(mirror: Path) -> None:
+    smoke = get_preset("smoke")
+    runs = plan.attention_distances(smoke)
+    by_name = results.keyed(smoke, runs, key=lambda a: a.model, purpose="attention")
+    listed = results.results(smoke, runs, purpose="attention")
+    assert list(by_name) == [a.model for a in runs]
+    for a, out in zip(runs, listed, strict=True):
+        assert np.array_equal(by_name[a.model]["drop"], out["drop"])
+    assert results.keyed(smoke, {"mine": runs[0]}, purpose="attention")["mine"].keys() \
+        == listed[0].keys()
+    with pytest.raises(ValueError, match="two asks are named 'same'"):
+        results.keyed(smoke, runs, key=lambda a: "same", purpose="attention")
+    with pytest.raises(TypeError, match=r"key=lambda r: r\.pair"):
+        results.keyed(smoke, runs, purpose="attention")
+    with pytest.raises(TypeError, match="a mapping names its own"):
+        results.keyed(smoke, {"a": runs[0]}, key=lambda a: a.model, purpose="attention")
+
+
+def test_an_after_resolves_to_the_analysis_it_declares(mirror: Path) -> None:
+    smoke = get_preset("smoke")
+    fig5 = plan.head_subsets_after_attention(smoke)
+    assert _ident(fig5) == _ident(plan.head_subsets_vs_resnet(smoke,
+                                                              results.vit_distances(smoke)))
+    assert plan.chapter_of(smoke, fig5) == plan.chapter_of(smoke, results.resolve(fig5))
+    # A probe evaluation carries its fit's identity and the probe_test labels.
+    after = plan.probe_evaluation(smoke, smoke.vit)
+    evaluation = results.resolve(after)
+    assert evaluation.fit_id == store.result_id(after.preset, after.first,
+                                                purpose="probe_train", repeat=0,
+                                                batch_size=plan.batch_size(smoke, "probe_train"))
+    assert np.array_equal(evaluation.labels, probe_set(smoke, "probe_test").labels)
+    assert plan.chapter_of(smoke, after) == plan.chapter_of(smoke, evaluation) \
+        == "07_localization"

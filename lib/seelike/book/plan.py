@@ -1,7 +1,7 @@
 """The book's plan: every analysis each chapter runs over each probe set, in one place.
 
 Chapters ask for their analyses through these functions and read the results with
-:func:`seelike.book.results.results`, which uses :func:`analyses` to run everything the
+:func:`seelike.book.results.keyed`, which uses :func:`analyses` to run everything the
 book asks of a probe set in the same pass: whichever chapter comes first computes (and
 caches) what the later ones need, so each model runs once over each probe set per build.
 A chapter that computes something over a shared probe set must list it here, or it
@@ -55,8 +55,9 @@ class After:
     The plan never runs a pass. :func:`seelike.book.results.resolve` reads ``first`` over
     ``probe_set(preset, purpose, seed=repeat)`` from the cache, computing it if it is
     missing in one pass with ``joins()`` (the plan's other analyses of that probe set), and
-    builds the analysis as ``then(result, result_id)``: Fig 5's head subsets from the
-    attention distances, a probe evaluation from its fit.
+    builds the analysis as ``then(result, result_id)`` (``result_id()`` names that result in
+    the cache): Fig 5's head subsets from the attention distances, a probe evaluation from
+    its fit.
     """
 
     first: Analysis
@@ -64,7 +65,7 @@ class After:
     purpose: str
     repeat: int
     joins: Callable[[], Sequence[Analysis]]
-    then: Callable[[Mapping[str, np.ndarray], str], Analysis]
+    then: Callable[[Mapping[str, np.ndarray], Callable[[], str]], Analysis]
 
 
 #: Each chapter's knobs and the book's value of each. ``None``: the preset's value of the
@@ -289,7 +290,8 @@ def head_subsets_after_attention(p: Preset, *, vit: str | None = None,
 
 
 def _head_subsets_from(p: Preset, vit: str, resnet: str | None, knobs: Mapping[str, object],
-                       distances: Mapping[str, np.ndarray], _id: str) -> HeadSubsetCKA:
+                       distances: Mapping[str, np.ndarray], _id: Callable[[], str]
+                       ) -> HeadSubsetCKA:
     return head_subsets_vs_resnet(p, distances["drop"], vit=vit, resnet=resnet,
                                   **knobs)  # type: ignore[arg-type]
 
@@ -470,10 +472,10 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
 
 
 def _evaluation_of(p: Preset, fit: probes.ProbeFit, fitted: Mapping[str, np.ndarray],
-                   fit_id: str) -> probes.ProbeEval:
+                   fit_id: Callable[[], str]) -> probes.ProbeEval:
     labels = probe_set(p, "probe_test").labels
     return probes.ProbeEval(fit.model, labels, fit.layers, fit.kinds, fit.classes,
-                            fit.max_positions, fit=fitted, fit_id=fit_id)
+                            fit.max_positions, fit=fitted, fit_id=fit_id())
 
 
 def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
@@ -641,7 +643,8 @@ def analyses(p: Preset, purpose: str, repeat: int = 0, *,
         out += probe_evaluations(p, shots=shots)
     elif purpose == "estimators":
         out.append(estimator_study(p))
-    # Identical requests of two chapters are one analysis (an After is one once resolved).
+    # Identical requests of two chapters are one analysis. Afters stay as declared (none
+    # repeats today; the store would run two that resolve alike as one).
     unique: dict[object, Analysis | After] = {}
     for a in out:
         unique.setdefault(analysis_key(a) if isinstance(a, Analysis) else id(a), a)

@@ -3,20 +3,21 @@
 Every entry point takes a :class:`~seelike.book.presets.Preset` and reads from the
 results cache, computing what is missing:
 
-* :func:`keyed`: what chapters call: results by names the chapter chooses, of CKA
-  requests, analyses or the plan's :class:`~seelike.book.plan.After` declarations;
-* :func:`results`: any analyses over a preset's probe set, joined by everything the
-  book's plan (:mod:`seelike.book.plan`) asks of that probe set, so each model runs
-  once over it per build (Chapters 2-10);
-* :func:`cka` / :func:`cka_many`: CKA matrices by model and layer names (Figs 1, 2, 8,
-  12, H.1, H.2);
+* :func:`keyed` and :func:`one`: what chapters call (Chapters 2-10): results by names
+  the chapter chooses, of CKA requests, analyses or the plan's
+  :class:`~seelike.book.plan.After` declarations;
+* :func:`results`: the list under them, any analyses over a preset's probe set joined by
+  everything the book's plan (:mod:`seelike.book.plan`) asks of that probe set, so each
+  model runs once over it per build;
+* :func:`cka` / :func:`cka_many` / :func:`cka_draws`: CKA matrices by model and layer
+  names, for a reader's own requests;
 * :func:`probe_accuracies`: linear-probe accuracy per block (Figs 11, 13, D.4);
 * :func:`receptive_fields`: effective receptive fields (Fig 6, C.1-C.4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple, TypeVar, cast
 
 import numpy as np
@@ -32,10 +33,13 @@ from seelike.probes import ProbeEval
 from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
 
-__all__ = ["ReceptiveFields", "cka", "cka_draws", "cka_many", "keyed", "one", "probe_accuracies",
-           "receptive_fields", "resolve", "results", "vit_distances"]
+__all__ = ["Ask", "ReceptiveFields", "cka", "cka_draws", "cka_many", "keyed", "one",
+           "probe_accuracies", "receptive_fields", "resolve", "results", "vit_distances"]
 
 _K = TypeVar("_K")
+#: What a chapter asks for: a CKA matrix, an analysis, or the plan's :class:`~seelike.book.
+#: plan.After` (an analysis built from another result).
+Ask = CKARequest | Analysis | plan.After
 
 
 def resolve(item: Analysis | plan.After) -> Analysis:
@@ -46,8 +50,8 @@ def resolve(item: Analysis | plan.After) -> Analysis:
     batch = plan.batch_size(item.preset, item.purpose)
     (first,) = store.results(item.preset, [item.first], purpose=item.purpose,
                              repeat=item.repeat, batch_size=batch, planned=item.joins)
-    return item.then(first, store.result_id(item.preset, item.first, purpose=item.purpose,
-                                            batch_size=batch, repeat=item.repeat))
+    return item.then(first, lambda: store.result_id(
+        item.preset, item.first, purpose=item.purpose, batch_size=batch, repeat=item.repeat))
 
 
 def results(preset: Preset, analyses: Sequence[Analysis | plan.After], *, purpose: str,
@@ -69,28 +73,45 @@ def results(preset: Preset, analyses: Sequence[Analysis | plan.After], *, purpos
                              preset, purpose, repeat)]) if joins else None)
 
 
-def keyed(preset: Preset, asks: Mapping[_K, CKARequest | Analysis | plan.After], *,
-          purpose: str = "cka", repeat: int = 0, batch_size: int | None = None,
-          progress: bool = False) -> dict[_K, dict[str, np.ndarray]]:
-    """``{name: result}`` for ``{name: ask}``: results by the names a chapter chooses, so no
-    chapter pairs a list of results with its requests by position.
+def keyed(preset: Preset, asks: Mapping[_K, Ask] | Sequence[Ask], *,
+          key: Callable[[Ask], _K] | None = None, purpose: str = "cka", repeat: int = 0,
+          batch_size: int | None = None, progress: bool = False,
+          ) -> dict[_K, dict[str, np.ndarray]]:
+    """``{name: result}``: results by the names a chapter chooses, so no chapter pairs a
+    list of results with its requests by position.
 
-    An ask is a :class:`~seelike.compare.CKARequest` (the book's CKA analysis of it:
-    ``cka``, the matrix, and ``boot``, its :data:`~seelike.book.plan.BOOTSTRAP` draws), an
-    analysis, or an :class:`~seelike.book.plan.After`; all of them over
-    ``probe_set(preset, purpose, seed=repeat)``, as :func:`results`.
+    ``asks`` maps names to asks, or is a list of asks that ``key`` names
+    (``key=lambda r: r.pair``); two asks of a list with one name raise, where a dict built
+    by hand would keep the last silently. An ask is a :class:`~seelike.compare.CKARequest`
+    (the book's CKA analysis of it: ``cka``, the matrix, and ``boot``, its
+    :data:`~seelike.book.plan.BOOTSTRAP` draws), an analysis, or an
+    :class:`~seelike.book.plan.After`; all of them over ``probe_set(preset, purpose,
+    seed=repeat)``, as :func:`results`.
     """
-    if not isinstance(asks, Mapping):
-        raise TypeError(f"asks must map names to requests or analyses, got "
-                        f"{type(asks).__name__}; e.g. {{r.model_a: r for r in requests}}")
+    if isinstance(asks, Mapping):
+        if key is not None:
+            raise TypeError("key names the asks of a list; a mapping names its own")
+        named = dict(asks)
+    elif key is None or isinstance(asks, str) or not isinstance(asks, Sequence):
+        raise TypeError(f"asks must map names to requests or analyses, or be a list of them "
+                        f"with key=, got {type(asks).__name__}; e.g. "
+                        f"keyed(P, requests, key=lambda r: r.pair)")
+    else:
+        named = {}
+        for ask in asks:
+            name = key(ask)
+            if name in named:
+                raise ValueError(f"two asks are named {name!r} by key: one would hide the "
+                                 f"other's result; choose a key that tells them apart")
+            named[name] = ask
     analyses = [plan.cka_analysis(a) if isinstance(a, CKARequest) else a
-                for a in asks.values()]
+                for a in named.values()]
     got = results(preset, analyses, purpose=purpose, repeat=repeat, batch_size=batch_size,
                   progress=progress)
-    return dict(zip(asks, got, strict=True))
+    return dict(zip(named, got, strict=True))
 
 
-def one(preset: Preset, ask: CKARequest | Analysis | plan.After, *, purpose: str = "cka",
+def one(preset: Preset, ask: Ask, *, purpose: str = "cka",
         repeat: int = 0, batch_size: int | None = None) -> dict[str, np.ndarray]:
     """The result of a single ask, as :func:`keyed` reads it."""
     return keyed(preset, {"ask": ask}, purpose=purpose, repeat=repeat,
@@ -110,8 +131,7 @@ def cka_many(preset: Preset, requests: Sequence[CKARequest], *, purpose: str = "
     """CKA matrices for several requests on one probe set, from the cache where possible.
 
     The probe set is ``probe_set(preset, purpose, seed=repeat)``, in minibatches of
-    ``batch_size`` (default: the plan's). Serves paper Figs 1 and 2 (Chapter 4) and every
-    later CKA figure.
+    ``batch_size`` (default: the plan's).
     """
     return [d["cka"] for d in cka_draws(preset, requests, purpose=purpose, repeat=repeat,
                                         unbiased=unbiased, batch_size=batch_size,
