@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from chapter_text import HEADER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,25 +23,7 @@ def logic() -> ModuleType:
     return module
 
 
-CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A chapter
-
-```{code-cell} ipython3
-:tags: [parameters]
-
-preset = "cifar"
-```
-
+CHAPTER = HEADER + """
 ```{code-cell} ipython3
 :tags: [hide-input]
 

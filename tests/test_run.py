@@ -8,29 +8,10 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from chapter_text import HEADER
 
 from seelike.book import execution, run
 from seelike.config import repo_root
-
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A chapter
-
-```{code-cell} ipython3
-:tags: [parameters]
-
-preset = "cifar"
-```
-"""
 
 
 def _chapter(tmp_path: Path, body: str, name: str = "99_test.md") -> Path:
