@@ -76,11 +76,46 @@ def test_every_planned_analysis_is_unique_and_of_its_probe_set(
         assert len(idents) == len(set(idents)), purpose
     # The plan runs nothing on a probe set that no chapter asks for there.
     assert set(by_purpose["cka"]) == {_ident(a) for a in smoke_requests["cka"]}
-    # Chapter 4's spread over probe sets: repeats other than 0 carry Fig 1 and 2 only.
-    repeat = {_ident(a) for a in plan.analyses(smoke, "cka", repeat=1)}
+    # Chapter 4's spread over probe sets: repeats other than 0 carry Fig 1 and 2 only, and
+    # only the repeats the preset makes.
+    spread = smoke.with_overrides(cka_repeats=2)
+    repeat = {_ident(a) for a in plan.analyses(spread, "cka", repeat=1)}
     assert repeat == {_ident(plan.cka_analysis(r))
-                      for r in plan.representation_structure(smoke)}
+                      for r in plan.representation_structure(spread)}
+    assert plan.analyses(smoke, "cka", repeat=1) == []
     assert plan.analyses(smoke, "attention", repeat=1) == []
+
+
+def test_the_plan_table_derives_schedule_and_chapters(mirror: Path) -> None:
+    cifar = get_preset("cifar")
+    passes = plan.schedule(cifar)
+    purposes = [purpose for _, purpose, _ in passes]
+    assert purposes == sorted(purposes, key=plan.PASS_ORDER.index)
+    assert purposes.count("cka") == cifar.cka_repeats
+    assert purposes.count("probe_train") == plan.SHOT_DRAWS + 1  # five 10-shot draws, full set
+    # Every planned analysis has the chapter of the first PLAN row that asks for it.
+    for q, purpose, repeat in passes:
+        for a in plan.analyses(q, purpose, repeat):
+            chapter = plan.chapter_of(cifar, a)
+            rows = [row.chapter for row in plan.PLAN if row.purpose == purpose]
+            assert chapter in rows, (a, chapter)
+    assert plan.chapter_of(cifar, plan.cka_analysis(plan.first_heatmap(cifar))) == "02_cka"
+    assert plan.chapter_of(cifar, plan.probe_fit(cifar, plan.less_data(cifar)[0])) \
+        == "08_scale"
+    assert plan.chapter_of(cifar, plan.probe_evaluation(cifar, cifar.vit_gap)) \
+        == "07_localization"
+    # A row added to the table reaches the pass, the schedule and chapter_of at once.
+    extra = plan.CKARequest(cifar.mixer, None, cifar.vit_gap)
+    row = plan.Row("09_mixer", "cka", lambda p, r, s: [plan.cka_analysis(extra)])
+    try:
+        plan.PLAN = (*plan.PLAN, row)
+        plan._chapters_of_pass.cache_clear()
+        assert _ident(plan.cka_analysis(extra)) in {
+            _ident(a) for a in plan.analyses(cifar, "cka")}
+        assert plan.chapter_of(cifar, plan.cka_analysis(extra)) == "09_mixer"
+    finally:
+        plan.PLAN = plan.PLAN[:-1]
+        plan._chapters_of_pass.cache_clear()
 
 
 def test_a_reader_s_knob_builds_analyses_outside_the_book_s_plan(mirror: Path) -> None:

@@ -1,12 +1,14 @@
-"""The book's plan: every analysis each chapter runs over each probe set, in one place.
+"""The book's plan: every analysis each chapter runs over each probe set, in one table.
 
 Chapters ask for their analyses through these functions and read the results with
 :func:`seelike.book.results.keyed`, which uses :func:`analyses` to run everything the
 book asks of a probe set in the same pass: whichever chapter comes first computes (and
 caches) what the later ones need, so each model runs once over each probe set per build.
-A chapter that computes something over a shared probe set must list it here, or it
-would cost a second pass. The plan declares and never computes: an analysis that can only
-be built from another result is an :class:`After`, which the results layer resolves.
+A chapter that computes something over a shared probe set must add a row to
+:data:`PLAN`, or it would cost a second pass; the schedule of passes and the chapter that
+pays for each analysis are derived from that one table. The plan declares and never
+computes: an analysis that can only be built from another result is an :class:`After`,
+which the results layer resolves.
 
 :data:`KNOBS` holds the choices each chapter's parameters cell shows a reader, with the
 book's values; the plan's functions take them as keyword arguments, so a reader's other
@@ -35,17 +37,19 @@ from seelike.passes import Analysis
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 
-__all__ = ["BOOTSTRAP", "KNOBS", "RECEPTIVE_FIELD_BATCH", "ROLES", "SHOT_DRAWS", "After",
-           "analyses", "analysis_key", "attention_distances", "batch_size", "chapter_of",
-           "cka_analysis", "cka_walkthrough", "data_scale", "estimator_study", "first_heatmap",
-           "head_subsets_after_attention", "head_subsets_by_seed", "head_subsets_vs_resnet",
-           "is_full_probe_set", "knob_limits", "less_data", "localization", "localization_by_seed",
-           "middle_no_skip", "mixer_comparison", "no_skip", "noise_floor", "other_seeds",
-           "probe_evaluation", "probe_evaluations", "probe_fit", "probe_fits", "probe_models",
+__all__ = ["BOOTSTRAP", "KNOBS", "PASS_ORDER", "PLAN", "RECEPTIVE_FIELD_BATCH", "ROLES",
+           "SHOT_DRAWS", "After", "Row", "analyses", "analysis_key",
+           "attention_distances", "batch_size", "chapter_of", "cka_analysis",
+           "cka_walkthrough", "data_scale", "estimator_study", "first_heatmap",
+           "head_subsets_after_attention", "head_subsets_by_seed",
+           "head_subsets_vs_resnet", "is_full_probe_set", "knob_limits", "less_data",
+           "localization", "localization_by_seed", "middle_no_skip", "mixer_comparison",
+           "no_skip", "noise_floor", "other_seeds", "probe_evaluation",
+           "probe_evaluations", "probe_fit", "probe_fits", "probe_models",
            "probe_shots", "receptive_field_models", "receptive_field_requests",
-           "representation_structure", "resnets", "role_models", "schedule", "seed_models",
-           "seed_pairs", "seed_structure", "shot_draws", "skip_removed", "skip_statistics",
-           "spatial_models", "stem", "with_shots", "zoo_accuracy"]
+           "repeats", "representation_structure", "resnets", "role_models", "schedule",
+           "seed_models", "seed_pairs", "seed_structure", "shot_draws", "skip_removed",
+           "skip_statistics", "spatial_models", "stem", "with_shots", "zoo_accuracy"]
 
 @dataclass(frozen=True)
 class After:
@@ -57,7 +61,8 @@ class After:
     missing in one pass with ``joins()`` (the plan's other analyses of that probe set), and
     builds the analysis as ``then(result, result_id)`` (``result_id()`` names that result in
     the cache): Fig 5's head subsets from the attention distances, a probe evaluation from
-    its fit.
+    its fit. ``makes`` and ``models`` name the analysis it builds (its ``name`` and
+    ``models()``), so that :func:`chapter_of` finds the built analysis in :data:`PLAN`.
     """
 
     first: Analysis
@@ -66,6 +71,8 @@ class After:
     repeat: int
     joins: Callable[[], Sequence[Analysis]]
     then: Callable[[Mapping[str, np.ndarray], Callable[[], str]], Analysis]
+    makes: str
+    models: tuple[str, ...]
 
 
 #: Each chapter's knobs and the book's value of each. ``None``: the preset's value of the
@@ -283,13 +290,14 @@ def head_subsets_after_attention(p: Preset, *, vit: str | None = None,
                                  resnet: str | None = None, **knobs: object) -> After:
     """Fig 5 as the plan declares it: :func:`head_subsets_vs_resnet` on the distances of
     ``vit`` (default: the preset's), which the attention pass measures first."""
-    vit = vit or p.vit
+    vit, resnet = vit or p.vit, resnet or p.resnet
     return After(AttentionDistances(vit), p, "attention", 0,
                  joins=functools.partial(attention_distances, p),
-                 then=functools.partial(_head_subsets_from, p, vit, resnet, knobs))
+                 then=functools.partial(_head_subsets_from, p, vit, resnet, knobs),
+                 makes=HeadSubsetCKA.name, models=tuple(dict.fromkeys((vit, resnet))))
 
 
-def _head_subsets_from(p: Preset, vit: str, resnet: str | None, knobs: Mapping[str, object],
+def _head_subsets_from(p: Preset, vit: str, resnet: str, knobs: Mapping[str, object],
                        distances: Mapping[str, np.ndarray], _id: Callable[[], str]
                        ) -> HeadSubsetCKA:
     return head_subsets_vs_resnet(p, distances["drop"], vit=vit, resnet=resnet,
@@ -468,7 +476,8 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
     fit = probe_fit(train, model_name, draw)
     return After(fit, train, "probe_train", draw,
                  joins=functools.partial(probe_fits, train, draw),
-                 then=functools.partial(_evaluation_of, p, fit))
+                 then=functools.partial(_evaluation_of, p, fit),
+                 makes=probes.ProbeEval.name, models=(model_name,))
 
 
 def _evaluation_of(p: Preset, fit: probes.ProbeFit, fitted: Mapping[str, np.ndarray],
@@ -527,63 +536,154 @@ def estimator_study(p: Preset) -> EstimatorCKA:
                          for name in (p.vit, p.resnet)}, p.estimator_batches)
 
 
-# ---- every analysis of a probe set ----------------------------------------------------------
+# ---- the plan: every chapter's asks of every probe set, in one table -------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of :data:`PLAN`: what ``chapter`` asks of ``purpose``'s probe set.
+
+    ``asks(p, repeat, shots)`` lists the analyses (and :class:`After` declarations) over
+    ``probe_set(p, purpose, seed=repeat)``; ``shots`` is the chapters' knob. ``every``: at
+    every repeat the book makes of that probe set (:func:`repeats`), else at repeat 0 only.
+    """
+
+    chapter: str
+    purpose: str
+    asks: Callable[[Preset, int, int], Sequence[Analysis | After]]
+    every: bool = False
+
+
+def _probe_fits_of(chapter: str) -> Callable[[Preset, int, int], list[probes.ProbeFit]]:
+    """Chapter 8 probes the less-data ViTs (Fig 13), Chapter 7 every other probed model."""
+    return lambda p, draw, _: [f for f in probe_fits(p, draw)
+                               if (f.model in less_data(p)) == (chapter == "08_scale")]
+
+
+def _probe_evaluations_of(chapter: str) -> Callable[[Preset, int, int], list[After]]:
+    return lambda p, _, shots: [e for e in probe_evaluations(p, shots=shots)
+                                if (e.first.model in less_data(p)) == (chapter == "08_scale")]
+
+
+#: Every analysis of the book, by the chapter that asks for it and the probe set it is
+#: computed over, in book order: the one place a chapter's new analysis is declared.
+#: :func:`analyses` (what one pass computes), :func:`schedule` (the passes, in order) and
+#: :func:`chapter_of` (which page pays for an analysis in a cold build) all read it.
+PLAN: tuple[Row, ...] = (
+    Row("02_cka", "cka", lambda p, r, s: [cka_walkthrough(p), cka_analysis(first_heatmap(p))]),
+    Row("03_models", "cka", lambda p, r, s: zoo_accuracy(p)),
+    Row("04_representation_structure", "cka", every=True, asks=lambda p, r, s: [
+        cka_analysis(q) for q in representation_structure(p)]),
+    Row("04_representation_structure", "cka", lambda p, r, s: [
+        cka_analysis(q) for q in seed_structure(p) + noise_floor(p)]),
+    Row("05_local_global", "attention", lambda p, r, s: attention_distances(p)),
+    Row("05_local_global", "cka", lambda p, r, s: [head_subsets_after_attention(p),
+                                                     *head_subsets_by_seed(p)]),
+    Row("06_skip_connections", "cka", lambda p, r, s: [
+        *skip_statistics(p), *(cka_analysis(q) for q in skip_removed(p))]),
+    Row("07_localization", "cka", lambda p, r, s: localization(p) + localization_by_seed(p)),
+    Row("07_localization", "probe_train", _probe_fits_of("07_localization"), every=True),
+    Row("07_localization", "probe_test", _probe_evaluations_of("07_localization")),
+    Row("08_scale", "cka", lambda p, r, s: [cka_analysis(q) for q in data_scale(p)]),
+    Row("08_scale", "probe_train", _probe_fits_of("08_scale"), every=True),
+    Row("08_scale", "probe_test", _probe_evaluations_of("08_scale")),
+    Row("09_mixer", "cka", lambda p, r, s: [cka_analysis(q) for q in mixer_comparison(p)]),
+    Row("10_estimators", "estimators", lambda p, r, s: [estimator_study(p)], every=True),
+)
+
+#: The order of the passes: the attention pass before the CKA pass (Fig 5 picks its heads
+#: by distance), each few-shot fit before the evaluation pass that reads it.
+PASS_ORDER = ("attention", "cka", "probe_train", "probe_test", "estimators")
+
+
+def repeats(p: Preset, purpose: str, *, shots: int = KNOBS["07_localization"]["shots"]
+            ) -> list[int]:
+    """The repeats (probe seeds) of ``purpose``'s probe set that the book passes over.
+
+    Chapter 4's spread over CKA probe sets, Chapter 10's over estimator sets, and the
+    few-shot probes' draws (:func:`shot_draws`; ``p`` holds their shots); one otherwise.
+    """
+    if purpose == "cka":
+        return list(range(p.cka_repeats))
+    if purpose == "estimators":
+        return list(range(p.estimator_repeats))
+    if purpose == "probe_train":
+        return shot_draws(p.probe_train_per_class, claims_shots=shots)
+    return [0]
 
 
 def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
              ) -> list[tuple[Preset, str, int]]:
     """Every pass the book makes over a probe set: ``(preset, purpose, repeat)``, in an order
-    in which each pass finds what it reads already cached.
+    in which each pass finds what it reads already cached (:data:`PASS_ORDER`).
 
-    The attention pass comes before the CKA pass (Fig 5 picks its heads by distance), and
-    each few-shot fit before the evaluation pass. Chapter 5's receptive fields are a
-    separate, backward, computation (:func:`receptive_field_requests`). ``shots``: the
-    chapters' knob, as in :func:`analyses`.
+    The probe training sets come once per shots setting (:func:`probe_shots`). Chapter 5's
+    receptive fields are a separate, backward, computation (:func:`receptive_field_requests`).
+    ``shots``: the chapters' knob, as in :func:`analyses`.
     """
-    out = [(p, "attention", 0), *((p, "cka", r) for r in range(p.cka_repeats))]
-    for n in probe_shots(p, shots=shots):
-        out += [(with_shots(p, n), "probe_train", draw)
-                for draw in shot_draws(n, claims_shots=shots)]
-    out.append((p, "probe_test", 0))
-    return out + [(p, "estimators", r) for r in range(p.estimator_repeats)]
+    planned = {row.purpose for row in PLAN}
+    out = []
+    for purpose in (q for q in PASS_ORDER if q in planned):
+        presets = ([with_shots(p, n) for n in probe_shots(p, shots=shots)]
+                   if purpose == "probe_train" else [p])
+        out += [(q, purpose, r) for q in presets for r in repeats(q, purpose, shots=shots)]
+    return out
 
 
-def chapter_of(p: Preset, a: Analysis | After) -> str:
-    """The chapter that first asks for analysis ``a`` of :func:`analyses`: the one that pays
-    for it in a cold build (``benchmarks/bench_paper.py``'s table); an :class:`After`'s
-    chapter is the one that asks for what it waits for."""
-    if isinstance(a, After):
-        return chapter_of(p, a.first)
-    if isinstance(a, HeadSubsetCKA):
-        return "05_local_global"
-    if isinstance(a, probes.ProbeFit | probes.ProbeEval):
-        return "08_scale" if a.model in less_data(p) else "07_localization"
-    chapter = _first_asks(p).get(analysis_key(a))
-    if chapter is None:
-        raise KeyError(f"{a.name} of {', '.join(a.models())} is in no chapter's list in "
-                       f"seelike.book.plan.chapter_of; add it there")
-    return chapter
+def analyses(p: Preset, purpose: str, repeat: int = 0, *,
+             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis | After]:
+    """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``: the
+    :data:`PLAN` rows of that probe set, identical asks of two chapters once."""
+    return list(_by_key(_asked(p, purpose, repeat, shots)).values())
 
 
-@functools.lru_cache(maxsize=4)
-def _first_asks(p: Preset) -> dict[str, str]:
-    asks = {
-        "02_cka": [cka_walkthrough(p), cka_analysis(first_heatmap(p))],
-        "03_models": zoo_accuracy(p),
-        "04_representation_structure": [cka_analysis(r) for r in representation_structure(p)
-                                        + seed_structure(p) + noise_floor(p)],
-        "05_local_global": attention_distances(p),
-        "06_skip_connections": [*skip_statistics(p),
-                                *(cka_analysis(r) for r in skip_removed(p))],
-        "07_localization": localization(p) + localization_by_seed(p),
-        "08_scale": [cka_analysis(r) for r in data_scale(p)],
-        "09_mixer": [cka_analysis(r) for r in mixer_comparison(p)],
-        "10_estimators": [estimator_study(p)],
-    }
-    out: dict[str, str] = {}
-    for chapter, listed in asks.items():
-        for a in listed:
-            out.setdefault(analysis_key(a), chapter)
+def _asked(p: Preset, purpose: str, repeat: int, shots: int
+           ) -> list[tuple[str, Analysis | After]]:
+    """``(chapter, ask)`` of every :data:`PLAN` row over this probe set, in book order."""
+    if repeat not in repeats(p, purpose, shots=shots):
+        return []
+    return [(row.chapter, a) for row in PLAN if row.purpose == purpose
+            and (row.every or repeat == 0) for a in row.asks(p, repeat, shots)]
+
+
+def _by_key(asked: Sequence[tuple[str, Analysis | After]]) -> dict[object, Analysis | After]:
+    # Identical requests of two chapters are one analysis. Afters stay as declared (none
+    # repeats today; the store would run two that resolve alike as one).
+    unique: dict[object, Analysis | After] = {}
+    for _, a in asked:
+        unique.setdefault(analysis_key(a) if isinstance(a, Analysis) else id(a), a)
+    return unique
+
+
+def chapter_of(p: Preset, a: Analysis | After, *,
+               shots: int = KNOBS["07_localization"]["shots"]) -> str:
+    """The chapter that first asks for analysis ``a`` of :func:`analyses`, in :data:`PLAN`:
+    the one that pays for it in a cold build (``benchmarks/bench_paper.py``'s table).
+
+    An analysis built from another result (Fig 5's head subsets, a probe evaluation) is
+    found by the :class:`After` that declares it: same kind, same models.
+    """
+    name, names = (a.makes, a.models) if isinstance(a, After) else (a.name, a.models())
+    keys = [analysis_key(a)] if isinstance(a, Analysis) else []
+    # Passes in schedule order, stopping at the first that holds ``a``: finding a CKA
+    # matrix's chapter never draws the probe training sets.
+    for q, purpose, repeat in schedule(p, shots=shots):
+        chapters = _chapters_of_pass(q, purpose, repeat, shots)
+        for key in [*keys, (name, names)]:
+            if key in chapters:
+                return chapters[key]
+    raise KeyError(f"{name} of {', '.join(names)} is in no chapter's row of "
+                   f"seelike.book.plan.PLAN; add it there")
+
+
+@functools.lru_cache(maxsize=64)
+def _chapters_of_pass(p: Preset, purpose: str, repeat: int, shots: int) -> dict[object, str]:
+    """The first chapter (rows are in book order) asking for each analysis of one pass, by
+    :func:`analysis_key`, and by kind and models for what an :class:`After` builds."""
+    out: dict[object, str] = {}
+    for chapter, a in _asked(p, purpose, repeat, shots):
+        out.setdefault((a.makes, a.models) if isinstance(a, After) else analysis_key(a),
+                       chapter)
     return out
 
 
@@ -612,41 +712,4 @@ def batch_size(p: Preset, purpose: str) -> int:
         return min(p.cka_batch, RECEPTIVE_FIELD_BATCH)
     return p.cka_batch
 
-
-def analyses(p: Preset, purpose: str, repeat: int = 0, *,
-             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis | After]:
-    """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``.
-
-    Repeats other than 0 serve only Chapter 4's spread over probe sets (purpose ``cka``),
-    Chapter 10's (``estimators``) and the few-shot probes' draws (``probe_train``,
-    :func:`shot_draws`).
-    """
-    out: list[Analysis | After] = []
-    if purpose == "cka":
-        requests = representation_structure(p)
-        if repeat == 0:
-            requests += (seed_structure(p) + noise_floor(p) + skip_removed(p) + data_scale(p)
-                         + mixer_comparison(p))
-        out += [cka_analysis(r) for r in requests]
-        if repeat == 0:
-            out += [cka_walkthrough(p), cka_analysis(first_heatmap(p)), *zoo_accuracy(p)]
-            out += skip_statistics(p)
-            out.append(head_subsets_after_attention(p))
-            out += head_subsets_by_seed(p)
-            out += localization(p) + localization_by_seed(p)
-    elif purpose == "attention" and repeat == 0:
-        out += attention_distances(p)
-    elif purpose == "probe_train" and repeat in shot_draws(p.probe_train_per_class,
-                                                           claims_shots=shots):
-        out += probe_fits(p, repeat)
-    elif purpose == "probe_test" and repeat == 0:
-        out += probe_evaluations(p, shots=shots)
-    elif purpose == "estimators":
-        out.append(estimator_study(p))
-    # Identical requests of two chapters are one analysis. Afters stay as declared (none
-    # repeats today; the store would run two that resolve alike as one).
-    unique: dict[object, Analysis | After] = {}
-    for a in out:
-        unique.setdefault(analysis_key(a) if isinstance(a, Analysis) else id(a), a)
-    return list(unique.values())
 
