@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from seelike import cka
+from seelike import cka, grams
 from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka
 
 # --- reference: the formulas, literally, in float64 numpy --------------------------------------
@@ -104,7 +104,7 @@ def test_linear_cka_matches_reference(unbiased: bool, n: int) -> None:
 @pytest.mark.parametrize("slab", [1, 50, 300])
 def test_slabbed_gram_matches_reference(monkeypatch: pytest.MonkeyPatch, slab: int) -> None:
     # Real layers are wide enough to be split into slabs; make small ones split too.
-    monkeypatch.setattr(cka, "_SLAB_ELEMENTS", slab)
+    monkeypatch.setattr(grams, "_SLAB_ELEMENTS", slab)
     x, y = correlated(np.random.default_rng(21), 20, shape_x=(37,))
     assert linear_cka(x, y, unbiased=True) == pytest.approx(ref_cka(x, y, True), abs=1e-12)
 
@@ -113,14 +113,14 @@ def test_slabbed_gram_matches_reference(monkeypatch: pytest.MonkeyPatch, slab: i
 def test_permuted_features_are_not_copied(monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
     # Channels-last feature maps (a convnet fed HWC-decoded images) used to be copied whole by
     # reshape, every layer at once, before any Gram was formed.
-    monkeypatch.setattr(cka, "_SLAB_ELEMENTS", 50)
+    monkeypatch.setattr(grams, "_SLAB_ELEMENTS", 50)
     rng = np.random.default_rng(22)
     x, y = correlated(rng, 24, shape_x=(3, 4, 5))
     t = torch.from_numpy(x)
     t = (t.contiguous(memory_format=torch.channels_last) if layout == "channels_last"
          else t.transpose(1, 3).contiguous().transpose(1, 3))
     assert not t.is_contiguous()
-    assert cka._as_matrix(t, "t").data_ptr() == t.data_ptr()  # a view, not a copy
+    assert grams.as_matrix(t, "t").data_ptr() == t.data_ptr()  # a view, not a copy
     for unbiased in (False, True):
         assert linear_cka(t, y, unbiased=unbiased) == pytest.approx(ref_cka(x, y, unbiased),
                                                                     abs=1e-12)
@@ -483,7 +483,7 @@ def test_cuda_matches_cpu(unbiased: bool) -> None:
 @pytest.fixture
 def device_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The path an accelerator takes (scale on the device, check at the end), on the CPU."""
-    monkeypatch.setattr(cka, "reads_back_freely", lambda device: False)
+    monkeypatch.setattr(grams, "reads_back_freely", lambda device: False)
 
 
 @ESTIMATORS
@@ -494,7 +494,7 @@ def test_device_path_gives_the_same_bits_as_the_checked_path(unbiased: bool) -> 
     for batch in (slice(0, 32), slice(32, 64)):
         checked.update([f[batch] for f in feats], [feats[0][batch], feats[2][batch]])
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(cka, "reads_back_freely", lambda device: False)
+        m.setattr(grams, "reads_back_freely", lambda device: False)
         deferred = MinibatchCKA(3, 2, unbiased=unbiased, bootstrap=7)
         for batch in (slice(0, 32), slice(32, 64)):
             deferred.update([f[batch] for f in feats], [feats[0][batch], feats[2][batch]])
@@ -555,15 +555,15 @@ def test_cka_of_row_blocks_streamed_in_slabs_is_linear_cka(monkeypatch: pytest.M
                                                            ) -> None:
     # Chapter 2's full-batch CKA on an accelerator: minibatches kept on the host, slabs of
     # features to the device (here the CPU, with slabs of a few features).
-    monkeypatch.setattr(cka, "_SLAB_ELEMENTS", 64)
+    monkeypatch.setattr(grams, "_SLAB_ELEMENTS", 64)
     rng = np.random.default_rng(34)
     x = 3.0 + rng.normal(size=(21, 40))
     y = x[:, :5] @ rng.normal(size=(5, 6)) + rng.normal(size=(21, 6))
     blocks_x = [torch.from_numpy(x[i:i + 8] * magnitude).float() for i in range(0, 21, 8)]
     blocks_y = [torch.from_numpy(y[i:i + 8]).float() for i in range(0, 21, 8)]
-    value = cka.cka_of_grams(cka.gram_of_blocks(blocks_x, "cpu"),
-                             cka.gram_of_blocks(blocks_y, "cpu"), unbiased=unbiased)
+    value = cka.cka_of_grams(grams.gram_of_blocks(blocks_x, "cpu"),
+                             grams.gram_of_blocks(blocks_y, "cpu"), unbiased=unbiased)
     assert value == pytest.approx(linear_cka(x, y, unbiased=unbiased), rel=1e-5)
     blocks_x[1][2, 3] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
-        cka.gram_of_blocks(blocks_x, "cpu")
+        grams.gram_of_blocks(blocks_x, "cpu")

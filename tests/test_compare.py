@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from seelike import cka, compare, models, passes
+from seelike import compare, grams, models, passes
 from seelike.cka import MinibatchCKA
 from seelike.compare import CKACurve
 from seelike.data import TensorProbe
@@ -71,5 +71,5 @@ def test_curve_full_batch_cka_streamed_in_slabs_equals_the_whole_layer(
         return out["full"]
 
     whole = full()
-    monkeypatch.setattr(cka, "reads_back_freely", lambda device: False)
+    monkeypatch.setattr(grams, "reads_back_freely", lambda device: False)
     np.testing.assert_allclose(full(), whole, rtol=1e-5)

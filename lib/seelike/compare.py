@@ -237,10 +237,11 @@ class CKACurve(Analysis):
         """Unbiased CKA of one batch of all the examples, from the kept minibatches.
 
         On an accelerator the Grams are formed there a slab of features at a time
-        (:func:`seelike.cka.gram_of_blocks`): the whole layer would not fit at the paper's
+        (:func:`seelike.grams.gram_of_blocks`): the whole layer would not fit at the paper's
         scale. On the CPU, :func:`seelike.cka.linear_cka` of the whole layer, as ever.
         """
-        from seelike.cka import cka_of_grams, gram_of_blocks, linear_cka, reads_back_freely
+        from seelike.cka import cka_of_grams, linear_cka
+        from seelike.grams import gram_of_blocks, reads_back_freely
 
         if reads_back_freely(self._device):
             return linear_cka(torch.cat(parts_a), torch.cat(parts_b), unbiased=True)
