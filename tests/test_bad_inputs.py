@@ -36,7 +36,7 @@ from seelike import (
     models,
     network,
     passes,
-    probes,
+    ridge,
     train,
     weights,
 )
@@ -48,8 +48,8 @@ from seelike.config import repo_root
 from seelike.data import DataError, TensorProbe
 from seelike.hooks import LayerNotFoundError, Tap, capture, resolve_layers, run_taps
 from seelike.network import ImageClassifier
-from seelike.probes import kernel_cross_validate, kernel_ridge
 from seelike.receptive_field import receptive_field_pass
+from seelike.ridge import kernel_cross_validate, kernel_ridge
 
 # ---- the table ---------------------------------------------------------------------------------
 
@@ -104,9 +104,9 @@ def _xy() -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.eye(4, dtype=torch.float64)[torch.arange(8) % 4]
 
 
-def _stats() -> probes.Stats:
+def _stats() -> ridge.Stats:
     x, y = _xy()
-    return probes.statistics(x.numpy().transpose(1, 0, 2), y.numpy())
+    return ridge.statistics(x.numpy().transpose(1, 0, 2), y.numpy())
 
 
 def _other_model_files(root: Path) -> Path:
@@ -268,7 +268,7 @@ CASES = [
          ("lam", "nan", "positive")),
     Case("ridge-negative-penalty", lambda c: kernel_ridge(*_xy(), -1.0), ValueError,
          ("lam", "-1.0", "positive")),
-    Case("ridge-infinite-penalty", lambda c: probes.ridge(_stats(), float("inf")), ValueError,
+    Case("ridge-infinite-penalty", lambda c: ridge.ridge(_stats(), float("inf")), ValueError,
          ("lam", "inf", "finite")),
     Case("ridge-nan-features", lambda c: kernel_ridge(_xy()[0] * np.nan, _xy()[1], 1.0),
          ValueError, ("features", "NaN")),

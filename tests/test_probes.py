@@ -9,9 +9,8 @@ import torch
 
 from seelike import models, passes, probes
 from seelike.data import TensorProbe
-from seelike.probes import (
-    ProbeEval,
-    ProbeFit,
+from seelike.probes import ProbeEval, ProbeFit, token_positions
+from seelike.ridge import (
     Stats,
     cross_validate,
     kernel_cross_validate,
@@ -20,7 +19,6 @@ from seelike.probes import (
     squared_error,
     statistics,
     targets,
-    token_positions,
 )
 
 
