@@ -22,3 +22,18 @@ def test_show_refuses_text_a_reader_cannot_read(monkeypatch):
     ax.tick_params(labelsize=7)
     plots.show("fine", fig)
     assert list(glued) == ["fine"]
+
+
+def test_band_shades_the_verdicts_interval_and_nothing_for_one_draw():
+    import numpy as np
+
+    from seelike.book.claims.verdict import percentile_band
+
+    fig, ax = plt.subplots()
+    draws = np.random.default_rng(0).normal(size=(200, 5))
+    got = plots.band(ax, np.arange(5), draws, "C0")
+    np.testing.assert_array_equal(got, percentile_band(draws))
+    assert len(ax.collections) == 1
+    assert plots.band(ax, np.arange(5), draws[:1], "C0") is None
+    assert len(ax.collections) == 1
+    plt.close(fig)

@@ -18,10 +18,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from seelike import models
+from seelike.book.claims.verdict import percentile_band
 from seelike.layers import short_label
 
-__all__ = ["CKA_CMAP", "MIN_TEXT_PT", "PAGE_WIDTH", "block_ticks", "cka_heatmap", "model_colour",
-           "setup", "show", "smallest_text"]
+__all__ = ["CKA_CMAP", "MIN_TEXT_PT", "PAGE_WIDTH", "band", "block_ticks", "cka_heatmap",
+           "model_colour", "setup", "show", "smallest_text"]
 
 CKA_CMAP = "magma"
 #: inches: the content column of a page at a 1280-px window, at 100 px per inch
@@ -113,3 +114,18 @@ def block_ticks(ax: Axes, layer_names: Sequence[str], blocks: set[str] | Sequenc
     pos = pos[:: max(1, int(np.ceil(len(pos) / max_labels)))]
     text = [short_label(layer_names[i]) for i in pos]
     (ax.set_xticks if axis == "x" else ax.set_yticks)(pos, text)
+
+
+def band(ax: Axes, x: Sequence[float] | np.ndarray, draws: np.ndarray, colour: str, *,
+         alpha: float = 0.2) -> np.ndarray | None:
+    """Shade the 90 % band of ``draws`` (draws along axis 0) behind a curve over ``x``.
+
+    The band the claims' verdicts read (:func:`seelike.book.claims.verdict.percentile_band`);
+    nothing is drawn for fewer than two draws. Returns the ``(2, len(x))`` band, or None.
+    """
+    draws = np.asarray(draws, dtype=float)
+    if len(draws) < 2:
+        return None
+    low, high = percentile_band(draws)
+    ax.fill_between(x, low, high, color=colour, alpha=alpha, lw=0)
+    return np.stack([low, high])
