@@ -16,7 +16,7 @@ from seelike import architectures, cache, catalogue, compare, layers, memory, mo
 from seelike.architectures import Architecture
 from seelike.book import plots
 from seelike.book.presets import get_preset, probe_set
-from seelike.hooks import Tap
+from seelike.taps import Tap
 
 # timm's ConvNeXt-atto: a convolutional network the book does not use, with stages of
 # blocks named like BiT's (``stages.0.blocks.0``), which name-reading once took for a ResNet.

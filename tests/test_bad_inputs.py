@@ -46,10 +46,11 @@ from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka, transformed_grams
 from seelike.config import repo_root
 from seelike.data import DataError, TensorProbe
-from seelike.hooks import LayerNotFoundError, Tap, capture, resolve_layers, run_taps
+from seelike.hooks import LayerNotFoundError, capture, resolve_layers
 from seelike.network import ImageClassifier
 from seelike.receptive_field import receptive_field_pass
 from seelike.ridge import kernel_cross_validate, kernel_ridge
+from seelike.taps import Tap, run_taps
 
 # ---- the table ---------------------------------------------------------------------------------
 

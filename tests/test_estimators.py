@@ -21,9 +21,9 @@ from seelike.estimators import (
     mean_similarity,
     similarity_summary,
 )
-from seelike.hooks import Tap
 from seelike.layers import block_layers
 from seelike.passes import Analysis, Batch, Needs
+from seelike.taps import Tap
 
 
 def _features(n: int, dims: tuple[int, ...], seed: int = 0) -> list[torch.Tensor]:

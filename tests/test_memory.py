@@ -9,7 +9,7 @@ import torch
 from seelike import memory, models, passes
 from seelike.compare import CKARequest, analysis_of
 from seelike.data import TensorProbe
-from seelike.hooks import Tap
+from seelike.taps import Tap
 
 
 def test_pass_bytes_counts_kept_layers_streamed_ones_and_grams_from_shapes() -> None:

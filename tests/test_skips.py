@@ -13,7 +13,6 @@ from torch import nn
 from seelike import architectures, models, network
 from seelike.architectures import Architecture
 from seelike.data import TensorProbe
-from seelike.hooks import Tap, run_taps
 from seelike.skips import (
     branch_taps,
     cosine_similarity,
@@ -22,6 +21,7 @@ from seelike.skips import (
     streamed_norm_ratios,
     streamed_skip_statistics,
 )
+from seelike.taps import Tap, run_taps
 
 
 def _tiny_vit(**kwargs: object) -> network.ImageClassifier:

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from seelike.hooks import Tap
 from seelike.passes import Analysis, Batch, Needs
+from seelike.taps import Tap
 
 __all__ = ["Accuracy", "accuracy_gap"]
 

@@ -30,9 +30,10 @@ from torch import nn
 
 from seelike import passes
 from seelike.cka import MinibatchCKA, transformed_grams
-from seelike.hooks import Tap, TokenMode, run_taps
+from seelike.hooks import TokenMode
 from seelike.layers import block_layers
 from seelike.passes import Analysis, Batch, GramSpec, Needs
+from seelike.taps import Tap, run_taps
 
 __all__ = [
     "AttentionDistances",
@@ -125,7 +126,7 @@ DISTANCE_CHUNK = 64
 
 @dataclass(frozen=True)
 class _Distances:
-    """A :class:`~seelike.hooks.Tap` transform: ``(b, heads, tokens, tokens)`` attention to
+    """A :class:`~seelike.taps.Tap` transform: ``(b, heads, tokens, tokens)`` attention to
     ``(b, modes, heads)`` per-image distances, a chunk of images at a time.
 
     Applied as each block's attention is recorded, so a pass holds ``b × heads`` numbers

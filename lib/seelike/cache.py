@@ -82,7 +82,7 @@ def _module_file(module: str) -> Path | None:
     """The source file of ``module``; None for a name that is not a module (a function)."""
     try:
         spec = importlib.util.find_spec(module)
-    except ModuleNotFoundError:  # ``seelike.hooks.Tap``: the parent is no package
+    except ModuleNotFoundError:  # ``seelike.taps.Tap``: the parent is no package
         return None
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 

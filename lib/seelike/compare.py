@@ -18,9 +18,10 @@ from torch import nn
 
 from seelike import passes
 from seelike.cka import MinibatchCKA
-from seelike.hooks import Tap, TokenMode, submodule
+from seelike.hooks import TokenMode, submodule
 from seelike.layers import layer_names
 from seelike.passes import Analysis, Batch, GramSpec, Needs
+from seelike.taps import Tap
 
 __all__ = ["CKAAnalysis", "CKACurve", "CKARequest", "Pair", "analysis_of", "cka_matrices",
            "cka_matrix"]

@@ -26,8 +26,9 @@ from torch import nn
 
 from seelike import catalogue
 from seelike.cka import MinibatchCKA, transform_gram
-from seelike.hooks import Tap, TokenMode, run_taps
+from seelike.hooks import TokenMode
 from seelike.passes import Analysis, Batch, GramSpec, Needs
+from seelike.taps import Tap, run_taps
 
 ESTIMATORS = ("biased", "unbiased")
 

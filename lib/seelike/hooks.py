@@ -1,11 +1,10 @@
 """Forward hooks: capture what named layers of any ``nn.Module`` compute.
 
-:class:`Tap` and :func:`run_taps` record what the shared forward passes of
-:mod:`seelike.passes` need: layer inputs and outputs (for CKA and norm ratios), the softmax
-probabilities of attention modules (for attention distances), and outputs in the autograd
-graph (for receptive fields). :class:`Capture` (:func:`capture`) is the interactive tool for
-any model: :func:`list_layers` names its layers, ``attention=True`` records the softmax
-probabilities of timm ViT blocks and ``grad=True`` keeps outputs in the autograd graph.
+Layer names and selectors, token layouts, and :class:`Capture` (:func:`capture`), the
+interactive tool for any model: :func:`list_layers` names its layers, ``attention=True``
+records the softmax probabilities of timm ViT blocks and ``grad=True`` keeps outputs in the
+autograd graph. The shared forward passes record single tensors with :mod:`seelike.taps`,
+built on the helpers here.
 
 Layers are chosen with *selectors*: an exact module name (``"blocks.3"``), an :mod:`fnmatch` glob
 (``"layer*.0"``; note that ``*`` also matches dots), or a regular expression that must match the
@@ -30,8 +29,7 @@ import fnmatch
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import pandas as pd
@@ -49,13 +47,12 @@ __all__ = [
     "LayerNotFoundError",
     "Selector",
     "Selectors",
-    "Tap",
     "TokenMode",
     "capture",
+    "check_model",
     "eval_mode",
     "list_layers",
     "resolve_layers",
-    "run_taps",
     "select_tokens",
     "submodule",
     "token_layout",
@@ -79,7 +76,8 @@ def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, module) for name, module in model.named_modules() if name]
 
 
-def _check_model(model: object) -> None:
+def check_model(model: object) -> None:
+    """Raise unless ``model`` is an ``nn.Module``, with how to load one."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; load one "
                         f"with seelike.models.load(name)")
@@ -98,7 +96,7 @@ def submodule(model: nn.Module, name: str, *, argument: str = "layer") -> nn.Mod
 
     ``argument`` is what the caller calls the name, for the message; ``""`` is the model itself.
     """
-    _check_model(model)
+    check_model(model)
     if not isinstance(name, str):
         raise TypeError(f"{argument} must be a module name (a str), got {name!r}")
     try:
@@ -134,7 +132,7 @@ def resolve_layers(model: nn.Module, selectors: Selectors) -> list[str]:
     Raises :class:`LayerNotFoundError` (a ``KeyError``) if any one selector matches nothing,
     naming the closest valid names: a typo must never silently drop a layer from a figure.
     """
-    _check_model(model)
+    check_model(model)
     if isinstance(selectors, str | re.Pattern):
         selectors = [selectors]
     elif not isinstance(selectors, Iterable):
@@ -190,7 +188,7 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
     order. Runs in eval mode under ``torch.no_grad()`` so that listing neither updates
     BatchNorm statistics nor builds a graph; hooks and modes are restored afterwards.
     """
-    _check_model(model)
+    check_model(model)
     shapes: dict[str, tuple[int, ...]] = {}
     calls: Counter[str] = Counter()
 
@@ -453,124 +451,6 @@ class Capture:
             )
         else:
             store[name] = tensor
-
-
-# ---- taps: single tensors of a forward pass ------------------------------------------------
-
-
-Where = Literal["input", "output", "attention"]
-_WHERE = ("input", "output", "attention")
-
-
-@dataclass(frozen=True)
-class Tap:
-    """One tensor of a forward pass: the first input or the output of module ``module``.
-
-    ``where="attention"``: ``module`` is a timm ``Attention`` and the tensor is its softmax
-    probabilities ``(b, heads, tokens, tokens)``, recorded with fused attention switched off
-    for the pass (as ``capture(..., attention=True)`` does; paper Figs 3-5).
-    ``transform`` is applied to the recorded tensor (the CIFAR ResNet-56's shortcut is a
-    method, not a module, so its output is the unit input passed through that method).
-    """
-
-    module: str
-    where: Where = "output"
-    transform: Callable[[torch.Tensor], torch.Tensor] | None = None
-
-    def __post_init__(self) -> None:
-        # A typo in where would otherwise record the module's output without a word.
-        if not isinstance(self.module, str):
-            raise TypeError(f"Tap module must be a module name (a str), got {self.module!r}")
-        if self.where not in _WHERE:
-            raise ValueError(f"Tap where must be one of {_WHERE}, not {self.where!r}")
-        if self.transform is not None and not callable(self.transform):
-            raise TypeError(f"Tap transform must be callable or None, got {self.transform!r}")
-
-
-class _Stop(Exception):
-    """Raised from a hook once every tap is recorded: the rest of the forward is wasted work."""
-
-
-def run_taps(
-    model: nn.Module, x: torch.Tensor, taps: Sequence[Tap], *, grad: bool = False,
-    stop_early: bool = True, consume: Callable[[Tap, torch.Tensor], bool] | None = None,
-) -> dict[Tap, torch.Tensor]:
-    """Run ``model(x)`` in eval mode and return the tensor of every tap.
-
-    With ``grad=True`` the tensors stay in the autograd graph (``x`` must require grad for
-    d tap / d x); otherwise the pass runs under ``no_grad``. With ``stop_early`` the pass is
-    abandoned once every tap is recorded, so taps in the first blocks cost only those blocks.
-    Recorded tensors are clones: timm ResNets add the shortcut in place (``x += shortcut``)
-    into the very tensor the branch's last module returned.
-
-    ``consume(tap, tensor)`` streams: it is called as each tap is recorded, with the tensor
-    as it is at that moment (no copy; use it before returning, or copy it), and when it
-    returns True the tap is used up and left out of the result. So a pass that reduces
-    each layer as it comes (a Gram matrix, a statistic) never holds every layer at once.
-    """
-    _check_model(model)
-    if consume is not None and not callable(consume):
-        raise TypeError(f"consume must be a function of (tap, tensor) returning a bool, got "
-                        f"{type(consume).__name__}; pass None to keep every tap")
-    if isinstance(taps, Tap) or not isinstance(taps, Iterable):
-        raise TypeError(f"taps must be a list of Tap, got {taps!r}; wrap one as [tap]")
-    taps = list(dict.fromkeys(taps))
-    if not taps:
-        raise ValueError("no taps given")
-    wrong = [t for t in taps if not isinstance(t, Tap)]
-    if wrong:
-        raise TypeError(f"taps must be Tap objects, got {wrong[0]!r}; e.g. Tap({wrong[0]!r})")
-    found: dict[Tap, torch.Tensor] = {}
-    used: set[Tap] = set()
-
-    def record(tap: Tap, value: Any) -> None:
-        tensor = value[0] if isinstance(value, tuple | list) else value
-        if not isinstance(tensor, torch.Tensor):
-            raise TypeError(f"{tap.module!r} {tap.where} is {type(tensor).__name__}, not a tensor")
-        if tap in found or tap in used:
-            raise RuntimeError(f"module {tap.module!r} ran twice in one forward pass")
-        tensor = tensor if grad else tensor.detach()
-        fresh = False
-        if tap.transform is not None:
-            # A transform that reduces (attention to distances) never copies the whole tensor;
-            # one that returns a view of it gets its own copy, as an untransformed tap does.
-            out = tap.transform(tensor)
-            fresh = out.untyped_storage().data_ptr() != tensor.untyped_storage().data_ptr()
-            tensor = out
-        if consume is not None and consume(tap, tensor):
-            used.add(tap)
-        else:
-            found[tap] = tensor if fresh else tensor.clone()
-        if stop_early and len(found) + len(used) == len(taps):
-            raise _Stop
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(eval_mode(model))
-        stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
-        for tap in taps:
-            module = submodule(model, tap.module, argument="tap module")
-            if tap.where == "attention":
-                if not isinstance(module, Attention):
-                    raise TypeError(f"attention tap on {tap.module!r}, a "
-                                    f"{type(module).__name__}, not a timm Attention")
-                stack.callback(setattr, module, "fused_attn", module.fused_attn)
-                module.fused_attn = False
-                # The probabilities are the input of attn_drop, untouched by dropout.
-                handle = module.attn_drop.register_forward_pre_hook(
-                    lambda _m, args, tap=tap: record(tap, args))
-            elif tap.where == "input":
-                handle = module.register_forward_pre_hook(
-                    lambda _m, args, tap=tap: record(tap, args))
-            else:
-                handle = module.register_forward_hook(
-                    lambda _m, _args, out, tap=tap: record(tap, out))
-            stack.callback(handle.remove)
-        with contextlib.suppress(_Stop):
-            model(x)
-    missing = [t for t in taps if t not in found and t not in used]
-    if missing:
-        raise RuntimeError(f"taps never reached in the forward pass: {missing}")
-    return found
 
 
 # Lower-case alias, read as a verb in ``with capture(model, layers) as cap:``.

@@ -3,7 +3,7 @@
 Every pass of :func:`seelike.passes.run` is checked here before it starts, and the same
 functions tell what fits on a given device. In one minibatch of a pass, each model's
 forward pass keeps the layers its analyses read after the forward pass
-(:class:`~seelike.hooks.Tap` s) until it ends, while layers that are only reduced (into
+(:class:`~seelike.taps.Tap` s) until it ends, while layers that are only reduced (into
 Gram matrices, or statistics streamed by :meth:`seelike.passes.Analysis.consume`) pass
 through one or two at a time; each layer's transformed Gram matrix (``b × b`` float64)
 lives until every model has run. That is the bulk of a pass's memory, and what grows with
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from seelike import catalogue
-from seelike.hooks import Tap, run_taps
+from seelike.taps import Tap, run_taps
 
 __all__ = ["PassTooLarge", "available_bytes", "check_fits", "pass_bytes", "release_freed"]
 

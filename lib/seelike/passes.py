@@ -2,7 +2,7 @@
 
 The one place that runs models over probe sets for analyses. An
 :class:`Analysis` says what it needs from each model it looks at (raw tensors as
-:class:`~seelike.hooks.Tap` s, or the transformed Gram matrices of layers for CKA) and
+:class:`~seelike.taps.Tap` s, or the transformed Gram matrices of layers for CKA) and
 accumulates its result minibatch by minibatch. :func:`run` feeds any number of analyses
 from one pass: each model runs once per minibatch with the union of what its analyses
 ask for, each layer's Gram matrix is formed and transformed once however many CKA
@@ -25,10 +25,11 @@ from torch import nn
 from tqdm import tqdm
 
 from seelike.cka import transformed_grams
-from seelike.hooks import Tap, TokenMode, run_taps, select_tokens, token_layout
+from seelike.hooks import TokenMode, select_tokens, token_layout
 from seelike.memory import check_fits, release_freed
 from seelike.network import default_device
 from seelike.profile import Profile
+from seelike.taps import Tap, run_taps
 
 __all__ = ["Analysis", "Batch", "GramSpec", "Needs", "cache_key", "code_of", "examples_used", "run"]
 

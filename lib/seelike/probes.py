@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from seelike import catalogue
-from seelike.hooks import Tap, token_layout
+from seelike.hooks import token_layout
 from seelike.localization import spatial_tokens
 from seelike.passes import Analysis, Batch, Needs
 from seelike.ridge import (
@@ -64,6 +64,7 @@ from seelike.ridge import (
     ridge,
     targets,
 )
+from seelike.taps import Tap
 
 __all__ = [
     "FOLDS",

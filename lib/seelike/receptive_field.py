@@ -40,8 +40,9 @@ import torch
 from timm.layers import PatchEmbed
 from torch import nn
 
-from seelike.hooks import Tap, run_taps, submodule
+from seelike.hooks import submodule
 from seelike.skips import branch_taps
+from seelike.taps import Tap, run_taps
 
 __all__ = [
     "MOMENTS",

@@ -7,7 +7,7 @@ branch, or a ResNet unit's shortcut) and f(z) is what the branch adds to it.
 
 It also holds the residual-block anatomy that :mod:`seelike.receptive_field` needs
 ("after" and "before" the residual connection): :class:`BranchTaps` names the
-skip, branch and sum of each residual addition as :class:`seelike.hooks.Tap` s.
+skip, branch and sum of each residual addition as :class:`seelike.taps.Tap` s.
 
 timm's pre-norm ViT ``Block`` computes::
 
@@ -34,11 +34,11 @@ from timm.models.vision_transformer import ResPostBlock
 from torch import nn
 
 from seelike import passes
-from seelike.hooks import Tap, run_taps
 from seelike.layers import block_layers, family
 from seelike.network import NoSkipBlock
 from seelike.passes import Analysis, Batch, Needs
 from seelike.resample import PoissonMeans
+from seelike.taps import Tap, run_taps
 
 __all__ = [
     "BranchTaps",
