@@ -647,9 +647,9 @@ def build_record(preset: str, build_dir: Path, record: Path | None
 
 def chapter_order() -> list[str]:
     """The book's pages in the order the runner executes them."""
-    from seelike.book import run as runner
+    from seelike.book import toc
 
-    return [page.stem for page in runner.notebooks(runner.repo_root())]
+    return [page.stem for page in toc.notebooks()]
 
 
 def table(rows: Sequence[dict[str, Any]], total: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from seelike import cache, data, models
-from seelike.book import plan, results, store
+from seelike.book import plan, results, roles, store
 from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.passes import Analysis
 from seelike.profile import Profile
@@ -144,8 +144,8 @@ def run(p: Preset, device: torch.device, *,
     passes: list[dict[str, Any]] = []
     with random_world(device) as nets:
         build_start = time.perf_counter()
-        for name in dict.fromkeys([p.vit, p.vit_gap, p.resnet, p.mixer, *plan.resnets(p),
-                                   *plan.less_data(p)]):
+        for name in dict.fromkeys([p.vit, p.vit_gap, p.resnet, p.mixer, *roles.resnets(p),
+                                   *roles.less_data(p)]):
             models.load(name)  # built before the clock starts
         build = time.perf_counter() - build_start
         for q, purpose, repeat in plan.schedule(p, shots=shots):
@@ -172,7 +172,7 @@ def run(p: Preset, device: torch.device, *,
                            "analyses": len(analyses), "seconds": round(wall, 3)})
             if checkpoint:
                 checkpoint(summarise(rows, passes, build, complete=False))
-        for name in plan.receptive_field_models(p):
+        for name in roles.receptive_field_models(p):
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             sync()

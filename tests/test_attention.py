@@ -19,9 +19,9 @@ from seelike.attention import (
     mean_attention_distance,
     uniform_attention_distance,
 )
-from seelike.data import TensorProbe
 from seelike.hooks import capture
 from seelike.layers import block_layers
+from seelike.probe_sets import TensorProbe
 
 
 def _map(rows: list[torch.Tensor]) -> torch.Tensor:

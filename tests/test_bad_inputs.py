@@ -36,6 +36,7 @@ from seelike import (
     models,
     network,
     passes,
+    probe_sets,
     ridge,
     train,
     weights,
@@ -45,9 +46,10 @@ from seelike.attention import attention_distances
 from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka, transformed_grams
 from seelike.config import repo_root
-from seelike.data import DataError, TensorProbe
+from seelike.data import DataError
 from seelike.hooks import LayerNotFoundError, capture, resolve_layers
 from seelike.network import ImageClassifier
+from seelike.probe_sets import TensorProbe
 from seelike.receptive_field import receptive_field_pass
 from seelike.ridge import kernel_cross_validate, kernel_ridge
 from seelike.taps import Tap, run_taps
@@ -253,14 +255,14 @@ CASES = [
          TypeError, ("model",)),
     Case("probe-3d", lambda c: TensorProbe(_images()[0]), ValueError, ("images", "(3, 8, 8)")),
     # data: counts and image sizes the dataset cannot serve (checked before any file is read)
-    Case("draw-negative", lambda c: data.probe_draw("cifar10", "cka", examples=-5,
-                                                    image_size=32),
+    Case("draw-negative", lambda c: probe_sets.probe_draw("cifar10", "cka", examples=-5,
+                                                          image_size=32),
          ValueError, ("examples", "-5", "positive")),
-    Case("draw-seed", lambda c: data.probe_draw("cifar10", "cka", examples=4, seed=-1,
-                                                image_size=32),
+    Case("draw-seed", lambda c: probe_sets.probe_draw("cifar10", "cka", examples=4, seed=-1,
+                                                      image_size=32),
          ValueError, ("seed", "-1", "non-negative")),
-    Case("draw-image-size", lambda c: data.probe_draw("cifar10", "cka", examples=4,
-                                                      image_size=64),
+    Case("draw-image-size", lambda c: probe_sets.probe_draw("cifar10", "cka", examples=4,
+                                                            image_size=64),
          ValueError, ("image_size", "64", "image_size=32")),
     Case("preset-image-size", lambda c: get_preset("cifar", image_size=64), ValueError,
          ("image_size", "64", "image_size=32")),

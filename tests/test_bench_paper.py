@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seelike.book import plan
+from seelike.book import plan, roles
 from seelike.book.presets import get_preset, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def test_every_planned_analysis_of_the_paper_preset_runs_and_is_timed(bench, tmp
     # One timed pass per scheduled probe set, and one receptive-field run per model.
     assert [(x["purpose"], x["repeat"]) for x in result["passes"]] == (
         [(purpose, r) for _, purpose, r in plan.schedule(p, shots=2)]
-        + [("receptive_field", 0)] * len(plan.receptive_field_models(p)))
+        + [("receptive_field", 0)] * len(roles.receptive_field_models(p)))
     chapters = {r["chapter"] for r in result["rows"]}
     assert chapters == {"all (shared pass)", "02_cka", "04_representation_structure",
                         "05_local_global", "06_skip_connections", "07_localization",

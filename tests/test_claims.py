@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seelike import compare, data, layers, models, structure
+from seelike import compare, data, layers, models, probe_sets, structure
 from seelike.book import claims
 from seelike.book.claims import Claim, ch04, ch09
 
@@ -488,8 +488,8 @@ PAPER_MIXER = "mixer_b16_224.goog_in21k"
 def test_chapter4_and_9_analyses_on_paper_architectures(mirror: Path) -> None:
     paths, labels = data.image_folder(mirror / "datasets" / "imagenette-mini" / "labels.csv")
     pick = np.arange(0, len(paths), len(paths) // 4)[:4]  # four images, four classes
-    probe = data.ProbeSet(images=np.array(paths)[pick], labels=labels[pick],
-                          ids=np.array(paths)[pick], purpose="cka", seed=0, image_size=224)
+    probe = probe_sets.ProbeSet(images=np.array(paths)[pick], labels=labels[pick],
+                                ids=np.array(paths)[pick], purpose="cka", seed=0, image_size=224)
     nets = {name: models.build_paper(name) for name in (PAPER_VIT, PAPER_RESNET, PAPER_MIXER)}
     lay = {name: layers.paper_layers(net) for name, net in nets.items()}
     assert all(layers.layer_names(name) == lay[name] for name in nets)

@@ -14,7 +14,7 @@ from seelike import receptive_field as rf
 from seelike.attention import AttentionDistances, HeadSubsetCKA, attention_distances
 from seelike.book import claims
 from seelike.book.claims import ch05
-from seelike.data import TensorProbe
+from seelike.probe_sets import TensorProbe
 
 U = 10.0  # the uniform-attention distance of the hand-built models: local means < 5
 

@@ -13,10 +13,9 @@ import torch
 from torch import nn
 
 from seelike import passes
-from seelike.book import plan, store
+from seelike.book import plan, roles, store
 from seelike.book.claims import ch07
 from seelike.book.presets import get_preset, probe_set
-from seelike.data import TensorProbe
 from seelike.localization import (
     TokenPatchCKA,
     border,
@@ -26,6 +25,7 @@ from seelike.localization import (
     own_margin,
     own_other_contrast,
 )
+from seelike.probe_sets import TensorProbe
 
 GRID = (4, 4)
 
@@ -301,7 +301,7 @@ def test_each_shot_draw_is_an_independent_probe_set_fitted_and_evaluated_apart(
     # Every draw's fit is planned on its own probe set; the full cifar set has one draw.
     for d in plan.shot_draws(10):
         planned = plan.analyses(smoke, "probe_train", repeat=d)
-        assert {a.model for a in planned} == set(plan.probe_models(smoke))
+        assert {a.model for a in planned} == set(roles.probe_models(smoke))
         assert all(np.array_equal(a.labels, sets[d].labels) for a in planned)
     assert plan.analyses(smoke, "probe_train", repeat=plan.SHOT_DRAWS) == []
     assert plan.analyses(cifar, "probe_train", repeat=1) == []

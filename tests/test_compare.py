@@ -10,7 +10,7 @@ from torch import nn
 from seelike import compare, grams, models, passes
 from seelike.cka import MinibatchCKA
 from seelike.compare import CKACurve
-from seelike.data import TensorProbe
+from seelike.probe_sets import TensorProbe
 
 
 def _net(seed: int) -> nn.Module:

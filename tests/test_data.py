@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from seelike import data
+from seelike import data, probe_sets
 from seelike import io as sio
 from seelike.book.presets import get_preset, probe_set
 from seelike.network import ImageClassifier
@@ -464,7 +464,7 @@ def test_probe_set_is_a_documented_deterministic_draw(mirror: Path) -> None:
     a = probe_set(smoke, "cka")
     b = probe_set(smoke, "cka", seed=0)
     assert len(a) == smoke.cka_examples and a.purpose == "cka" and a.seed == 0
-    data.check_same_examples(a.ids, b.ids)
+    probe_sets.check_same_examples(a.ids, b.ids)
     np.testing.assert_array_equal(a.images, b.images)
     # Balanced, class-mixed although the split is sorted by label.
     assert np.bincount(a.labels, minlength=10).max() - np.bincount(a.labels).min() <= 1
@@ -480,9 +480,9 @@ def test_probe_set_is_a_documented_deterministic_draw(mirror: Path) -> None:
     np.testing.assert_array_equal(big.ids[:len(a)], a.ids)
     assert len(set(big.ids.tolist())) == len(big)
     # The preset's draw is the engine's draw at the preset's sizes.
-    direct = data.probe_draw("cifar10", "cka", examples=smoke.cka_examples, seed=0,
-                             image_size=smoke.image_size)
-    data.check_same_examples(a.ids, direct.ids)
+    direct = probe_sets.probe_draw("cifar10", "cka", examples=smoke.cka_examples, seed=0,
+                                   image_size=smoke.image_size)
+    probe_sets.check_same_examples(a.ids, direct.ids)
 
 
 def test_probe_set_rows_are_the_split_s_examples(mirror: Path) -> None:
@@ -533,20 +533,20 @@ def test_probe_set_rejects_unknown_names(mirror: Path) -> None:
 
 def test_probe_draw_checks_its_arguments(mirror: Path) -> None:
     with pytest.raises(ValueError, match="valid: cka"):
-        data.probe_draw("cifar10", "segmentation", examples=8, image_size=32)
+        probe_sets.probe_draw("cifar10", "segmentation", examples=8, image_size=32)
     with pytest.raises(ValueError, match="exactly one"):
-        data.probe_draw("cifar10", "cka", image_size=32)
+        probe_sets.probe_draw("cifar10", "cka", image_size=32)
     with pytest.raises(ValueError, match="exactly one"):
-        data.probe_draw("cifar10", "cka", examples=8, per_class=1, image_size=32)
+        probe_sets.probe_draw("cifar10", "cka", examples=8, per_class=1, image_size=32)
     with pytest.raises(ValueError, match="valid: cifar10, imagenette"):
-        data.probe_draw("mnist", "cka", examples=8, image_size=32)
-    per_class = data.probe_draw("cifar10", "probe_train", per_class=2, image_size=32)
+        probe_sets.probe_draw("mnist", "cka", examples=8, image_size=32)
+    per_class = probe_sets.probe_draw("cifar10", "probe_train", per_class=2, image_size=32)
     assert np.bincount(per_class.labels).tolist() == [2] * 10
 
 
 def test_check_same_examples_names_first_mismatch() -> None:
-    data.check_same_examples(["a", "b", "c"], np.array(["a", "b", "c"]))
+    probe_sets.check_same_examples(["a", "b", "c"], np.array(["a", "b", "c"]))
     with pytest.raises(ValueError, match=r"position 1: 'b' vs 'x'"):
-        data.check_same_examples(["a", "b", "c"], ["a", "x", "y"])
+        probe_sets.check_same_examples(["a", "b", "c"], ["a", "x", "y"])
     with pytest.raises(ValueError, match="3 vs 2"):
-        data.check_same_examples(["a", "b", "c"], ["a", "b"])
+        probe_sets.check_same_examples(["a", "b", "c"], ["a", "b"])

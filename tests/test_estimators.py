@@ -12,7 +12,6 @@ import torch
 
 from seelike import cka, models, passes
 from seelike.compare import CKAAnalysis
-from seelike.data import TensorProbe
 from seelike.estimators import (
     EstimatorCKA,
     add_chunks,
@@ -23,6 +22,7 @@ from seelike.estimators import (
 )
 from seelike.layers import block_layers
 from seelike.passes import Analysis, Batch, Needs
+from seelike.probe_sets import TensorProbe
 from seelike.taps import Tap
 
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from jupyter_book.config import get_final_config
 
-from seelike.book import run
+from seelike.book import run, toc
 from seelike.config import repo_root
 
 ROOT = repo_root()
@@ -45,7 +45,7 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     written = run.export_ipynb(folder)
     # the book's layout: the landing page at the root, the chapters under chapters/
     assert [p.relative_to(folder) for p in written] == [
-        c.relative_to(ROOT).with_suffix(".ipynb") for c in run.notebooks()]
+        c.relative_to(ROOT).with_suffix(".ipynb") for c in toc.notebooks()]
     return {path.stem: path for path in written}
 
 
@@ -55,8 +55,8 @@ def setup_source(exported) -> str:
 
 
 def test_every_page_that_runs_is_exported_as_a_valid_notebook_without_outputs(exported):
-    assert list(exported) == [c.stem for c in run.notebooks()] == ["intro", *(
-        c.stem for c in run.chapters())]
+    assert list(exported) == [c.stem for c in toc.notebooks()] == ["intro", *(
+        c.stem for c in toc.chapters())]
     for path in exported.values():
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -67,7 +67,7 @@ def test_every_page_that_runs_is_exported_as_a_valid_notebook_without_outputs(ex
 
 def test_the_setup_cell_comes_first_then_the_chapters_cells(exported):
     setups = set()
-    for chapter in run.notebooks():
+    for chapter in toc.notebooks():
         nb = nbformat.read(exported[chapter.stem], as_version=4)
         first, *rest = nb.cells
         assert (first.cell_type, first.get("id")) == ("code", SETUP_ID), chapter.name
@@ -171,8 +171,8 @@ def test_the_published_layout_matches_the_launch_links():
     # The branch is the book's sources with the exported notebooks beside the chapters, at the
     # path the theme puts in the links (pagename + .ipynb, below path_to_docs = "").
     assert download["with"]["path"] == "."
-    assert all(c.parent == ROOT / "chapters" for c in run.chapters())
-    assert run.root_page() == ROOT / "intro.md"
+    assert all(c.parent == ROOT / "chapters" for c in toc.chapters())
+    assert toc.root_page() == ROOT / "intro.md"
     script = job["steps"][-1]["run"]
     assert "git add intro.ipynb chapters/*.ipynb binder" in script
     # Binder: requirements in binder/ that install the checkout itself (data/weights included).

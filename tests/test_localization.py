@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from seelike import models, passes
-from seelike.data import TensorProbe
 from seelike.layers import block_layers
 from seelike.localization import (
     TokenPatchCKA,
@@ -22,6 +21,7 @@ from seelike.localization import (
     own_patch_rank,
     spatial_tokens,
 )
+from seelike.probe_sets import TensorProbe
 
 
 def test_identity_is_perfectly_localized() -> None:

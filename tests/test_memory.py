@@ -8,7 +8,7 @@ import torch
 
 from seelike import memory, models, passes
 from seelike.compare import CKARequest, analysis_of
-from seelike.data import TensorProbe
+from seelike.probe_sets import TensorProbe
 from seelike.taps import Tap
 
 

@@ -15,7 +15,7 @@ from seelike.book import plan, results, store
 from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA
 from seelike.compare import CKAAnalysis
-from seelike.data import ProbeSet, TensorProbe
+from seelike.probe_sets import ProbeSet, TensorProbe
 
 
 def tiny_net(seed: int) -> nn.Module:

@@ -17,7 +17,7 @@ import jupytext
 import numpy as np
 import pytest
 
-from seelike.book import plan, results, store
+from seelike.book import plan, results, roles, store
 from seelike.book.chapter import setup
 from seelike.book.presets import PRESETS, get_preset, probe_set
 from seelike.config import repo_root
@@ -46,8 +46,8 @@ def _requested(p) -> dict[str, list[Analysis | plan.After]]:
         "estimators": [plan.estimator_study(p)],
         # Chapters 7 and 8 probe the spatial models, their other seeds and the less-data ViTs.
         "probe_train": [plan.probe_fit(p, name)
-                        for name in [*plan.spatial_models(p), *plan.less_data(p),
-                                     *plan.seed_models(p)]],
+                        for name in [*roles.spatial_models(p), *roles.less_data(p),
+                                     *roles.seed_models(p)]],
     }
 
 
@@ -100,7 +100,7 @@ def test_the_plan_table_derives_schedule_and_chapters(mirror: Path) -> None:
             rows = [row.chapter for row in plan.PLAN if row.purpose == purpose]
             assert chapter in rows, (a, chapter)
     assert plan.chapter_of(cifar, plan.cka_analysis(plan.first_heatmap(cifar))) == "02_cka"
-    assert plan.chapter_of(cifar, plan.probe_fit(cifar, plan.less_data(cifar)[0])) \
+    assert plan.chapter_of(cifar, plan.probe_fit(cifar, roles.less_data(cifar)[0])) \
         == "08_scale"
     assert plan.chapter_of(cifar, plan.probe_evaluation(cifar, cifar.vit_gap)) \
         == "07_localization"

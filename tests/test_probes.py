@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seelike import models, passes, probes
-from seelike.data import TensorProbe
+from seelike.probe_sets import TensorProbe
 from seelike.probes import ProbeEval, ProbeFit, token_positions
 from seelike.ridge import (
     Stats,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seelike import models, passes
-from seelike.data import TensorProbe
+from seelike.probe_sets import TensorProbe
 from seelike.profile import Profile
 from seelike.skips import SkipStatistics
 

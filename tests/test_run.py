@@ -10,7 +10,7 @@ import jupytext
 import pytest
 from chapter_text import HEADER
 
-from seelike.book import execution, run
+from seelike.book import execution, run, toc
 from seelike.config import repo_root
 
 
@@ -21,7 +21,7 @@ def _chapter(tmp_path: Path, body: str, name: str = "99_test.md") -> Path:
 
 
 def test_chapters_follow_the_toc_and_each_has_one_parameters_cell():
-    chapters = run.chapters()
+    chapters = toc.chapters()
     assert chapters, "no chapters found in _toc.yml"
     assert [c.stem for c in chapters] == sorted(c.stem for c in chapters)
     for chapter in chapters:
@@ -38,20 +38,20 @@ def test_plain_pages_are_staged_as_they_are_and_notebooks_executed(tmp_path):
                                        "  - file: chapters/01_nb\n  - file: chapters/02_page\n")
     _chapter(tmp_path / "chapters", "", "01_nb.md")
     (tmp_path / "chapters" / "02_page.md").write_text("# A page\n\nNo code here.\n")
-    assert [p.name for p in run.chapters(tmp_path)] == ["01_nb.md"]
-    assert [p.name for p in run.pages(tmp_path)] == ["02_page.md"]
+    assert [p.name for p in toc.chapters(tmp_path)] == ["01_nb.md"]
+    assert [p.name for p in toc.pages(tmp_path)] == ["02_page.md"]
 
 
 def test_the_landing_page_is_a_notebook_executed_first_on_the_preset():
     """intro.md reads the committed results, so it is executed like a chapter: first."""
-    front = run.root_page()
-    assert front == repo_root() / "intro.md" and run.is_notebook(front)
-    assert run.notebooks() == [front, *run.chapters()]
+    front = toc.root_page()
+    assert front == repo_root() / "intro.md" and toc.is_notebook(front)
+    assert toc.notebooks() == [front, *toc.chapters()]
     tagged = [c for c in jupytext.read(front).cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0].source.strip() == 'preset = "cifar"'
-    assert run.executed_path(front, Path("out")) == Path("out") / "intro.ipynb"
-    chapter = run.chapters()[0]
-    assert run.executed_path(chapter, Path("out")) == Path("out/chapters") / f"{chapter.stem}.ipynb"
+    assert toc.executed_path(front, Path("out")) == Path("out") / "intro.ipynb"
+    chapter = toc.chapters()[0]
+    assert toc.executed_path(chapter, Path("out")) == Path("out/chapters") / f"{chapter.stem}.ipynb"
 
 
 def _book(root: Path, *chapters: str) -> None:
@@ -70,7 +70,7 @@ def test_a_notebook_landing_page_is_executed_and_staged_as_ipynb(tmp_path, monke
     _chapter(tmp_path / "chapters", "", "01_nb.md")
     (tmp_path / "chapters" / "02_page.md").write_text("# A page\n\nNo code here.\n")
     monkeypatch.setattr(run, "repo_root", lambda: tmp_path)
-    assert [p.name for p in run.notebooks(tmp_path)] == ["intro.md", "01_nb.md"]
+    assert [p.name for p in toc.notebooks(tmp_path)] == ["intro.md", "01_nb.md"]
     assert run.main(["intro", "--preset", "smoke"]) == 0
     out = tmp_path / "_build" / "executed" / "smoke"
     assert "FRONT=smoke" in (out / "intro.ipynb").read_text()
@@ -85,7 +85,7 @@ def test_a_plain_landing_page_is_staged_as_it_is(tmp_path):
     _book(tmp_path, "02_page")
     (tmp_path / "intro.md").write_text("# Welcome\n\nNo code here.\n")
     (tmp_path / "chapters" / "02_page.md").write_text("# A page\n")
-    assert run.notebooks(tmp_path) == []
+    assert toc.notebooks(tmp_path) == []
     stage = run.stage("smoke", tmp_path / "_build" / "executed" / "smoke", tmp_path)
     assert (stage / "intro.md").read_text() == "# Welcome\n\nNo code here.\n"
     assert not (stage / "intro.ipynb").exists()
@@ -108,7 +108,7 @@ def test_papermill_injects_the_preset(tmp_path):
 def test_a_failing_chapter_names_itself_and_the_cell(tmp_path, monkeypatch, capsys):
     chapter = _chapter(tmp_path, "\n```{code-cell} ipython3\nx = 1\n```\n\n```{code-cell} "
                                  "ipython3\nraise ValueError('broken on purpose')\n```\n")
-    monkeypatch.setattr(run, "chapters", lambda root=None: [chapter])
+    monkeypatch.setattr(run, "notebooks", lambda root=None: [chapter])
     monkeypatch.setattr(run, "repo_root", lambda: tmp_path)
     (tmp_path / "lib" / "seelike").mkdir(parents=True)
     assert run.main(["--preset", "smoke"]) == 1
@@ -135,7 +135,7 @@ def test_unknown_preset_and_chapter_are_refused(capsys):
 
 def test_export_ipynb_writes_every_page_that_runs_without_outputs(tmp_path):
     written = run.export_ipynb(tmp_path)
-    assert [p.stem for p in written] == [c.stem for c in run.notebooks()]
+    assert [p.stem for p in written] == [c.stem for c in toc.notebooks()]
     for path in written:
         nb = json.loads(path.read_text())
         assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")

@@ -12,7 +12,7 @@ from torch import nn
 
 from seelike import architectures, models, network
 from seelike.architectures import Architecture
-from seelike.data import TensorProbe
+from seelike.probe_sets import TensorProbe
 from seelike.skips import (
     branch_taps,
     cosine_similarity,

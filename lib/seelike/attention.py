@@ -202,8 +202,8 @@ def attention_distances(
     """(blocks, heads) mean attention distances of a ViT over a probe set (paper Fig 3).
 
     ``model`` is a :class:`seelike.network.ImageClassifier` around a timm ViT; ``probe`` a
-    :class:`seelike.data.ProbeSet`. Every image weighs the same (the last minibatch may be
-    smaller). Heads are in the model's order; sort each row for the paper's plots.
+    :class:`seelike.probe_sets.ProbeSet`. Every image weighs the same (the last minibatch
+    may be smaller). Heads are in the model's order; sort each row for the paper's plots.
     """
     device = device if device is not None else next(model.parameters()).device
     (out,) = passes.run([AttentionDistances("model", (cls,))], {"model": model}, probe,

@@ -49,7 +49,7 @@ __all__ = ["CACHE_ENV", "cache_dir", "cache_path", "cached", "code_closure", "co
 if TYPE_CHECKING:
     from torch import nn
 
-    from seelike.data import ProbeSet
+    from seelike.probe_sets import ProbeSet
 
 CACHE_ENV = "SEELIKE_CACHE"
 _KEY_ENTRY = "__key__"

@@ -33,7 +33,7 @@ def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
                device: torch.device | None = None, progress: bool = False) -> np.ndarray:
     """Minibatch CKA between ``layers_a`` of ``model_a`` and ``layers_b`` of ``model_b``.
 
-    ``probe`` is a :class:`seelike.data.ProbeSet`; the same examples, in the same
+    ``probe`` is a :class:`seelike.probe_sets.ProbeSet`; the same examples, in the same
     order, pass through both models. Without ``model_b`` the model is compared
     with itself (one forward pass per minibatch; with ``layers_b`` other than
     ``layers_a``, two). A last minibatch smaller than
@@ -74,7 +74,7 @@ def _check_layers(model: nn.Module, layers: Sequence[str], argument: str) -> Non
 def _check_run(probe: object, batch_size: int, unbiased: bool, tokens: str) -> None:
     """Raise unless the arguments every CKA pass shares make sense, before any forward pass."""
     if not (hasattr(probe, "tensor") and hasattr(probe, "__len__")):
-        raise TypeError(f"probe must be a seelike.data.ProbeSet or TensorProbe, got "
+        raise TypeError(f"probe must be a seelike.probe_sets.ProbeSet or TensorProbe, got "
                         f"{type(probe).__name__}; wrap an image tensor as "
                         f"TensorProbe(images) (float, in [0, 1])")
     if not isinstance(unbiased, bool):

@@ -137,7 +137,7 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     """Every analysis's result from one pass over ``probe`` in minibatches of ``batch_size``.
 
     ``nets`` maps each model name the analyses use to its module; ``probe`` is a
-    :class:`seelike.data.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``). Every
+    :class:`seelike.probe_sets.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``). Every
     example is seen once; the last minibatch may be smaller, and Gram matrices are formed
     only for full ones (minibatch CKA weighs equal minibatches equally, as in the paper).
     ``profile`` records the cost of each model's forward pass (key ``("forward", name)``,

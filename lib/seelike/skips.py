@@ -313,7 +313,7 @@ def cosine_similarity(model: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray
 def streamed_skip_statistics(
     model: nn.Module, probe: Any, *, batch_size: int, device: torch.device | str | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`skip_statistics` averaged over every image of a :class:`seelike.data.ProbeSet`.
+    """:func:`skip_statistics` averaged over every image of a :class:`seelike.probe_sets.ProbeSet`.
 
     Every image counts once (the last minibatch may be smaller), whatever ``batch_size``.
     """

@@ -26,30 +26,28 @@ import numpy as np
 from seelike import compare, models, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
+from seelike.book import roles
 from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
-from seelike.data import largest_draw
 from seelike.estimators import EstimatorCKA
 from seelike.hooks import token_layout
 from seelike.layers import layer_names, stage_of
 from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
+from seelike.probe_sets import largest_draw
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 
-__all__ = ["BOOTSTRAP", "KNOBS", "PASS_ORDER", "PLAN", "RECEPTIVE_FIELD_BATCH", "ROLES",
-           "SHOT_DRAWS", "After", "Row", "analyses", "analysis_key",
-           "attention_distances", "batch_size", "chapter_of", "cka_analysis",
-           "cka_walkthrough", "data_scale", "estimator_study", "first_heatmap",
-           "head_subsets_after_attention", "head_subsets_by_seed",
-           "head_subsets_vs_resnet", "is_full_probe_set", "knob_limits", "less_data",
-           "localization", "localization_by_seed", "middle_no_skip", "mixer_comparison",
-           "no_skip", "noise_floor", "other_seeds", "probe_evaluation",
-           "probe_evaluations", "probe_fit", "probe_fits", "probe_models",
-           "probe_shots", "receptive_field_models", "receptive_field_requests",
-           "repeats", "representation_structure", "resnets", "role_models", "schedule",
-           "seed_models", "seed_pairs", "seed_structure", "shot_draws", "skip_removed",
-           "skip_statistics", "spatial_models", "stem", "with_shots", "zoo_accuracy"]
+__all__ = ["BOOTSTRAP", "KNOBS", "PASS_ORDER", "PLAN", "RECEPTIVE_FIELD_BATCH",
+           "SHOT_DRAWS", "After", "Row", "analyses", "analysis_key", "attention_distances",
+           "batch_size", "chapter_of", "cka_analysis", "cka_walkthrough", "data_scale",
+           "estimator_study", "first_heatmap", "head_subsets_after_attention",
+           "head_subsets_by_seed", "head_subsets_vs_resnet", "is_full_probe_set",
+           "knob_limits", "localization", "localization_by_seed", "mixer_comparison",
+           "noise_floor", "probe_evaluation", "probe_evaluations", "probe_fit",
+           "probe_fits", "probe_shots", "receptive_field_requests", "repeats",
+           "representation_structure", "schedule", "seed_structure", "shot_draws",
+           "skip_removed", "skip_statistics", "stem", "with_shots", "zoo_accuracy"]
 
 @dataclass(frozen=True)
 class After:
@@ -122,77 +120,6 @@ def cka_analysis(request: CKARequest, *, unbiased: bool = True) -> compare.CKAAn
     return compare.analysis_of(request, unbiased=unbiased, bootstrap=BOOTSTRAP)
 
 
-# ---- which models a chapter uses ------------------------------------------------------------
-
-
-def resnets(p: Preset) -> list[str]:
-    """Chapter 4's CNNs: the preset's ResNet, then a second, independently trained one.
-
-    On CIFAR the external ResNet-56 (much deeper); on the paper preset its extra models.
-    """
-    return [p.resnet, *(["resnet56_akamaster"] if p.dataset == "cifar10" else p.extra_models)]
-
-
-def less_data(p: Preset) -> list[str]:
-    """ViTs like ``p.vit`` trained on less data, most data first (Figs 4, 12, 13).
-
-    As the models declare it: zoo specs with a smaller ``data_fraction`` (``<vit>_data30``
-    and ``_data10``); paper models whose ``less_data_of`` is the preset's ViT (its
-    ImageNet-1k-only twin: the paper's JFT-300M versus ImageNet comparison).
-    """
-    if p.vit in models.PAPER_MODELS:
-        return [n for n, m in models.PAPER_MODELS.items() if m.less_data_of == p.vit]
-    names = [n for n in zoo_models(p) if _variant_of(p.vit, n, data_fraction=True)]
-    return sorted(names, key=lambda n: -models.spec_of(n).data_fraction)
-
-
-def _variant_of(base: str, name: str, *, data_fraction: bool = False,
-                noskip: bool = False) -> bool:
-    """Whether zoo model ``name`` is ``base``'s architecture, recipe and seed trained on a
-    fraction of the data (``data_fraction``) or with one block's skips removed (``noskip``),
-    as their specs declare it."""
-    spec, of = models.spec_of(name), models.spec_of(base)
-    if (spec.arch, spec.recipe, spec.seed) != (of.arch, of.recipe, of.seed) or name == base:
-        return False
-    if data_fraction:
-        return spec.data_fraction < of.data_fraction and spec.noskip_block is None
-    return noskip and spec.noskip_block is not None and spec.data_fraction == of.data_fraction
-
-
-def no_skip(p: Preset) -> list[str]:
-    """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
-    if p.vit in models.PAPER_MODELS:
-        return []
-    return [n for n in zoo_models(p) if _variant_of(p.vit, n, noskip=True)]
-
-
-def middle_no_skip(p: Preset) -> list[str]:
-    """The retrained ViT without a middle block's skips (Fig 8's accuracy, "middle blocks"):
-    the one with other training seeds, else the middle of :func:`no_skip`."""
-    names = no_skip(p)
-    seeded = [n for n in names if other_seeds(n)]
-    return seeded[:1] or names[len(names) // 2:][:1]
-
-
-#: The roles a claim's declaration names (``Declaration.roles``) and the preset's models in
-#: each: where every model of a claim's roles has other training seeds, the claim shows
-#: their values.
-ROLES = ("vit", "vit_gap", "resnet", "mixer", "less_data", "noskip", "resnet_alt")
-
-
-def role_models(p: Preset, role: str) -> list[str]:
-    """The model(s) of ``p`` that play ``role`` (:data:`ROLES`)."""
-    if role in ("vit", "vit_gap", "resnet", "mixer"):
-        return [getattr(p, role)]
-    if role == "less_data":
-        return less_data(p)[-1:]
-    if role == "noskip":
-        return middle_no_skip(p)
-    if role == "resnet_alt":
-        return resnets(p)[1:2]
-    raise ValueError(f"unknown role {role!r}; roles are {ROLES}")
-
-
 # ---- Chapters 2 and 3: the CKA walk-through and the zoo ------------------------------------
 
 
@@ -221,23 +148,13 @@ def zoo_accuracy(p: Preset) -> list[Accuracy]:
 
 def representation_structure(p: Preset) -> list[CKARequest]:
     """Within-model CKA of the ViT and each ResNet (Fig 1), then ViT versus each (Fig 2)."""
-    return ([CKARequest(name) for name in [p.vit, *resnets(p)]]
-            + [CKARequest(p.vit, None, cnn) for cnn in resnets(p)])
-
-
-def other_seeds(name: str) -> list[str]:
-    """The zoo's other training seeds of ``name`` (``name@seed1``, ...); none for paper models."""
-    return [] if name in models.PAPER_MODELS else models.seed_variants(name)[1:]
-
-
-def seed_pairs(p: Preset) -> list[tuple[str, str]]:
-    """(ViT, ResNet) of each other training seed, paired by seed: Chapter 4's seed range."""
-    return list(zip(other_seeds(p.vit), other_seeds(p.resnet), strict=False))
+    return ([CKARequest(name) for name in [p.vit, *roles.resnets(p)]]
+            + [CKARequest(p.vit, None, cnn) for cnn in roles.resnets(p)])
 
 
 def seed_structure(p: Preset) -> list[CKARequest]:
     """Figs 1 and 2 for each :func:`seed_pairs` pair: ViT, ResNet, then ViT versus ResNet."""
-    return [r for vit, res in seed_pairs(p)
+    return [r for vit, res in roles.seed_pairs(p)
             for r in (CKARequest(vit), CKARequest(res), CKARequest(vit, None, res))]
 
 
@@ -247,8 +164,8 @@ def noise_floor(p: Preset) -> list[CKARequest]:
     How alike the same layer of two training runs is: the floor under every cross-model
     comparison of the book.
     """
-    return [CKARequest(name, None, other_seeds(name)[0])
-            for name in (p.vit, p.resnet) if other_seeds(name)]
+    return [CKARequest(name, None, roles.other_seeds(name)[0])
+            for name in (p.vit, p.resnet) if roles.other_seeds(name)]
 
 
 # ---- Chapter 5: local and global information (Figs 3-5) -------------------------------------
@@ -257,7 +174,8 @@ def noise_floor(p: Preset) -> list[CKARequest]:
 def attention_distances(p: Preset) -> list[AttentionDistances]:
     """Mean attention distances of the ViT, its less-data twins (Figs 3, 4) and its other
     training seeds (the seed range of Fig 3's claims)."""
-    return [AttentionDistances(name) for name in [p.vit, *less_data(p), *other_seeds(p.vit)]]
+    return [AttentionDistances(name)
+            for name in [p.vit, *roles.less_data(p), *roles.other_seeds(p.vit)]]
 
 
 def head_subsets_vs_resnet(p: Preset, distances: np.ndarray, *,
@@ -308,7 +226,7 @@ def head_subsets_by_seed(p: Preset, **knobs: object) -> list[After]:
     """Fig 5 on each other training seed of the ViT and the ResNet, paired by seed, each
     with its own ViT's subsets (:func:`head_subsets_after_attention`)."""
     return [head_subsets_after_attention(p, vit=vit, resnet=res, **knobs)
-            for vit, res in seed_pairs(p)]
+            for vit, res in roles.seed_pairs(p)]
 
 
 def stem(name: str) -> str:
@@ -332,11 +250,6 @@ def receptive_field_requests(p: Preset, name: str) -> list[tuple[str, str]]:
     return [*((n, "post") for n in [stem(name), *blocks]), *((n, "pre") for n in blocks)]
 
 
-def receptive_field_models(p: Preset) -> list[str]:
-    """The models whose ERFs Chapter 5 maps: the ViT, the ResNet, then their other seeds."""
-    return [p.vit, p.resnet, *(name for pair in seed_pairs(p) for name in pair)]
-
-
 # ---- Chapter 6: skip connections (Figs 7, 8) ------------------------------------------------
 
 
@@ -346,22 +259,17 @@ def skip_statistics(p: Preset) -> list[SkipStatistics]:
     With :data:`BOOTSTRAP` resampled means for the intervals of Chapter 6's claims.
     """
     return [SkipStatistics(name, BOOTSTRAP)
-            for name in (p.vit, p.resnet, *other_seeds(p.vit), *other_seeds(p.resnet))]
+            for name in (p.vit, p.resnet, *roles.other_seeds(p.vit), *roles.other_seeds(p.resnet))]
 
 
 def skip_removed(p: Preset) -> list[CKARequest]:
     """Within-model CKA of the intact ViT, each skip-removed one, then their other seeds
     (Fig 8; the intact ViT's seeds are the seed values of the claim's control)."""
-    return [CKARequest(name) for name in [p.vit, *no_skip(p)]
-            + [s for name in [*no_skip(p), p.vit] for s in other_seeds(name)]]
+    return [CKARequest(name) for name in [p.vit, *roles.no_skip(p)]
+            + [s for name in [*roles.no_skip(p), p.vit] for s in roles.other_seeds(name)]]
 
 
 # ---- Chapter 7: spatial information (Figs 9-11, D.1-D.4) -----------------------------------
-
-
-def spatial_models(p: Preset) -> list[str]:
-    """Chapter 7's models: the CLS ViT, the GAP ViT and the ResNet (Figs 9-11)."""
-    return [p.vit, p.vit_gap, p.resnet]
 
 
 def localization(p: Preset, *,
@@ -390,17 +298,10 @@ def localization_by_seed(p: Preset) -> list[TokenPatchCKA]:
     (what the localization claims read), for the claims' seed values."""
     units = next(a.layers for a in localization(p) if a.model == p.resnet)
     out = []
-    for base in spatial_models(p):
+    for base in roles.spatial_models(p):
         layers = units if base == p.resnet else tuple(layer_names(base, "blocks")[-2:])
-        out += [TokenPatchCKA(name, tuple(layers)) for name in other_seeds(base)]
+        out += [TokenPatchCKA(name, tuple(layers)) for name in roles.other_seeds(base)]
     return out
-
-
-def seed_models(p: Preset) -> list[str]:
-    """The other training seeds of Chapter 7's models (CLS ViT, GAP ViT, ResNet): their
-    seed 1s, then their seed 2s, so that seed k of the three lie together."""
-    per = [other_seeds(name) for name in spatial_models(p)]
-    return [names[k] for k in range(min(map(len, per), default=0)) for names in per]
 
 
 #: Independent draws of the few-shot probe training set (probe seeds 0 to SHOT_DRAWS - 1):
@@ -429,15 +330,6 @@ def shot_draws(shots: int, *, claims_shots: int = KNOBS["07_localization"]["shot
     return list(range(SHOT_DRAWS if shots == claims_shots else 1))
 
 
-def probe_models(p: Preset, *, full: bool = False) -> list[str]:
-    """The models with linear probes: Chapter 7's, Chapter 8's less-data ViTs (Fig 13) and,
-    for the claims' few-shot probes (``full`` False), the other training seeds of Chapter
-    7's models, whose seed values the claims show. The full probe set, which no claim
-    reads, probes the seed-0 models only."""
-    seeds = [] if full else seed_models(p)
-    return list(dict.fromkeys([*spatial_models(p), *less_data(p), *seeds]))
-
-
 def with_shots(p: Preset, shots: int | None) -> Preset:
     """``p`` whose ``probe_train`` set is ``shots`` per class (None: unchanged)."""
     if shots is None or shots == p.probe_train_per_class:
@@ -464,7 +356,7 @@ def is_full_probe_set(p: Preset) -> bool:
 def probe_fits(p: Preset, draw: int = 0) -> list[probes.ProbeFit]:
     """Probes of every probed model on draw ``draw`` of ``p``'s ``probe_train`` set (Figs 11,
     13, D.4); the other seeds' only on a few-shot set."""
-    return [probe_fit(p, name, draw) for name in probe_models(p, full=is_full_probe_set(p))]
+    return [probe_fit(p, name, draw) for name in roles.probe_models(p, full=is_full_probe_set(p))]
 
 
 def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
@@ -493,7 +385,7 @@ def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots
     ``p``'s ``probe_test`` set in one pass (each draw's fits first)."""
     return [probe_evaluation(p, name, n, draw)
             for n in probe_shots(p, shots=shots) for draw in shot_draws(n, claims_shots=shots)
-            for name in probe_models(p, full=is_full_probe_set(with_shots(p, n)))]
+            for name in roles.probe_models(p, full=is_full_probe_set(with_shots(p, n)))]
 
 
 # ---- Chapter 8: data and model scale (Figs 12, 13) ------------------------------------------
@@ -504,7 +396,7 @@ def data_scale(p: Preset) -> list[CKARequest]:
     full-data ViT's second training seed against it: the seed floor that data must clear."""
     blocks = layer_names(p.vit, "blocks")
     return [CKARequest(name, layer_names(name, "blocks"), p.vit, blocks)
-            for name in [*less_data(p), *other_seeds(p.vit)[:1]]]
+            for name in [*roles.less_data(p), *roles.other_seeds(p.vit)[:1]]]
 
 
 # ---- Chapter 9: MLP-Mixer (Figs H.1, H.2) ---------------------------------------------------
@@ -517,7 +409,7 @@ def mixer_comparison(p: Preset) -> list[CKARequest]:
     and against each other training seed of the ViT and the ResNet (:func:`seed_pairs`),
     whose passes Chapter 4 already makes. ``model_b`` tells the requests apart.
     """
-    others = [*resnets(p)[1:], *(name for pair in seed_pairs(p) for name in pair)]
+    others = [*roles.resnets(p)[1:], *(name for pair in roles.seed_pairs(p) for name in pair)]
     return [CKARequest(p.mixer), *(CKARequest(p.mixer, None, name)
                                    for name in [p.vit, p.resnet, *others])]
 
@@ -557,12 +449,12 @@ class Row:
 def _probe_fits_of(chapter: str) -> Callable[[Preset, int, int], list[probes.ProbeFit]]:
     """Chapter 8 probes the less-data ViTs (Fig 13), Chapter 7 every other probed model."""
     return lambda p, draw, _: [f for f in probe_fits(p, draw)
-                               if (f.model in less_data(p)) == (chapter == "08_scale")]
+                               if (f.model in roles.less_data(p)) == (chapter == "08_scale")]
 
 
 def _probe_evaluations_of(chapter: str) -> Callable[[Preset, int, int], list[After]]:
     return lambda p, _, shots: [e for e in probe_evaluations(p, shots=shots)
-                                if (e.first.model in less_data(p)) == (chapter == "08_scale")]
+                                if (e.first.model in roles.less_data(p)) == (chapter == "08_scale")]
 
 
 #: Every analysis of the book, by the chapter that asks for it and the probe set it is

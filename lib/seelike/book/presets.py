@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seelike import data, models
+from seelike import models, probe_sets
 
 __all__ = ["COUNTS", "PRESETS", "SIZE_OF", "Preset", "check_draw_sizes", "get_preset",
            "parse_overrides", "probe_set", "zoo_models"]
@@ -40,7 +40,7 @@ def check_draw_sizes(preset: Preset, fields: Sequence[str]) -> None:
     for name in fields:
         if name not in SIZE_OF:
             continue
-        most, per_class = data.largest_draw(preset.dataset, SIZE_OF[name])
+        most, per_class = probe_sets.largest_draw(preset.dataset, SIZE_OF[name])
         limit = per_class if name == "probe_train_per_class" else most
         if getattr(preset, name) > limit:
             raise ValueError(f"{name}={getattr(preset, name)}: {preset.dataset} holds at most "
@@ -110,7 +110,7 @@ class Preset:
             raise ValueError(f"cka_batch={self.cka_batch}, estimator_batches="
                              f"{self.estimator_batches}: the unbiased CKA estimator needs "
                              "minibatches of at least 4 examples")
-        data.check_image_size(self.dataset, self.image_size)
+        probe_sets.check_image_size(self.dataset, self.image_size)
         if self.probe_train_per_class < 2:
             raise ValueError(f"probe_train_per_class={self.probe_train_per_class}: the probes "
                              "choose their penalty by cross-validation over rounds of the "
@@ -184,24 +184,25 @@ def get_preset(name: str | Preset, **overrides: object) -> Preset:
     return preset.with_overrides(**overrides) if overrides else preset
 
 
-def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> data.ProbeSet:
+def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> probe_sets.ProbeSet:
     """The probe images of ``purpose`` under ``preset``: a seeded, class-balanced draw.
 
     ``purpose`` is one of ``cka`` (``cka_examples``; Figs 1, 2, 5, 8-10, 12),
     ``attention`` (``attention_examples``; Figs 3-4), ``receptive_field``
     (``receptive_field_examples``; Fig 6), ``probe_train`` (``probe_train_per_class`` per
     class), ``probe_test`` (``probe_test_examples``; Figs 11, 13) and ``estimators``
-    (``estimator_examples``; Chapter 10); see :func:`seelike.data.probe_draw`.
+    (``estimator_examples``; Chapter 10); see :func:`seelike.probe_sets.probe_draw`.
     """
     sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
     if purpose == "probe_train":
-        return data.probe_draw(preset.dataset, purpose, per_class=preset.probe_train_per_class,
-                               seed=seed, image_size=preset.image_size)
+        return probe_sets.probe_draw(preset.dataset, purpose,
+                                     per_class=preset.probe_train_per_class, seed=seed,
+                                     image_size=preset.image_size)
     if purpose not in sizes:
         raise ValueError(f"purpose={purpose!r}: unknown probe purpose; valid: "
-                         f"{', '.join(data.PURPOSES)}")
-    return data.probe_draw(preset.dataset, purpose, examples=sizes[purpose], seed=seed,
-                           image_size=preset.image_size)
+                         f"{', '.join(probe_sets.PURPOSES)}")
+    return probe_sets.probe_draw(preset.dataset, purpose, examples=sizes[purpose], seed=seed,
+                                 image_size=preset.image_size)
 
 
 def zoo_models(preset: Preset) -> list[str]:

@@ -94,15 +94,15 @@ def zero_widths(frame: pd.DataFrame) -> list[str]:
 def missing_seeds(frame: pd.DataFrame, preset: object) -> list[str]:
     """Testable clauses without seed values although every model their declaration reads
     (its roles, on ``preset``) has other training seeds."""
-    from seelike.book import plan
+    from seelike.book import roles
 
     found = []
     for row in frame.itertuples(index=False):
         d = declarations_of(row.chapter).get(row.key)
         if d is None or not d.roles or row.verdict == "untestable here":
             continue
-        names = [n for role in d.roles for n in plan.role_models(preset, role)]
-        if names and all(plan.other_seeds(n) for n in names) and not row.seeds:
+        names = [n for role in d.roles for n in roles.role_models(preset, role)]
+        if names and all(roles.other_seeds(n) for n in names) and not row.seeds:
             found.append(f"{row.chapter}: {row.key}: every model it reads ({', '.join(names)}) "
                          "has other training seeds, but the table shows no seed values")
     return found

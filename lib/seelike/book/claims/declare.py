@@ -66,7 +66,7 @@ class Declaration:
     net: str = "beside"  # how the verdict reads the control (module docstring)
     clause: str = ""    # the words of ``quote`` this declaration tests ("": all of it)
     paper: bool = True  # a sentence of the paper (tallied) or a claim beyond it
-    #: The models the statistic reads, as roles (:func:`seelike.book.plan.role_models`):
+    #: The models the statistic reads, as roles (:func:`seelike.book.roles.role_models`):
     #: where every one has other training seeds, the claim must show their values.
     roles: tuple[str, ...] = ()
     margin: str = ""      # for a fraction or an argmax: the continuous margin behind it
