@@ -86,13 +86,13 @@ from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.cka import transform_gram
 from seelike.compare import CKAAnalysis, CKACurve
 from seelike.estimators import EstimatorCKA, chunk_grams
-from seelike.hooks import select_tokens, token_layout
 from seelike.localization import TokenPatchCKA, spatial_tokens
 from seelike.network import default_device
 from seelike.passes import Analysis, GramSpec
 from seelike.probes import SELECTION_POSITIONS, ProbeEval, ProbeFit, token_positions
 from seelike.skips import SkipStatistics, branch_taps
 from seelike.taps import Tap, run_taps
+from seelike.tokens import select_tokens, token_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the floor's seconds go, in the order the table of parts lists them.

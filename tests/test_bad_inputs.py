@@ -38,6 +38,7 @@ from seelike import (
     passes,
     probe_sets,
     ridge,
+    selectors,
     train,
     weights,
 )
@@ -47,11 +48,12 @@ from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA, gram_linear, hsic, linear_cka, transformed_grams
 from seelike.config import repo_root
 from seelike.data import DataError
-from seelike.hooks import LayerNotFoundError, capture, resolve_layers
+from seelike.hooks import capture
 from seelike.network import ImageClassifier
 from seelike.probe_sets import TensorProbe
 from seelike.receptive_field import receptive_field_pass
 from seelike.ridge import kernel_cross_validate, kernel_ridge
+from seelike.selectors import LayerNotFoundError, resolve_layers
 from seelike.taps import Tap, run_taps
 
 # ---- the table ---------------------------------------------------------------------------------
@@ -407,7 +409,7 @@ def test_valid_inputs_pass_the_checks(ctx: SimpleNamespace) -> None:
     got = run_taps(ctx.model, _images(), [Tap("net.0"), Tap("")])
     assert got[Tap("")].shape == (8, 5)  # "" is the model itself: its logits
     assert weights.manifest_path("m", str(ctx.tmp)) == ctx.tmp / "m.json"
-    assert hooks.submodule(ctx.model, "net.2") is ctx.model.net[2]
+    assert selectors.submodule(ctx.model, "net.2") is ctx.model.net[2]
     square = compare.cka_matrix(ctx.model, ["net.0", "net.2"], ctx.probe, batch_size=4,
                                 device=torch.device("cpu"))
     rect = compare.cka_matrix(ctx.model, ["net.0", "net.2"], ctx.probe, layers_b=["net.2"],

@@ -12,7 +12,8 @@ from timm.layers import Attention
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from seelike.hooks import LayerNotFoundError, capture, list_layers, resolve_layers
+from seelike.hooks import capture, list_layers
+from seelike.selectors import LayerNotFoundError, resolve_layers
 
 MODES = ("all", "cls", "spatial", "mean")
 

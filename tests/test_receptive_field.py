@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from seelike import models, network
-from seelike.hooks import LayerNotFoundError
 from seelike.receptive_field import (
     effective_receptive_field,
     effective_receptive_fields,
     erf_spread,
     residual_tap,
 )
+from seelike.selectors import LayerNotFoundError
 from seelike.taps import Tap
 
 

@@ -30,10 +30,10 @@ from torch import nn
 
 from seelike import passes
 from seelike.cka import MinibatchCKA, transformed_grams
-from seelike.hooks import TokenMode
 from seelike.layers import block_layers
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 from seelike.taps import Tap, run_taps
+from seelike.tokens import TokenMode
 
 __all__ = [
     "AttentionDistances",

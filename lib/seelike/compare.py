@@ -18,10 +18,11 @@ from torch import nn
 
 from seelike import passes
 from seelike.cka import MinibatchCKA
-from seelike.hooks import TokenMode, submodule
 from seelike.layers import layer_names
 from seelike.passes import Analysis, Batch, GramSpec, Needs
+from seelike.selectors import submodule
 from seelike.taps import Tap
+from seelike.tokens import TokenMode
 
 __all__ = ["CKAAnalysis", "CKACurve", "CKARequest", "Pair", "analysis_of", "cka_matrices",
            "cka_matrix"]
@@ -41,8 +42,8 @@ def cka_matrix(model_a: nn.Module, layers_a: Sequence[str], probe, *,
     unbiased estimator needs at least 4 examples; equal sizes keep every
     minibatch's weight equal, as in the paper).
 
-    Layer names must name modules exactly (:func:`seelike.hooks.resolve_layers` turns
-    selectors into names); an unknown one raises :class:`seelike.hooks.LayerNotFoundError`
+    Layer names must name modules exactly (:func:`seelike.selectors.resolve_layers` turns
+    selectors into names); an unknown one raises :class:`seelike.selectors.LayerNotFoundError`
     with the closest names before any forward pass.
     """
     _check_layers(model_a, layers_a, "layers_a")

@@ -26,9 +26,9 @@ from torch import nn
 
 from seelike import catalogue
 from seelike.cka import MinibatchCKA, transform_gram
-from seelike.hooks import TokenMode
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 from seelike.taps import Tap, run_taps
+from seelike.tokens import TokenMode
 
 ESTIMATORS = ("biased", "unbiased")
 

@@ -1,15 +1,10 @@
 """Forward hooks: capture what named layers of any ``nn.Module`` compute.
 
-Layer names and selectors, token layouts, and :class:`Capture` (:func:`capture`), the
-interactive tool for any model: :func:`list_layers` names its layers, ``attention=True``
-records the softmax probabilities of timm ViT blocks and ``grad=True`` keeps outputs in the
-autograd graph. The shared forward passes record single tensors with :mod:`seelike.taps`,
-built on the helpers here.
-
-Layers are chosen with *selectors*: an exact module name (``"blocks.3"``), an :mod:`fnmatch` glob
-(``"layer*.0"``; note that ``*`` also matches dots), or a regular expression that must match the
-whole name, given as a compiled :class:`re.Pattern` or a string prefixed ``"re:"``
-(``r"re:blocks\\.\\d+"``). Names are returned in the model's module order.
+:class:`Capture` (:func:`capture`), the interactive tool for any model: :func:`list_layers`
+names its layers, ``attention=True`` records the softmax probabilities of timm ViT blocks and
+``grad=True`` keeps outputs in the autograd graph. Layers are chosen with the selectors of
+:mod:`seelike.selectors` and tokens with :mod:`seelike.tokens`. The shared forward passes
+record single tensors with :mod:`seelike.taps`, built on the helpers here.
 
 Example::
 
@@ -24,12 +19,9 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import difflib
-import fnmatch
 import math
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import pandas as pd
@@ -37,115 +29,14 @@ import torch
 from timm.layers import Attention, HybridEmbed, PatchEmbed
 from torch import nn
 
-Selector = str | re.Pattern[str]
-Selectors = Selector | Iterable[Selector]
-TokenMode = Literal["all", "cls", "spatial", "mean"]
+from seelike.selectors import LIST_HINT, Selectors, check_model, named_modules, resolve_layers
+from seelike.tokens import TOKEN_MODES, TokenMode, select_tokens, token_layout
+
 Repeated = Literal["error", "list"]
 
-__all__ = [
-    "Capture",
-    "LayerNotFoundError",
-    "Selector",
-    "Selectors",
-    "TokenMode",
-    "capture",
-    "check_model",
-    "eval_mode",
-    "list_layers",
-    "resolve_layers",
-    "select_tokens",
-    "submodule",
-    "token_layout",
-]
+__all__ = ["Capture", "capture", "eval_mode", "list_layers"]
 
-_TOKEN_MODES = ("all", "cls", "spatial", "mean")
 _REPEATED_MODES = ("error", "list")
-_LIST_HINT = "list every layer with seelike.hooks.list_layers(model, sample_input)"
-
-
-class LayerNotFoundError(KeyError):
-    """A selector matched no module name; the message suggests the closest valid names."""
-
-    def __str__(self) -> str:
-        # KeyError's str() is the repr of its argument, which would escape the message.
-        return str(self.args[0])
-
-
-def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    # The root's name is "" and its output is what model(x) returns anyway.
-    return [(name, module) for name, module in model.named_modules() if name]
-
-
-def check_model(model: object) -> None:
-    """Raise unless ``model`` is an ``nn.Module``, with how to load one."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; load one "
-                        f"with seelike.models.load(name)")
-
-
-def _not_found(model: nn.Module, what: str, text: str, names: list[str]) -> LayerNotFoundError:
-    """The error for a selector or layer name that matches no module, with close names."""
-    close = sorted(difflib.get_close_matches(text, names, n=5, cutoff=0.5), key=names.index)
-    hint = f"closest: {', '.join(close)}" if close else "no similar names"
-    return LayerNotFoundError(
-        f"{what} matches no module of {type(model).__name__} ({hint}); {_LIST_HINT}")
-
-
-def submodule(model: nn.Module, name: str, *, argument: str = "layer") -> nn.Module:
-    """``model.get_submodule(name)``, or :class:`LayerNotFoundError` naming close names.
-
-    ``argument`` is what the caller calls the name, for the message; ``""`` is the model itself.
-    """
-    check_model(model)
-    if not isinstance(name, str):
-        raise TypeError(f"{argument} must be a module name (a str), got {name!r}")
-    try:
-        return model.get_submodule(name)
-    except AttributeError:
-        names = [n for n, _ in _named_modules(model)]
-        raise _not_found(model, f"{argument} {name!r}", name, names) from None
-
-
-def _matcher(selector: Selector) -> tuple[Callable[[str], bool], str]:
-    """A predicate on module names, and the text to look for close names with."""
-    if isinstance(selector, re.Pattern):
-        return (lambda name: selector.fullmatch(name) is not None), selector.pattern
-    if not isinstance(selector, str):
-        raise TypeError(f"layer selector {selector!r} is a {type(selector).__name__}; selectors "
-                        f"are module names, globs, 're:' regular expressions or re.Pattern")
-    if selector.startswith("re:"):
-        try:
-            pattern = re.compile(selector[3:])
-        except re.error as err:
-            raise ValueError(f"layer selector {selector!r} is not a valid regular expression "
-                             f"({err}); escape literal dots and brackets, e.g. "
-                             f"r're:blocks\\.\\d+'") from None
-        return (lambda name: pattern.fullmatch(name) is not None), selector[3:]
-    if any(char in selector for char in "*?["):
-        return (lambda name: fnmatch.fnmatchcase(name, selector)), selector
-    return selector.__eq__, selector
-
-
-def resolve_layers(model: nn.Module, selectors: Selectors) -> list[str]:
-    """Names of the modules of ``model`` that ``selectors`` pick, in the model's module order.
-
-    Raises :class:`LayerNotFoundError` (a ``KeyError``) if any one selector matches nothing,
-    naming the closest valid names: a typo must never silently drop a layer from a figure.
-    """
-    check_model(model)
-    if isinstance(selectors, str | re.Pattern):
-        selectors = [selectors]
-    elif not isinstance(selectors, Iterable):
-        raise TypeError(f"layers must be a selector or a list of selectors, got {selectors!r}")
-    names = [name for name, _ in _named_modules(model)]
-    chosen: set[str] = set()
-    for selector in selectors:
-        matches, text = _matcher(selector)
-        found = {name for name in names if matches(name)}
-        if not found:
-            raise _not_found(model, repr(selector), text, names)
-        chosen |= found
-    return [name for name in names if name in chosen]
 
 
 def _extract(output: Any, key: str | None = None) -> torch.Tensor | None:
@@ -198,7 +89,7 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
             calls[name] += 1
             shapes.setdefault(name, tuple(tensor.shape))
 
-    modules = _named_modules(model)
+    modules = named_modules(model)
     with contextlib.ExitStack() as stack, torch.no_grad():
         stack.enter_context(eval_mode(model))
         for name, module in modules:
@@ -213,41 +104,6 @@ def list_layers(model: nn.Module, sample_input: torch.Tensor) -> pd.DataFrame:
         if name in shapes
     ]
     return pd.DataFrame(rows, columns=["name", "type", "output_shape", "calls"])
-
-
-def token_layout(model: nn.Module) -> tuple[bool, int, bool]:
-    """(has tokens, number of prefix tokens, has a class token) read from timm's attributes.
-
-    A model has tokens iff it contains a timm patch embedding (ViT, hybrid ViT, MLP-Mixer), not
-    merely a ``num_prefix_tokens`` attribute: seelike's ``ImageClassifier`` wrapper defines that
-    for CNNs too (as 0). The first module that defines an attribute (the root first) wins.
-    """
-    modules = list(model.modules())
-    has_tokens = any(isinstance(module, PatchEmbed | HybridEmbed) for module in modules)
-    prefix = next((m.num_prefix_tokens for m in modules if hasattr(m, "num_prefix_tokens")), 0)
-    has_class = next((m.has_class_token for m in modules if hasattr(m, "has_class_token")), False)
-    return has_tokens, int(prefix), bool(has_class)
-
-
-def select_tokens(tensor: torch.Tensor, tokens: TokenMode, *, has_tokens: bool, prefix: int,
-                  has_class: bool = True, name: str = "layer") -> torch.Tensor:
-    """(b, tokens, dim) ``tensor`` reduced to all, the CLS, the spatial or the mean token.
-
-    Outputs that are not token sequences (a CNN's feature maps, ``has_tokens=False``, or any
-    tensor that is not 3-D) are returned unchanged, so one token mode serves a ViT and a
-    ResNet compared with each other (the paper's Fig 2 with ``tokens="spatial"``).
-    """
-    if tokens not in _TOKEN_MODES:
-        raise ValueError(f"tokens must be one of {_TOKEN_MODES}, not {tokens!r}")
-    if tokens == "all" or not has_tokens or tensor.ndim != 3:
-        return tensor
-    if tokens == "cls":
-        if not has_class:
-            raise ValueError(f"tokens='cls' for {name!r}, but the model has no class token; "
-                             "use tokens='mean' or 'spatial'")
-        return tensor[:, 0]
-    spatial = tensor[:, prefix:]
-    return spatial if tokens == "spatial" else spatial.mean(dim=1)
 
 
 def _attention_modules(model: nn.Module, layers: list[str]) -> dict[str, Attention]:
@@ -265,7 +121,7 @@ def _attention_modules(model: nn.Module, layers: list[str]) -> dict[str, Attenti
     if not found:
         raise ValueError(
             "attention=True, but no selected layer is or contains a timm Attention module "
-            f"(timm.layers.Attention); {_LIST_HINT}"
+            f"(timm.layers.Attention); {LIST_HINT}"
         )
     return found
 
@@ -319,8 +175,8 @@ class Capture:
         repeated: Repeated = "error",
         output_key: str | None = None,
     ) -> None:
-        if tokens not in _TOKEN_MODES:
-            raise ValueError(f"tokens must be one of {_TOKEN_MODES}, not {tokens!r}")
+        if tokens not in TOKEN_MODES:
+            raise ValueError(f"tokens must be one of {TOKEN_MODES}, not {tokens!r}")
         if repeated not in _REPEATED_MODES:
             raise ValueError(f"repeated must be one of {_REPEATED_MODES}, not {repeated!r}")
         self.model = model

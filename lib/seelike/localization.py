@@ -31,9 +31,9 @@ from torch import nn
 
 from seelike import catalogue
 from seelike.cka import MinibatchCKA, transformed_grams
-from seelike.hooks import token_layout
 from seelike.passes import Analysis, Batch, Needs
 from seelike.taps import Tap, run_taps
+from seelike.tokens import token_layout
 
 __all__ = [
     "TokenPatchCKA",

@@ -25,11 +25,11 @@ from torch import nn
 from tqdm import tqdm
 
 from seelike.cka import transformed_grams
-from seelike.hooks import TokenMode, select_tokens, token_layout
 from seelike.memory import check_fits, release_freed
 from seelike.network import default_device
 from seelike.profile import Profile
 from seelike.taps import Tap, run_taps
+from seelike.tokens import TokenMode, select_tokens, token_layout
 
 __all__ = ["Analysis", "Batch", "GramSpec", "Needs", "cache_key", "code_of", "examples_used", "run"]
 

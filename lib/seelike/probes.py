@@ -51,7 +51,6 @@ import torch
 from torch import nn
 
 from seelike import catalogue
-from seelike.hooks import token_layout
 from seelike.localization import spatial_tokens
 from seelike.passes import Analysis, Batch, Needs
 from seelike.ridge import (
@@ -65,6 +64,7 @@ from seelike.ridge import (
     targets,
 )
 from seelike.taps import Tap
+from seelike.tokens import token_layout
 
 __all__ = [
     "FOLDS",

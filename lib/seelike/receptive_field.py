@@ -40,7 +40,7 @@ import torch
 from timm.layers import PatchEmbed
 from torch import nn
 
-from seelike.hooks import submodule
+from seelike.selectors import submodule
 from seelike.skips import branch_taps
 from seelike.taps import Tap, run_taps
 

@@ -19,7 +19,8 @@ import torch
 from timm.layers import Attention
 from torch import nn
 
-from seelike.hooks import check_model, eval_mode, submodule
+from seelike.hooks import eval_mode
+from seelike.selectors import check_model, submodule
 
 __all__ = ["Tap", "Where", "run_taps"]
 

@@ -30,13 +30,13 @@ from seelike.book import roles
 from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
 from seelike.estimators import EstimatorCKA
-from seelike.hooks import token_layout
 from seelike.layers import layer_names, stage_of
 from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
 from seelike.probe_sets import largest_draw
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
+from seelike.tokens import token_layout
 
 __all__ = ["BOOTSTRAP", "KNOBS", "PASS_ORDER", "PLAN", "RECEPTIVE_FIELD_BATCH",
            "SHOT_DRAWS", "After", "Row", "analyses", "analysis_key", "attention_distances",

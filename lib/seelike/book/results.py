@@ -27,11 +27,11 @@ from seelike.attention import AttentionDistances
 from seelike.book import plan, store
 from seelike.book.presets import Preset, probe_set
 from seelike.compare import CKARequest, analysis_of
-from seelike.hooks import TokenMode
 from seelike.passes import Analysis
 from seelike.probes import ProbeEval
 from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
+from seelike.tokens import TokenMode
 
 __all__ = ["Ask", "ReceptiveFields", "cka", "cka_draws", "cka_many", "keyed", "one",
            "probe_accuracies", "receptive_fields", "resolve", "results", "vit_distances"]
