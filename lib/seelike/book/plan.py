@@ -153,7 +153,8 @@ def representation_structure(p: Preset) -> list[CKARequest]:
 
 
 def seed_structure(p: Preset) -> list[CKARequest]:
-    """Figs 1 and 2 for each :func:`seed_pairs` pair: ViT, ResNet, then ViT versus ResNet."""
+    """Figs 1 and 2 for each pair of :func:`~seelike.book.roles.seed_pairs`: ViT, ResNet, then
+    ViT versus ResNet."""
     return [r for vit, res in roles.seed_pairs(p)
             for r in (CKARequest(vit), CKARequest(res), CKARequest(vit, None, res))]
 
@@ -406,8 +407,9 @@ def mixer_comparison(p: Preset) -> list[CKARequest]:
     """The Mixer with itself (H.1), then against the ViT and the ResNet (H.2).
 
     Then H.2's checks: the Mixer against Chapter 4's other CNNs (on CIFAR the ResNet-56)
-    and against each other training seed of the ViT and the ResNet (:func:`seed_pairs`),
-    whose passes Chapter 4 already makes. ``model_b`` tells the requests apart.
+    and against each other training seed of the ViT and the ResNet
+    (:func:`~seelike.book.roles.seed_pairs`), whose passes Chapter 4 already makes.
+    ``model_b`` tells the requests apart.
     """
     others = [*roles.resnets(p)[1:], *(name for pair in roles.seed_pairs(p) for name in pair)]
     return [CKARequest(p.mixer), *(CKARequest(p.mixer, None, name)
