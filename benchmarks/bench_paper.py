@@ -43,7 +43,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from seelike import cache, data, models
+from seelike import cache, models, probe_sets
 from seelike.book import plan, results, roles, store
 from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.passes import Analysis
@@ -93,7 +93,7 @@ def random_world(device: torch.device) -> Iterator[dict[str, torch.nn.Module]]:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
         stack.enter_context(mock.patch.dict(os.environ, {cache.CACHE_ENV: folder}))
         stack.enter_context(mock.patch.object(models, "load", load))
-        stack.enter_context(mock.patch.object(data, "probe_draw", probe_draw))
+        stack.enter_context(mock.patch.object(probe_sets, "probe_draw", probe_draw))
         stack.enter_context(mock.patch.object(cache, "model_fingerprint",
                                               lambda name, **_: f"random-init {name}"))
         yield nets
