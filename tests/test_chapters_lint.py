@@ -31,7 +31,11 @@ def lint(source: str) -> list[str]:
         [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--select", RULES,
          "--config", BUILTINS, "--output-format", "concise", "-"],
         input=source, capture_output=True, text=True, check=False)
-    return [line for line in done.stdout.splitlines() if line.startswith("-:")]
+    # 0: clean, 1: complaints; anything else is ruff failing, which must not read as clean.
+    assert done.returncode in (0, 1), f"ruff failed ({done.returncode}): {done.stderr}"
+    found = [line for line in done.stdout.splitlines() if line.startswith("-:")]
+    assert bool(found) == (done.returncode == 1), done.stdout
+    return found
 
 
 def test_lint_finds_a_function_that_replaces_an_unused_array() -> None:
