@@ -26,6 +26,23 @@ def test_pass_bytes_counts_kept_layers_streamed_ones_and_grams_from_shapes() -> 
         "my own module": 64 * 8}
 
 
+def test_pass_bytes_builds_each_model_once_until_a_catalogue_is_registered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from seelike import catalogue
+
+    builds = []
+    real = catalogue.meta_build
+    monkeypatch.setattr(catalogue, "meta_build", lambda name: builds.append(name) or real(name))
+    memory._meta_sizes.cache_clear()
+    needs = {"vit_cifar": ([Tap("net.blocks.0")], [], 0)}
+    first = memory.pass_bytes(needs, 8, 32)
+    assert memory.pass_bytes(needs, 8, 32) == first and builds == ["vit_cifar"]
+    assert memory.pass_bytes(needs, 16, 32)["vit_cifar"] == 2 * first["vit_cifar"]
+    # A new catalogue may build the name differently: the sizes are read again.
+    monkeypatch.setattr(catalogue, "generation", lambda: -1)
+    assert memory.pass_bytes(needs, 8, 32) == first and builds.count("vit_cifar") == 3
+
+
 def test_a_pass_that_does_not_fit_is_refused_before_any_forward_pass(
         monkeypatch: pytest.MonkeyPatch) -> None:
     net = models.build("vit_cifar")

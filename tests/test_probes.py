@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from seelike import models, passes, probes
+from seelike.localization import spatial_tokens
 from seelike.probe_sets import TensorProbe
 from seelike.probes import ProbeEval, ProbeFit, token_positions
 from seelike.ridge import (
@@ -146,6 +147,20 @@ def test_token_positions_subsample_a_centred_regular_grid() -> None:
     assert sub == (8, 8) and (index == np.arange(64)).all()
     index, sub = token_positions((32, 32), 64)
     assert sub == (8, 8) and index[0] == 2 * 32 + 2 and index[1] == 2 * 32 + 6
+
+
+@pytest.mark.parametrize("shape, prefix", [((4, 65, 8), 1), ((4, 8, 8, 8), 0),
+                                           ((4, 8, 32, 32), 0)])
+def test_token_features_are_the_probed_positions_whether_all_or_a_sub_grid(
+        shape: tuple[int, ...], prefix: int) -> None:
+    output = torch.randn(*shape)
+    tokens, grid = spatial_tokens(output, prefix)
+    index, sub = token_positions(grid)
+    feats, got = probes._features(output, "token", prefix, probes.MAX_POSITIONS)
+    gathered = tokens[:, torch.as_tensor(index)]
+    # The same values in the same layout as the gather, whichever path made them: the
+    # probes' float sums see identical inputs.
+    assert got == sub and torch.equal(feats, gathered) and feats.stride() == gathered.stride()
 
 
 def _fit_and_evaluate(name: str, net: torch.nn.Module, layers: tuple[str, ...],

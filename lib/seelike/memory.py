@@ -40,10 +40,20 @@ def _tap_sizes(model_name: str, taps: Sequence[Tap], batch: int, image_size: int
                ) -> dict[Tap, int]:
     if not taps:
         return {}
+    # A new catalogue may change what the name builds: it is part of the key.
+    return dict(_meta_sizes(model_name, tuple(dict.fromkeys(taps)), batch, image_size,
+                            catalogue.generation()))
+
+
+@functools.lru_cache(maxsize=256)
+def _meta_sizes(model_name: str, taps: tuple[Tap, ...], batch: int, image_size: int,
+                _generation: int) -> tuple[tuple[Tap, int], ...]:
+    # Cached: a build plans many passes over the same models (a probe fit per shot draw),
+    # and the meta build and forward pass cost more than the pass's own bookkeeping.
     net = catalogue.meta_build(model_name)
     x = torch.empty(batch, 3, image_size, image_size, device="meta")
-    got = run_taps(net, x, list(dict.fromkeys(taps)))
-    return {tap: t.numel() * t.element_size() for tap, t in got.items()}
+    got = run_taps(net, x, list(taps))
+    return tuple((tap, t.numel() * t.element_size()) for tap, t in got.items())
 
 
 #: What a pass needs of one model: the taps it keeps for the minibatch, the taps it only

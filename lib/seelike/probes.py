@@ -118,6 +118,9 @@ def _features(output: torch.Tensor, kind: str, prefix: int,
     if kind != "token":
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     index, sub = token_positions(grid, max_positions)
+    if len(index) == tokens.shape[1]:
+        # Every position: the same contiguous tensor as the gather, without its index kernel.
+        return tokens.contiguous(), sub
     return tokens[:, torch.as_tensor(index, device=tokens.device)], sub
 
 
