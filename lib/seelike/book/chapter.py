@@ -1,4 +1,5 @@
-"""A chapter's set-up: its preset and knobs, resolved and checked once, and where it writes.
+"""A chapter's set-up: its preset and knobs, resolved and checked once, where it writes its
+claims, and the values its text glues.
 
 Every experiment chapter's first code cell calls :func:`setup` with the values of its
 parameters cell. The knobs a chapter offers, and the book's value of each, are
@@ -13,15 +14,16 @@ experiment never replaces the book's tables.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seelike.book.claims.table import Claim, write
+from seelike.book.claims import display
+from seelike.book.claims.table import Claim, sentences, table, write
 from seelike.book.plan import KNOBS, knob_limits
 from seelike.book.presets import Preset, check_draw_sizes, get_preset
 
-__all__ = ["Setup", "results_name", "setup"]
+__all__ = ["Setup", "glue_values", "results_name", "setup"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,17 @@ class Setup:
     def write_claims(self, claims: Sequence[Claim]) -> Path:
         """Save the chapter's claims under :attr:`results_name`; returns the file."""
         return write(claims, self.results_name, self.chapter)
+
+    def report(self, claims: Sequence[Claim], prefix: str):  # -> pandas Styler
+        """Save ``claims``, glue each one's numbers and the chapter's counts under ``prefix``
+        (``<prefix>_in_short``, ``_n_sentences``, ``_n_reproduced``), and return their
+        table for the page."""
+        self.write_claims(claims)
+        display.glue(claims, prefix)
+        told = sentences(table([c for c in claims if c.paper]))
+        glue_values(prefix, {"in_short": display.in_short(claims), "n_sentences": len(told),
+                             "n_reproduced": int((told.verdict == "reproduced").sum())})
+        return display.styled(claims)
 
 
 def _check_knob(chapter: str, name: str, value: object, default: object) -> None:
@@ -105,3 +118,12 @@ def setup(chapter: str, preset: str | Preset = "cifar", **knobs: object) -> Setu
     changed = {**p.overrides(), **{k: v for k, v in own.items() if v != declared[k]}}
     changed.pop("name", None)
     return Setup(chapter, p, own, results_name(p, changed))
+
+
+def glue_values(prefix: str, values: Mapping[str, object]) -> None:
+    """Glue each of ``values`` as ``<prefix>_<name>`` for the text (``{glue:}`prefix_name```),
+    without showing it under the cell."""
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(f"{prefix}_{name}", value, display=False)
