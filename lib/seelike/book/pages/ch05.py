@@ -12,11 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+from pandas.io.formats.style import Styler
 from torch import nn
 
 from seelike import attention, models, resample, structure, weights
 from seelike import receptive_field as rf
-from seelike.book import plan, results, roles
+from seelike.book import codenames, plan, results, roles, tables
 from seelike.book.claims import ch05
 from seelike.book.claims.table import Claim
 from seelike.book.claims.verdict import percentile_band
@@ -24,8 +27,8 @@ from seelike.book.presets import Preset, probe_set
 from seelike.layers import block_layers, layer_names, short_label, stage_of
 
 __all__ = ["Distances", "Geometry", "ReceptiveFields", "Subsets", "claims", "data_fraction",
-           "distances", "erf_numbers", "fig4_reading", "receptive_fields", "seed_receptive_fields",
-           "seed_subsets", "subset_distances", "subsets"]
+           "distances", "erf_numbers", "fig4_reading", "reading_numbers", "receptive_fields",
+           "seed_receptive_fields", "seed_subsets", "subset_distances", "subsets"]
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,16 @@ class Distances:
                 "seed_min_rel": ", ".join(f"{self.of(s).min() / u:.2f}" for s in seeds)
                 or "none"}
 
-    def less_data_rows(self, names: Sequence[str]) -> list[dict[str, object]]:
+    def less_data_table(self, names: Sequence[str]) -> Styler:
         """Fig 4's table: each model's share of the data, accuracy and lowest blocks."""
-        return [{"model": n, "data": f"{data_fraction(n):.0%}",
-                 "test accuracy (%)": weights.read_manifest(n)["test_accuracy"],
-                 "blocks 0-1: mean distance (px)": self.of(n)[:2].mean(),
-                 "blocks 0-1: local heads": ch05.lowest_local_count(self.of(n), self.uniform)}
-                for n in names]
+        frame = pd.DataFrame([
+            {"model": n, "data": f"{data_fraction(n):.0%}",
+             "test accuracy (%)": weights.read_manifest(n)["test_accuracy"],
+             "blocks 0-1: mean distance (px)": self.of(n)[:2].mean(),
+             "blocks 0-1: local heads": ch05.lowest_local_count(self.of(n), self.uniform)}
+            for n in names])
+        return tables.styled(frame, formats={"test accuracy (%)": "{:.2f}",
+                                             "blocks 0-1: mean distance (px)": "{:.2f}"})
 
 
 def data_fraction(name: str) -> float:
@@ -308,6 +314,18 @@ def fig4_reading(least: str | None, full: np.ndarray, uniform: float) -> str:
         return ("The full-data ViT has no local head in its lowest blocks to lose, so the ratio "
                 "is 0 / 0 and the claim is untestable here, whatever the less-data models do.")
     return "The claims table gives the ratio of local heads and its interval."
+
+
+def reading_numbers(p: Preset, d: Distances) -> dict[str, object]:
+    """The Fig 3 clauses under the other CLS convention (shown, not written to the table),
+    and how Fig 4 reads on this preset's least-data ViT."""
+    renorm = ch05.attention_claims(d.of(p.vit, "renormalise"), d.uniform,
+                                   draws=d.draws(p.vit, "renormalise"))
+    least = (roles.less_data(p) or [None])[-1]
+    return {"fig3_mix_renorm": renorm[0].verdict, "fig3_global_renorm": renorm[1].verdict,
+            "least": Markdown(codenames.as_markdown(least or "no less-data model")),
+            "least_local": ch05.lowest_local_count(d.of(least), d.uniform) if least else 0,
+            "fig4_reading": fig4_reading(least, d.of(p.vit), d.uniform)}
 
 
 def claims(p: Preset, d: Distances, fig5: Subsets, erf: ReceptiveFields, *,
