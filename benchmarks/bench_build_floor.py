@@ -3,13 +3,13 @@
 Measures, on this machine in this run, what the default book (``--preset cifar``) cannot
 avoid computing over its probe sets, and sets it beside the chapter times of the last
 recorded cold build, so that "how far is the build from what it must do" has a number per
-chapter. Every pass of :func:`seelike.book.plan.schedule` (the attention pass, the CKA
+chapter. Every pass of :func:`seelike.book.schedule.schedule` (the attention pass, the CKA
 passes, each probe-training draw, the probe evaluation, Chapter 10's probe sets) is
 replayed as bare work on the same images, at the same minibatch size, with the same models:
 
 * **forward**: each model the pass runs, with its trained weights, over the pass's own
   probe images (the book's loader, ``probe_set``) in the plan's minibatches
-  (``plan.batch_size``), under ``torch.inference_mode()`` with no hooks. A model that
+  (``schedule.batch_size``), under ``torch.inference_mode()`` with no hooks. A model that
   only feeds Gram matrices skips a short last minibatch, as :func:`seelike.passes.run`
   does. Images are decoded outside the clock.
 * **grams**: per full minibatch, one float32 Gram ``X Xᵀ`` of the flattened features of
@@ -43,7 +43,7 @@ exact shapes, carved from one buffer, so their cost is arithmetic, not allocatio
 
 Each pass's floor is charged to the chapter that pays for the pass in a cold build: the
 first chapter, in book order, that asks for any of its analyses
-(:func:`seelike.book.plan.chapter_of`), or that plans a pass which reads it (the CKA
+(:func:`seelike.book.schedule.chapter_of`), or that plans a pass which reads it (the CKA
 pass picks Fig 5's heads from the attention pass, so Chapter 2 pays for both).
 
 The build's seconds come from ``benchmarks/build_<preset>_cold.json`` when it exists,
@@ -81,7 +81,8 @@ from torch.nn import functional as F
 from seelike import models
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA
-from seelike.book import plan, results, store
+from seelike.book import results, schedule, store
+from seelike.book.knobs import KNOBS
 from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.cka import transform_gram
 from seelike.compare import CKAAnalysis, CKACurve
@@ -124,7 +125,7 @@ class Pass:
 
 @contextmanager
 def planning_only() -> Iterator[set[tuple[str, int, int]]]:
-    """``plan.analyses`` resolved without running any pass: what resolving reads from the
+    """``schedule.analyses`` resolved without running any pass: what resolving reads from the
     cache (Fig 5's heads need the attention distances; the probe evaluations need their
     fits) is recorded in the yielded set and answered with stand-ins of the right shapes,
     so the floor neither needs nor touches the results cache."""
@@ -150,12 +151,12 @@ def planning_only() -> Iterator[set[tuple[str, int, int]]]:
 
 
 def scheduled_passes(p: Preset, shots: int, order: Sequence[str]) -> list[Pass]:
-    """Every pass of ``plan.schedule(p)`` with its analyses and paying chapter."""
+    """Every pass of ``schedule.schedule(p)`` with its analyses and paying chapter."""
     out = []
-    for q, purpose, repeat in plan.schedule(p, shots=shots):
+    for q, purpose, repeat in schedule.schedule(p, shots=shots):
         with planning_only() as reads:
             analyses = [results.resolve(a)
-                        for a in plan.analyses(q, purpose, repeat, shots=shots)]
+                        for a in schedule.analyses(q, purpose, repeat, shots=shots)]
         out.append(Pass(q, purpose, repeat, analyses, set(reads)))
     rank = {name: i for i, name in enumerate(order)}
 
@@ -163,7 +164,7 @@ def scheduled_passes(p: Preset, shots: int, order: Sequence[str]) -> list[Pass]:
         return min(names, key=lambda name: (rank.get(name, len(rank)), name))
 
     for x in out:
-        x.chapter = earliest([plan.chapter_of(p, a) for a in x.analyses])
+        x.chapter = earliest([schedule.chapter_of(p, a) for a in x.analyses])
     # A pass that another pass's planning reads is run by whichever chapter plans that one
     # first; one round suffices, as the plan's reads are one level deep.
     for x in out:
@@ -591,7 +592,7 @@ def floor_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device) 
     """One scheduled pass's floor, by part, and what it ran."""
     q = x.preset
     probe = probe_set(q, x.purpose, seed=x.repeat)
-    b = plan.batch_size(q, x.purpose)
+    b = schedule.batch_size(q, x.purpose)
     names = list(dict.fromkeys(m for a in x.analyses for m in a.models()))
     sample = probe.tensor(0, min(2, len(probe))).to(device)
     clock = Clock(device)
@@ -723,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--preset", default="cifar")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="preset overrides, e.g. cka_examples=64")
-    parser.add_argument("--shots", type=int, default=plan.KNOBS["07_localization"]["shots"],
+    parser.add_argument("--shots", type=int, default=KNOBS["07_localization"]["shots"],
                         help="the probes' shots per class (the book's 10)")
     parser.add_argument("--device", default=None,
                         help="default: the book's (seelike.network.default_device)")

@@ -1,7 +1,7 @@
 """Time every analysis the book's plan asks of the ``paper`` preset, on one device.
 
 Serves the GPU page of the book (``chapters/gpu_reproduce.md``), which shows the table
-this script writes. Every pass of :func:`seelike.book.plan.schedule` (attention, CKA,
+this script writes. Every pass of :func:`seelike.book.schedule.schedule` (attention, CKA,
 each few-shot probe draw's fit, the probe evaluation, each of Chapter 10's probe sets)
 runs through the book's own entry point, :func:`seelike.book.results.results`, into a
 fresh temporary cache, and then Chapter 5's receptive fields. What is replaced:
@@ -14,7 +14,7 @@ fresh temporary cache, and then Chapter 5's receptive fields. What is replaced:
 
 Each pass is profiled (:class:`seelike.profile.Profile`): every model's forward pass with
 its taps and Grams, and every analysis's own work, each attributed to the chapter that first
-asks for it (:func:`seelike.book.plan.chapter_of`). A row sums an analysis over the passes
+asks for it (:func:`seelike.book.schedule.chapter_of`). A row sums an analysis over the passes
 it runs in (Chapter 10's repeats, the probe draws); its peak is the most memory allocated on
 the GPU while any of its parts ran (models and held taps included). The total is the wall
 time of all passes, synchronised at each pass's end.
@@ -44,7 +44,8 @@ import numpy as np
 import torch
 
 from seelike import cache, models, probe_sets
-from seelike.book import plan, results, roles, store
+from seelike.book import plan, results, roles, schedule, store
+from seelike.book.knobs import KNOBS
 from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.passes import Analysis
 from seelike.profile import Profile
@@ -117,7 +118,7 @@ def describe(a: Analysis) -> str:
 
 
 def run(p: Preset, device: torch.device, *,
-        shots: int = plan.KNOBS["07_localization"]["shots"],
+        shots: int = KNOBS["07_localization"]["shots"],
         checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Every scheduled pass of ``p`` and its receptive fields; rows and totals.
 
@@ -148,16 +149,16 @@ def run(p: Preset, device: torch.device, *,
                                    *roles.less_data(p)]):
             models.load(name)  # built before the clock starts
         build = time.perf_counter() - build_start
-        for q, purpose, repeat in plan.schedule(p, shots=shots):
+        for q, purpose, repeat in schedule.schedule(p, shots=shots):
             probe = probe_set(q, purpose, seed=repeat)
             analyses = [results.resolve(a)
-                        for a in plan.analyses(q, purpose, repeat, shots=shots)]
+                        for a in schedule.analyses(q, purpose, repeat, shots=shots)]
             profile = Profile(device)
             sync()
             start = time.perf_counter()
             # The pass's analyses are the plan's already: nothing to join (planned=None).
             store.results(q, analyses, purpose=purpose, repeat=repeat, profile=profile,
-                          batch_size=plan.batch_size(q, purpose))
+                          batch_size=schedule.batch_size(q, purpose))
             sync()
             wall = time.perf_counter() - start
             seconds, peaks = profile.seconds(), profile.peak_bytes()
@@ -166,7 +167,7 @@ def run(p: Preset, device: torch.device, *,
                     add("all (shared pass)", f"forward passes, taps and Grams: {purpose}",
                         [who], len(probe), sec, peaks[(kind, who)])
                 else:
-                    add(plan.chapter_of(p, who), describe(who), who.models(), len(probe), sec,
+                    add(schedule.chapter_of(p, who), describe(who), who.models(), len(probe), sec,
                         peaks[(kind, who)])
             passes.append({"purpose": purpose, "repeat": repeat, "examples": len(probe),
                            "analyses": len(analyses), "seconds": round(wall, 3)})
@@ -234,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="preset overrides, e.g. cka_examples=64")
-    parser.add_argument("--shots", type=int, default=plan.KNOBS["07_localization"]["shots"],
+    parser.add_argument("--shots", type=int, default=KNOBS["07_localization"]["shots"],
                         help="the probes' shots per class (the paper's 10)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)

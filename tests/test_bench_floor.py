@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from seelike.book import plan
+from seelike.book import schedule
 from seelike.book.presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +52,10 @@ def test_every_scheduled_pass_gets_a_positive_floor_in_its_chapter(
     p = get_preset("smoke")
     passes = written["passes"]
     assert [(x["purpose"], x["repeat"], x["shots"]) for x in passes] == [
-        (purpose, r, q.probe_train_per_class) for q, purpose, r in plan.schedule(p)]
+        (purpose, r, q.probe_train_per_class) for q, purpose, r in schedule.schedule(p)]
     for x in passes:
         assert x["floor_seconds"] > 0 and x["seconds"]["forward"] > 0, x
-        assert x["batch_size"] == plan.batch_size(p, x["purpose"])
+        assert x["batch_size"] == schedule.batch_size(p, x["purpose"])
         assert x["floor_seconds"] == pytest.approx(sum(x["seconds"].values()), abs=0.01)
     # The CKA pass plans Fig 5's heads from the attention distances, so the chapter that
     # first asks for the CKA pass (Chapter 2) runs the attention pass too.

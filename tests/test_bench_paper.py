@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seelike.book import plan, roles
+from seelike.book import plan, roles, schedule
 from seelike.book.presets import get_preset, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def test_every_planned_analysis_of_the_paper_preset_runs_and_is_timed(bench, tmp
     assert out.with_suffix(".md").read_text().startswith("| chapter | analysis |")
     # One timed pass per scheduled probe set, and one receptive-field run per model.
     assert [(x["purpose"], x["repeat"]) for x in result["passes"]] == (
-        [(purpose, r) for _, purpose, r in plan.schedule(p, shots=2)]
+        [(purpose, r) for _, purpose, r in schedule.schedule(p, shots=2)]
         + [("receptive_field", 0)] * len(roles.receptive_field_models(p)))
     chapters = {r["chapter"] for r in result["rows"]}
     assert chapters == {"all (shared pass)", "02_cka", "04_representation_structure",
@@ -54,8 +54,8 @@ def test_every_planned_analysis_of_the_paper_preset_runs_and_is_timed(bench, tmp
 def test_every_analysis_of_the_plan_has_a_chapter(mirror: Path) -> None:
     p = get_preset("paper")
     # Found in the CKA pass, before any probe set of the paper preset is drawn.
-    assert plan.chapter_of(p, plan.cka_analysis(plan.first_heatmap(p))) == "02_cka"
+    assert schedule.chapter_of(p, plan.cka_analysis(plan.first_heatmap(p))) == "02_cka"
     smoke = get_preset("smoke")
     with pytest.raises(KeyError, match="in no chapter's row"):
-        plan.chapter_of(smoke, plan.cka_analysis(plan.CKARequest(smoke.mixer, None,
+        schedule.chapter_of(smoke, plan.cka_analysis(plan.CKARequest(smoke.mixer, None,
                                                                  smoke.vit_gap)))

@@ -14,7 +14,7 @@ import torch
 
 import seelike
 from seelike import cache, compare, io, layers, models, passes, weights
-from seelike.book import plan, results, store
+from seelike.book import results, schedule, store
 from seelike.book.presets import get_preset, probe_set
 
 
@@ -283,7 +283,7 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
     real_load = models.load
     monkeypatch.setattr(models, "load", lambda name: loads.append(name) or real_load(name))
     # The book's plan would join the pass (tests/test_passes.py covers that); here: the cache.
-    monkeypatch.setattr(plan, "analyses", lambda *args, **kwargs: [])
+    monkeypatch.setattr(schedule, "analyses", lambda *args, **kwargs: [])
     within, crossed = results.cka_many(smoke, [
         compare.CKARequest("vit_cifar", VIT_LAYERS),
         compare.CKARequest("vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS)])
@@ -312,7 +312,7 @@ def test_cka_cache_key_parts(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> N
     smoke = get_preset("smoke")
     analysis = compare.analysis_of(compare.CKARequest("vit_cifar", VIT_LAYERS))
     assert passes.code_of(analysis) == "seelike.compare"
-    key = passes.cache_key(analysis, probe_set(smoke, "cka"), plan.batch_size(smoke, "cka"))
+    key = passes.cache_key(analysis, probe_set(smoke, "cka"), schedule.batch_size(smoke, "cka"))
     assert key["params"]["model_b"] == "vit_cifar" and key["params"]["layers_b"] == VIT_LAYERS
     assert key["weights"] == {"vit_cifar": cache.model_fingerprint("vit_cifar")}
     assert key["batch_size"] == 32 and key["examples"] == 64

@@ -14,7 +14,7 @@ import pytest
 from seelike.book import claims
 from seelike.book.chapter import setup
 from seelike.book.claims import Claim
-from seelike.book.plan import KNOBS
+from seelike.book.knobs import KNOBS
 from seelike.book.presets import PRESETS, get_preset
 
 CH4, CH5, CH7, CH10 = ("04_representation_structure", "05_local_global", "07_localization",

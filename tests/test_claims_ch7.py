@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from seelike import passes
-from seelike.book import plan, roles, store
+from seelike.book import plan, roles, schedule, store
 from seelike.book.claims import ch07
 from seelike.book.presets import get_preset, probe_set
 from seelike.localization import (
@@ -300,12 +300,12 @@ def test_each_shot_draw_is_an_independent_probe_set_fitted_and_evaluated_apart(
     assert all(len(a & b) < 10 for i, a in enumerate(ids) for b in ids[i + 1:])
     # Every draw's fit is planned on its own probe set; the full cifar set has one draw.
     for d in plan.shot_draws(10):
-        planned = plan.analyses(smoke, "probe_train", repeat=d)
+        planned = schedule.analyses(smoke, "probe_train", repeat=d)
         assert {a.model for a in planned} == set(roles.probe_models(smoke))
         assert all(np.array_equal(a.labels, sets[d].labels) for a in planned)
-    assert plan.analyses(smoke, "probe_train", repeat=plan.SHOT_DRAWS) == []
-    assert plan.analyses(cifar, "probe_train", repeat=1) == []
-    assert plan.analyses(plan.with_shots(cifar, 10), "probe_train", repeat=1)
+    assert schedule.analyses(smoke, "probe_train", repeat=plan.SHOT_DRAWS) == []
+    assert schedule.analyses(cifar, "probe_train", repeat=1) == []
+    assert schedule.analyses(plan.with_shots(cifar, 10), "probe_train", repeat=1)
     # Each draw's fit has its own identity, which the evaluation's cache key carries.
     fit = plan.probe_fit(smoke, smoke.vit)
     assert len({store.result_id(smoke, fit, purpose="probe_train", batch_size=32, repeat=d)

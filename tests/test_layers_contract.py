@@ -186,14 +186,17 @@ def test_calls_of_reads_plain_and_dotted_calls() -> None:
     assert calls_of(ast.parse("store.results(p)\nrun()\nx.y\n")) == {"results", "run"}
 
 
-def test_the_plan_declares_and_never_computes() -> None:
-    """The plan is a declaration: it reaches neither the results cache nor a pass, and loads
-    no weights. What an analysis needs from another result (Fig 5's heads, a probe's fit)
-    it declares as a ``plan.After``, which ``seelike.book.results.resolve`` computes."""
-    path = MODULES["seelike.book.plan"]
+@pytest.mark.parametrize("module", ["seelike.book.plan", "seelike.book.schedule",
+                                    "seelike.book.knobs"])
+def test_the_plan_declares_and_never_computes(module: str) -> None:
+    """The plan is a declaration, and so are the schedule derived from it and the knobs it
+    takes: they reach neither the results cache nor a pass, and load no weights. What an
+    analysis needs from another result (Fig 5's heads, a probe's fit) the plan declares as a
+    ``plan.After``, which ``seelike.book.results.resolve`` computes."""
+    path = MODULES[module]
     reach = imports_of(path, set(MODULES))
     computing = {"seelike.book.store", "seelike.book.results", "seelike.cache"}
-    assert not reach & computing, f"the plan imports {sorted(reach & computing)}"
+    assert not reach & computing, f"{module} imports {sorted(reach & computing)}"
     calls = calls_of(ast.parse(path.read_text()))
     assert not calls & {"results", "run", "load", "cached", "result_id"}, sorted(
         calls & {"results", "run", "load", "cached", "result_id"})

@@ -11,7 +11,7 @@ from torch import nn
 
 from seelike import cache, models, passes
 from seelike.accuracy import Accuracy
-from seelike.book import plan, results, store
+from seelike.book import results, schedule, store
 from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA
 from seelike.compare import CKAAnalysis
@@ -99,7 +99,7 @@ def test_results_runs_what_the_book_plans_for_the_probe_set_in_the_same_pass(
     p = get_preset("smoke", cka_batch=8)
     first = CKAAnalysis("m1", ("1",), "m1", ("1",))
     later = [CKAAnalysis("m1", ("3",), "m2", ("3",)), CKAAnalysis("m2", ("1",), "m2", ("1",))]
-    monkeypatch.setattr(plan, "analyses", lambda preset, purpose, repeat=0: [first, *later])
+    monkeypatch.setattr(schedule, "analyses", lambda preset, purpose, repeat=0: [first, *later])
     (got,) = results.results(p, [first], purpose="cka")
     assert got["cka"].shape == (1, 1)
     assert fake_zoo == {"m1": 2, "m2": 2}  # the planned analyses joined the first pass
@@ -116,7 +116,7 @@ def test_a_batch_size_other_than_the_presets_does_not_pull_in_the_plan(
         fake_zoo: Counter, monkeypatch: pytest.MonkeyPatch) -> None:
     p = get_preset("smoke", cka_batch=8)
     planned = CKAAnalysis("m2", ("1",), "m2", ("1",))
-    monkeypatch.setattr(plan, "analyses", lambda preset, purpose, repeat=0: [planned])
+    monkeypatch.setattr(schedule, "analyses", lambda preset, purpose, repeat=0: [planned])
     results.results(p, [CKAAnalysis("m1", ("1",), "m1", ("1",))], purpose="cka", batch_size=4)
     assert fake_zoo == {"m1": 4}
 

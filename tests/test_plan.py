@@ -1,9 +1,9 @@
 """seelike.book.plan: what each chapter asks for is what the plan runs, and the knobs agree.
 
-A chapter's analysis that the plan's :func:`~seelike.book.plan.analyses` leaves out of its
+A chapter's analysis that the plan's :func:`~seelike.book.schedule.analyses` leaves out of its
 probe set would cost a second forward pass of every model it needs (``results`` joins the
 plan only); and a chapter's parameters cell must offer exactly the knobs of
-:data:`~seelike.book.plan.KNOBS`, at the book's values, or ``setup`` refuses (an unknown
+:data:`~seelike.book.knobs.KNOBS`, at the book's values, or ``setup`` refuses (an unknown
 knob) or the book's own run writes under another name (another value).
 """
 
@@ -17,8 +17,9 @@ import jupytext
 import numpy as np
 import pytest
 
-from seelike.book import plan, results, roles, store
+from seelike.book import plan, results, roles, schedule, store
 from seelike.book.chapter import setup
+from seelike.book.knobs import KNOBS
 from seelike.book.presets import PRESETS, get_preset, probe_set
 from seelike.config import repo_root
 from seelike.passes import Analysis
@@ -62,7 +63,7 @@ def test_every_requested_analysis_is_planned_for_its_probe_set(
     smoke = get_preset("smoke")
     requested = smoke_requests[purpose]
     assert requested, f"no {purpose} analyses requested"
-    planned = {_ident(a) for a in plan.analyses(smoke, purpose)}
+    planned = {_ident(a) for a in schedule.analyses(smoke, purpose)}
     missing = [_ident(a)[0] for a in requested if _ident(a) not in planned]
     assert not missing, f"{purpose}: requested but not planned: {missing}"
 
@@ -70,7 +71,7 @@ def test_every_requested_analysis_is_planned_for_its_probe_set(
 def test_every_planned_analysis_is_unique_and_of_its_probe_set(
         smoke_requests: dict[str, list[Analysis]]) -> None:
     smoke = get_preset("smoke")
-    by_purpose = {purpose: [_ident(a) for a in plan.analyses(smoke, purpose)]
+    by_purpose = {purpose: [_ident(a) for a in schedule.analyses(smoke, purpose)]
                   for purpose in smoke_requests}
     for purpose, idents in by_purpose.items():
         assert len(idents) == len(set(idents)), purpose
@@ -79,48 +80,48 @@ def test_every_planned_analysis_is_unique_and_of_its_probe_set(
     # Chapter 4's spread over probe sets: repeats other than 0 carry Fig 1 and 2 only, and
     # only the repeats the preset makes.
     spread = smoke.with_overrides(cka_repeats=2)
-    repeat = {_ident(a) for a in plan.analyses(spread, "cka", repeat=1)}
+    repeat = {_ident(a) for a in schedule.analyses(spread, "cka", repeat=1)}
     assert repeat == {_ident(plan.cka_analysis(r))
                       for r in plan.representation_structure(spread)}
-    assert plan.analyses(smoke, "cka", repeat=1) == []
-    assert plan.analyses(smoke, "attention", repeat=1) == []
+    assert schedule.analyses(smoke, "cka", repeat=1) == []
+    assert schedule.analyses(smoke, "attention", repeat=1) == []
 
 
 def test_the_plan_table_derives_schedule_and_chapters(mirror: Path) -> None:
     cifar = get_preset("cifar")
-    passes = plan.schedule(cifar)
+    passes = schedule.schedule(cifar)
     purposes = [purpose for _, purpose, _ in passes]
-    assert purposes == sorted(purposes, key=plan.PASS_ORDER.index)
+    assert purposes == sorted(purposes, key=schedule.PASS_ORDER.index)
     assert purposes.count("cka") == cifar.cka_repeats
     assert purposes.count("probe_train") == plan.SHOT_DRAWS + 1  # five 10-shot draws, full set
     # Every planned analysis has the chapter of the first PLAN row that asks for it.
     for q, purpose, repeat in passes:
-        for a in plan.analyses(q, purpose, repeat):
-            chapter = plan.chapter_of(cifar, a)
+        for a in schedule.analyses(q, purpose, repeat):
+            chapter = schedule.chapter_of(cifar, a)
             rows = [row.chapter for row in plan.PLAN if row.purpose == purpose]
             assert chapter in rows, (a, chapter)
-    assert plan.chapter_of(cifar, plan.cka_analysis(plan.first_heatmap(cifar))) == "02_cka"
-    assert plan.chapter_of(cifar, plan.probe_fit(cifar, roles.less_data(cifar)[0])) \
+    assert schedule.chapter_of(cifar, plan.cka_analysis(plan.first_heatmap(cifar))) == "02_cka"
+    assert schedule.chapter_of(cifar, plan.probe_fit(cifar, roles.less_data(cifar)[0])) \
         == "08_scale"
-    assert plan.chapter_of(cifar, plan.probe_evaluation(cifar, cifar.vit_gap)) \
+    assert schedule.chapter_of(cifar, plan.probe_evaluation(cifar, cifar.vit_gap)) \
         == "07_localization"
     # A row added to the table reaches the pass, the schedule and chapter_of at once.
     extra = plan.CKARequest(cifar.mixer, None, cifar.vit_gap)
     row = plan.Row("09_mixer", "cka", lambda p, r, s: [plan.cka_analysis(extra)])
     try:
         plan.PLAN = (*plan.PLAN, row)
-        plan._chapters_of_pass.cache_clear()
+        schedule._chapters_of_pass.cache_clear()
         assert _ident(plan.cka_analysis(extra)) in {
-            _ident(a) for a in plan.analyses(cifar, "cka")}
-        assert plan.chapter_of(cifar, plan.cka_analysis(extra)) == "09_mixer"
+            _ident(a) for a in schedule.analyses(cifar, "cka")}
+        assert schedule.chapter_of(cifar, plan.cka_analysis(extra)) == "09_mixer"
     finally:
         plan.PLAN = plan.PLAN[:-1]
-        plan._chapters_of_pass.cache_clear()
+        schedule._chapters_of_pass.cache_clear()
 
 
 def test_a_reader_s_knob_builds_analyses_outside_the_book_s_plan(mirror: Path) -> None:
     smoke = get_preset("smoke")
-    planned = {_ident(a) for a in plan.analyses(smoke, "cka")}
+    planned = {_ident(a) for a in schedule.analyses(smoke, "cka")}
     stages = {_ident(a) for a in plan.localization(smoke, resnet_stages=1)}
     assert stages - planned  # the ResNet's last stage alone: another analysis
     window = plan.head_subsets_vs_resnet(smoke, results.vit_distances(smoke), head_window=0.5)
@@ -137,7 +138,7 @@ def test_a_reader_s_knob_builds_analyses_outside_the_book_s_plan(mirror: Path) -
 
 def test_knobs_name_chapters_and_preset_fields_or_plan_keywords() -> None:
     fields = set(PRESETS["cifar"].__dataclass_fields__)
-    for chapter, knobs in plan.KNOBS.items():
+    for chapter, knobs in KNOBS.items():
         assert (CHAPTERS / f"{chapter}.md").exists(), chapter
         for knob, default in knobs.items():
             # A knob with no default of its own is a Preset field; the others are not.
@@ -179,18 +180,18 @@ def parameters(chapter: str) -> dict[str, object]:
     return found
 
 
-@pytest.mark.parametrize("chapter", sorted(plan.KNOBS))
+@pytest.mark.parametrize("chapter", sorted(KNOBS))
 def test_parameters_cell_declares_preset_and_exactly_the_chapter_s_knobs(chapter: str) -> None:
     declared = parameters(chapter)
     assert declared.pop("preset") == "cifar"
-    assert sorted(declared) == sorted(plan.KNOBS[chapter])
-    for knob, default in plan.KNOBS[chapter].items():
+    assert sorted(declared) == sorted(KNOBS[chapter])
+    for knob, default in KNOBS[chapter].items():
         assert declared[knob] == default and type(declared[knob]) is type(default), knob
     # The book's own run: the cell's values give the preset's results name.
     assert setup(chapter, "cifar", **declared).results_name == "cifar"
 
 
-@pytest.mark.parametrize("chapter", sorted(plan.KNOBS))
+@pytest.mark.parametrize("chapter", sorted(KNOBS))
 def test_the_chapter_passes_every_knob_to_setup(chapter: str) -> None:
     calls = []
     for cell in jupytext.read(CHAPTERS / f"{chapter}.md").cells:
@@ -203,7 +204,7 @@ def test_the_chapter_passes_every_knob_to_setup(chapter: str) -> None:
                 calls.append(node)
     assert len(calls) == 1, f"{chapter}: {len(calls)} calls of chapter.setup"
     passed = {k.arg: k.value for k in calls[0].keywords}
-    assert sorted(passed) == sorted(plan.KNOBS[chapter])
+    assert sorted(passed) == sorted(KNOBS[chapter])
     assert all(isinstance(v, ast.Name) and v.id == k for k, v in passed.items()), \
         f"{chapter}: each knob is passed as itself (knob=knob)"
 
@@ -253,13 +254,13 @@ def test_an_after_resolves_to_the_analysis_it_declares(mirror: Path) -> None:
     fig5 = plan.head_subsets_after_attention(smoke)
     assert _ident(fig5) == _ident(plan.head_subsets_vs_resnet(smoke,
                                                               results.vit_distances(smoke)))
-    assert plan.chapter_of(smoke, fig5) == plan.chapter_of(smoke, results.resolve(fig5))
+    assert schedule.chapter_of(smoke, fig5) == schedule.chapter_of(smoke, results.resolve(fig5))
     # A probe evaluation carries its fit's identity and the probe_test labels.
     after = plan.probe_evaluation(smoke, smoke.vit)
     evaluation = results.resolve(after)
-    assert evaluation.fit_id == store.result_id(after.preset, after.first,
-                                                purpose="probe_train", repeat=0,
-                                                batch_size=plan.batch_size(smoke, "probe_train"))
+    assert evaluation.fit_id == store.result_id(
+        after.preset, after.first, purpose="probe_train", repeat=0,
+        batch_size=schedule.batch_size(smoke, "probe_train"))
     assert np.array_equal(evaluation.labels, probe_set(smoke, "probe_test").labels)
-    assert plan.chapter_of(smoke, after) == plan.chapter_of(smoke, evaluation) \
+    assert schedule.chapter_of(smoke, after) == schedule.chapter_of(smoke, evaluation) \
         == "07_localization"

@@ -3,7 +3,7 @@ claims, and the values its text glues.
 
 Every experiment chapter's first code cell calls :func:`setup` with the values of its
 parameters cell. The knobs a chapter offers, and the book's value of each, are
-:data:`seelike.book.plan.KNOBS`; a knob that names a :class:`~seelike.book.presets.Preset`
+:data:`seelike.book.knobs.KNOBS`; a knob that names a :class:`~seelike.book.presets.Preset`
 field overrides the preset (``None`` keeps the preset's value), the others are the
 chapter's own choices (windows, shots, layer sets). A run whose values all equal the
 book's writes its claims under the preset's name, where the scorecard reads them; any
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from seelike.book.claims import display
 from seelike.book.claims.table import Claim, sentences, table, write
-from seelike.book.plan import KNOBS, knob_limits
+from seelike.book.knobs import KNOBS, knob_limits
 from seelike.book.presets import Preset, check_draw_sizes, get_preset
 
 __all__ = ["Setup", "glue_values", "results_name", "setup"]

@@ -1,18 +1,18 @@
 """The book's plan: every analysis each chapter runs over each probe set, in one table.
 
 Chapters ask for their analyses through these functions and read the results with
-:func:`seelike.book.results.keyed`, which uses :func:`analyses` to run everything the
-book asks of a probe set in the same pass: whichever chapter comes first computes (and
-caches) what the later ones need, so each model runs once over each probe set per build.
-A chapter that computes something over a shared probe set must add a row to
-:data:`PLAN`, or it would cost a second pass; the schedule of passes and the chapter that
-pays for each analysis are derived from that one table. The plan declares and never
-computes: an analysis that can only be built from another result is an :class:`After`,
-which the results layer resolves.
+:func:`seelike.book.results.keyed`, which runs everything the book asks of a probe set in
+the same pass (:func:`seelike.book.schedule.analyses`): whichever chapter comes first
+computes (and caches) what the later ones need, so each model runs once over each probe
+set per build. A chapter that computes something over a shared probe set must add a row
+to :data:`PLAN`, or it would cost a second pass; the schedule of passes and the chapter
+that pays for each analysis are derived from that one table (:mod:`seelike.book.schedule`).
+The plan declares and never computes: an analysis that can only be built from another
+result is an :class:`After`, which the results layer resolves.
 
-:data:`KNOBS` holds the choices each chapter's parameters cell shows a reader, with the
-book's values; the plan's functions take them as keyword arguments, so a reader's other
-value builds other analyses (cached under their own parameters) and leaves the book's alone.
+The functions take the chapters' knobs (:data:`seelike.book.knobs.KNOBS`) as keyword
+arguments, so a reader's other value builds other analyses (cached under their own
+parameters) and leaves the book's alone.
 """
 
 from __future__ import annotations
@@ -27,27 +27,27 @@ from seelike import compare, models, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.book import roles
+from seelike.book.knobs import KNOBS
 from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
 from seelike.compare import CKACurve, CKARequest
 from seelike.estimators import EstimatorCKA
 from seelike.layers import layer_names, stage_of
 from seelike.localization import TokenPatchCKA
 from seelike.passes import Analysis
-from seelike.probe_sets import largest_draw
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 from seelike.tokens import token_layout
 
-__all__ = ["BOOTSTRAP", "KNOBS", "PASS_ORDER", "PLAN", "RECEPTIVE_FIELD_BATCH",
-           "SHOT_DRAWS", "After", "Row", "analyses", "analysis_key", "attention_distances",
-           "batch_size", "chapter_of", "cka_analysis", "cka_walkthrough", "data_scale",
-           "estimator_study", "first_heatmap", "head_subsets_after_attention",
-           "head_subsets_by_seed", "head_subsets_vs_resnet", "is_full_probe_set",
-           "knob_limits", "localization", "localization_by_seed", "mixer_comparison",
-           "noise_floor", "probe_evaluation", "probe_evaluations", "probe_fit",
-           "probe_fits", "probe_shots", "receptive_field_requests", "repeats",
-           "representation_structure", "schedule", "seed_structure", "shot_draws",
-           "skip_removed", "skip_statistics", "stem", "with_shots", "zoo_accuracy"]
+__all__ = ["BOOTSTRAP", "PLAN", "SHOT_DRAWS", "After", "Row", "attention_distances",
+           "cka_analysis", "cka_walkthrough", "data_scale", "estimator_study",
+           "first_heatmap", "head_subsets_after_attention", "head_subsets_by_seed",
+           "head_subsets_vs_resnet", "is_full_probe_set", "localization",
+           "localization_by_seed", "mixer_comparison", "noise_floor", "probe_evaluation",
+           "probe_evaluations", "probe_fit", "probe_fits", "probe_shots",
+           "receptive_field_requests", "representation_structure", "seed_structure",
+           "shot_draws", "skip_removed", "skip_statistics", "stem", "with_shots",
+           "zoo_accuracy"]
+
 
 @dataclass(frozen=True)
 class After:
@@ -60,7 +60,8 @@ class After:
     builds the analysis as ``then(result, result_id)`` (``result_id()`` names that result in
     the cache): Fig 5's head subsets from the attention distances, a probe evaluation from
     its fit. ``makes`` and ``models`` name the analysis it builds (its ``name`` and
-    ``models()``), so that :func:`chapter_of` finds the built analysis in :data:`PLAN`.
+    ``models()``), so that :func:`~seelike.book.schedule.chapter_of` finds the built
+    analysis in :data:`PLAN`.
     """
 
     first: Analysis
@@ -71,43 +72,6 @@ class After:
     then: Callable[[Mapping[str, np.ndarray], Callable[[], str]], Analysis]
     makes: str
     models: tuple[str, ...]
-
-
-#: Each chapter's knobs and the book's value of each. ``None``: the preset's value of the
-#: :class:`~seelike.book.presets.Preset` field of that name. A run with any other value
-#: writes its results under a name of its own (:func:`seelike.book.chapter.setup`).
-KNOBS: dict[str, dict[str, object]] = {
-    "04_representation_structure": {"cka_examples": None, "cka_batch": None,
-                                    "cka_repeats": None},
-    "05_local_global": {"attention_examples": None, "receptive_field_examples": None,
-                        "head_window": 1 / 3, "min_pooled_heads": 6},
-    "06_skip_connections": {"cka_examples": None},
-    "07_localization": {"shots": 10, "resnet_stages": 2},
-    "08_scale": {"shots": 10},
-    "09_mixer": {"cka_examples": None},
-    "10_estimators": {"estimator_examples": None, "estimator_repeats": None,
-                      "estimator_batches": None},
-}
-
-def knob_limits(chapter: str, p: Preset) -> dict[str, tuple[int, int]]:
-    """The smallest and largest value of each of ``chapter``'s own count knobs that ``p``
-    can honour.
-
-    Beyond them a knob would be clipped or a choice made without a word: more shots than
-    the training split holds a class, or fewer than two (the probes' penalty is chosen by
-    cross-validation over rounds of the draw, which needs two rounds), more ResNet stages
-    than the ResNet has, more pooled heads than the ViT.
-    """
-    knobs = KNOBS.get(chapter, {})
-    limits = {}
-    if "shots" in knobs:
-        limits["shots"] = (2, largest_draw(p.dataset, "probe_train")[1])
-    if "resnet_stages" in knobs:
-        limits["resnet_stages"] = (1, len({stage_of(u) for u in layer_names(p.resnet, "blocks")}))
-    if "min_pooled_heads" in knobs:
-        limits["min_pooled_heads"] = (1, sum(
-            block.attn.num_heads for block in models.meta_build(p.vit).net.blocks))
-    return limits
 
 
 #: Resamplings of the probe examples kept beside every CKA matrix of the book: the 90 %
@@ -439,7 +403,8 @@ class Row:
 
     ``asks(p, repeat, shots)`` lists the analyses (and :class:`After` declarations) over
     ``probe_set(p, purpose, seed=repeat)``; ``shots`` is the chapters' knob. ``every``: at
-    every repeat the book makes of that probe set (:func:`repeats`), else at repeat 0 only.
+    every repeat the book makes of that probe set
+    (:func:`~seelike.book.schedule.repeats`), else at repeat 0 only.
     """
 
     chapter: str
@@ -461,8 +426,9 @@ def _probe_evaluations_of(chapter: str) -> Callable[[Preset, int, int], list[Aft
 
 #: Every analysis of the book, by the chapter that asks for it and the probe set it is
 #: computed over, in book order: the one place a chapter's new analysis is declared.
-#: :func:`analyses` (what one pass computes), :func:`schedule` (the passes, in order) and
-#: :func:`chapter_of` (which page pays for an analysis in a cold build) all read it.
+#: :mod:`seelike.book.schedule`'s ``analyses`` (what one pass computes), ``schedule`` (the
+#: passes, in order) and ``chapter_of`` (which page pays for an analysis in a cold build)
+#: all read it.
 PLAN: tuple[Row, ...] = (
     Row("02_cka", "cka", lambda p, r, s: [cka_walkthrough(p), cka_analysis(first_heatmap(p))]),
     Row("03_models", "cka", lambda p, r, s: zoo_accuracy(p)),
@@ -484,126 +450,3 @@ PLAN: tuple[Row, ...] = (
     Row("09_mixer", "cka", lambda p, r, s: [cka_analysis(q) for q in mixer_comparison(p)]),
     Row("10_estimators", "estimators", lambda p, r, s: [estimator_study(p)], every=True),
 )
-
-#: The order of the passes: the attention pass before the CKA pass (Fig 5 picks its heads
-#: by distance), each few-shot fit before the evaluation pass that reads it.
-PASS_ORDER = ("attention", "cka", "probe_train", "probe_test", "estimators")
-
-
-def repeats(p: Preset, purpose: str, *, shots: int = KNOBS["07_localization"]["shots"]
-            ) -> list[int]:
-    """The repeats (probe seeds) of ``purpose``'s probe set that the book passes over.
-
-    Chapter 4's spread over CKA probe sets, Chapter 10's over estimator sets, and the
-    few-shot probes' draws (:func:`shot_draws`; ``p`` holds their shots); one otherwise.
-    """
-    if purpose == "cka":
-        return list(range(p.cka_repeats))
-    if purpose == "estimators":
-        return list(range(p.estimator_repeats))
-    if purpose == "probe_train":
-        return shot_draws(p.probe_train_per_class, claims_shots=shots)
-    return [0]
-
-
-def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
-             ) -> list[tuple[Preset, str, int]]:
-    """Every pass the book makes over a probe set: ``(preset, purpose, repeat)``, in an order
-    in which each pass finds what it reads already cached (:data:`PASS_ORDER`).
-
-    The probe training sets come once per shots setting (:func:`probe_shots`). Chapter 5's
-    receptive fields are a separate, backward, computation (:func:`receptive_field_requests`).
-    ``shots``: the chapters' knob, as in :func:`analyses`.
-    """
-    planned = {row.purpose for row in PLAN}
-    out = []
-    for purpose in (q for q in PASS_ORDER if q in planned):
-        presets = ([with_shots(p, n) for n in probe_shots(p, shots=shots)]
-                   if purpose == "probe_train" else [p])
-        out += [(q, purpose, r) for q in presets for r in repeats(q, purpose, shots=shots)]
-    return out
-
-
-def analyses(p: Preset, purpose: str, repeat: int = 0, *,
-             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis | After]:
-    """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``: the
-    :data:`PLAN` rows of that probe set, identical asks of two chapters once."""
-    return list(_by_key(_asked(p, purpose, repeat, shots)).values())
-
-
-def _asked(p: Preset, purpose: str, repeat: int, shots: int
-           ) -> list[tuple[str, Analysis | After]]:
-    """``(chapter, ask)`` of every :data:`PLAN` row over this probe set, in book order."""
-    if repeat not in repeats(p, purpose, shots=shots):
-        return []
-    return [(row.chapter, a) for row in PLAN if row.purpose == purpose
-            and (row.every or repeat == 0) for a in row.asks(p, repeat, shots)]
-
-
-def _by_key(asked: Sequence[tuple[str, Analysis | After]]) -> dict[object, Analysis | After]:
-    # Identical requests of two chapters are one analysis. Afters stay as declared (none
-    # repeats today; the store would run two that resolve alike as one).
-    unique: dict[object, Analysis | After] = {}
-    for _, a in asked:
-        unique.setdefault(analysis_key(a) if isinstance(a, Analysis) else id(a), a)
-    return unique
-
-
-def chapter_of(p: Preset, a: Analysis | After, *,
-               shots: int = KNOBS["07_localization"]["shots"]) -> str:
-    """The chapter that first asks for analysis ``a`` of :func:`analyses`, in :data:`PLAN`:
-    the one that pays for it in a cold build (``benchmarks/bench_paper.py``'s table).
-
-    An analysis built from another result (Fig 5's head subsets, a probe evaluation) is
-    found by the :class:`After` that declares it: same kind, same models.
-    """
-    name, names = (a.makes, a.models) if isinstance(a, After) else (a.name, a.models())
-    keys = [analysis_key(a)] if isinstance(a, Analysis) else []
-    # Passes in schedule order, stopping at the first that holds ``a``: finding a CKA
-    # matrix's chapter never draws the probe training sets.
-    for q, purpose, repeat in schedule(p, shots=shots):
-        chapters = _chapters_of_pass(q, purpose, repeat, shots)
-        for key in [*keys, (name, names)]:
-            if key in chapters:
-                return chapters[key]
-    raise KeyError(f"{name} of {', '.join(names)} is in no chapter's row of "
-                   f"seelike.book.plan.PLAN; add it there")
-
-
-@functools.lru_cache(maxsize=64)
-def _chapters_of_pass(p: Preset, purpose: str, repeat: int, shots: int) -> dict[object, str]:
-    """The first chapter (rows are in book order) asking for each analysis of one pass, by
-    :func:`analysis_key`, and by kind and models for what an :class:`After` builds."""
-    out: dict[object, str] = {}
-    for chapter, a in _asked(p, purpose, repeat, shots):
-        out.setdefault((a.makes, a.models) if isinstance(a, After) else analysis_key(a),
-                       chapter)
-    return out
-
-
-def analysis_key(a: Analysis) -> str:
-    """What makes two analyses the same one: their kind and parameters."""
-    return repr((a.name, a.params()))
-
-
-#: Images per backward minibatch of Chapter 5's receptive fields: each keeps its model's
-#: whole forward graph for one backward pass per request (about 0.1 GB an image for a
-#: BiT-R50 at 224 px), so the paper's 32 images go in one minibatch and a reader's
-#: thousands do not exhaust the GPU.
-RECEPTIVE_FIELD_BATCH = 32
-
-
-def batch_size(p: Preset, purpose: str) -> int:
-    """The minibatch size of the book's pass over ``purpose``'s probe set.
-
-    Chapter 10's study runs at its largest size (the smaller ones are chunks of it), the
-    receptive fields at most :data:`RECEPTIVE_FIELD_BATCH`; every other pass at the
-    preset's ``cka_batch``.
-    """
-    if purpose == "estimators":
-        return max(p.estimator_batches)
-    if purpose == "receptive_field":
-        return min(p.cka_batch, RECEPTIVE_FIELD_BATCH)
-    return p.cka_batch
-
-

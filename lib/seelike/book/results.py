@@ -24,7 +24,7 @@ import numpy as np
 
 from seelike import cache, models
 from seelike.attention import AttentionDistances
-from seelike.book import plan, store
+from seelike.book import plan, schedule, store
 from seelike.book.presets import Preset, probe_set
 from seelike.compare import CKARequest, analysis_of
 from seelike.passes import Analysis
@@ -47,7 +47,7 @@ def resolve(item: Analysis | plan.After) -> Analysis:
     the result it waits for (read from the cache, or computed in the plan's pass for it)."""
     if isinstance(item, Analysis):
         return item
-    batch = plan.batch_size(item.preset, item.purpose)
+    batch = schedule.batch_size(item.preset, item.purpose)
     (first,) = store.results(item.preset, [item.first], purpose=item.purpose,
                              repeat=item.repeat, batch_size=batch, planned=item.joins)
     return item.then(first, lambda: store.result_id(
@@ -59,17 +59,17 @@ def results(preset: Preset, analyses: Sequence[Analysis | plan.After], *, purpos
             profile: Profile | None = None) -> list[dict[str, np.ndarray]]:
     """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
 
-    A miss computes, in the same pass, every analysis :func:`seelike.book.plan.analyses`
+    A miss computes, in the same pass, every analysis :func:`seelike.book.schedule.analyses`
     lists for this probe set that is not cached yet. ``batch_size`` defaults to the plan's
-    for this purpose (:func:`seelike.book.plan.batch_size`); the plan joins only at it.
+    for this purpose (:func:`seelike.book.schedule.batch_size`); the plan joins only at it.
     An :class:`~seelike.book.plan.After` is resolved first (:func:`resolve`).
     ``profile`` records the costs of that pass (``benchmarks/bench_paper.py``).
     """
-    batch = batch_size or plan.batch_size(preset, purpose)
-    joins = batch == plan.batch_size(preset, purpose)
+    batch = batch_size or schedule.batch_size(preset, purpose)
+    joins = batch == schedule.batch_size(preset, purpose)
     return store.results(preset, [resolve(a) for a in analyses], purpose=purpose,
                          repeat=repeat, batch_size=batch, progress=progress, profile=profile,
-                         planned=(lambda: [resolve(a) for a in plan.analyses(
+                         planned=(lambda: [resolve(a) for a in schedule.analyses(
                              preset, purpose, repeat)]) if joins else None)
 
 
@@ -218,7 +218,7 @@ def receptive_fields(preset: Preset, model_name: str,
         net = models.load(model_name)
         images = probe.tensor(0, len(probe)).to(next(net.parameters()).device)
         out = receptive_field_pass(net, requests, images,
-                                   batch_size=plan.batch_size(preset, "receptive_field"))
+                                   batch_size=schedule.batch_size(preset, "receptive_field"))
         return {"erf": np.stack([out[r]["erf"] for r in requests]),
                 "moments": np.stack([out[r]["moments"] for r in requests])}
 

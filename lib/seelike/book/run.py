@@ -14,7 +14,7 @@ parameters are unchanged is not executed again: editing one chapter's claims or
 plots re-executes that chapter alone, and its analyses come from the results cache.
 
 ``-p NAME=VALUE`` sets one of a chapter's parameters (its knobs, see
-:data:`seelike.book.plan.KNOBS`); such a run goes to ``_build/executed/<P>~NAME=VALUE``
+:data:`seelike.book.knobs.KNOBS`); such a run goes to ``_build/executed/<P>~NAME=VALUE``
 and writes its claims under that name, never over the preset's tables.
 
 ``--export-ipynb DIR`` writes every chapter as a plain ``.ipynb`` (no outputs),
@@ -115,13 +115,13 @@ def _stamp(chapter: Path, preset: str, root: Path, params: dict[str, object]) ->
 def check_params(chapters: list[Path], preset: str, params: dict[str, object]) -> None:
     """Refuse ``-p`` parameters that some chapter cannot honour, before any kernel starts.
 
-    A name must be a knob of every chapter run (:data:`seelike.book.plan.KNOBS`), neither
+    A name must be a knob of every chapter run (:data:`seelike.book.knobs.KNOBS`), neither
     ``preset`` nor a Python keyword or built-in; every value must pass the chapter's own
     :func:`~seelike.book.chapter.setup`, limits of the data and models included. Raises a
     ValueError saying what was wrong and how to fix it.
     """
     from seelike.book.chapter import setup
-    from seelike.book.plan import KNOBS
+    from seelike.book.knobs import KNOBS
 
     for name in params:
         if name == "preset":
