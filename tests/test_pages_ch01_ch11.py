@@ -4,18 +4,17 @@ preset that was not run, and every figure at page width."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 import torch
+from figure_checks import fits_page
 
 from seelike import layers, models
-from seelike.book import plots, scorecard, tally
+from seelike.book import scorecard, tally
 from seelike.book.claims.verdict import VERDICTS
 from seelike.book.figures import architecture
 from seelike.book.pages import ch01, ch11
 from seelike.book.presets import PRESETS
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"]
 
 
@@ -51,12 +50,6 @@ def test_a_preset_not_run_counts_nothing() -> None:
     assert n["total"] == 0 and n["chapters"] == "no chapter"
     assert all(n[v.replace(" ", "_")] == 0 for v in VERDICTS)
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page() -> None:

@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
+from figure_checks import fits_page
 
 from seelike import models
-from seelike.book import plots
 from seelike.book.figures import cka as cka_figures
 from seelike.book.figures import zoo as zoo_figures
 from seelike.book.pages import ch02, ch03
-
-matplotlib.use("Agg")
 
 
 def test_the_biased_estimator_is_inflated_at_few_examples() -> None:
@@ -58,12 +55,6 @@ def test_accuracy_numbers_quote_the_zoo() -> None:
     assert set(n) == set(ch03.ACCURACY_KEYS)
     assert n["gap_points"] == "2.0" and n["drop_noskip1"] == "+6.0" and n["acc_aka"] == "70.0 %"
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page() -> None:

@@ -4,16 +4,14 @@ appendix's side-by-side layers, and every figure at page width."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
+from figure_checks import fits_page
 
-from seelike.book import plots
 from seelike.book.figures import structure as figures
 from seelike.book.pages import ch04 as page
 from seelike.book.presets import PRESETS
 from seelike.layers import layer_names
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"].with_overrides(cka_repeats=2)  # two probe sets: a spread to measure
 
 
@@ -63,12 +61,6 @@ def test_the_appendix_lists_every_layer_of_every_model() -> None:
     assert len(table) == max(len(v) for v in s.layers.values())
     assert table[P.vit].iloc[0] == s.layers[P.vit][0]
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page() -> None:

@@ -14,12 +14,11 @@ from types import SimpleNamespace
 import matplotlib
 import numpy as np
 import pytest
-
-matplotlib.use("Agg")
+from figure_checks import fits_page
 
 from seelike import receptive_field as rf
 from seelike import resample
-from seelike.book import chapter, claims, plots
+from seelike.book import chapter, claims
 from seelike.book.claims import ch05
 from seelike.book.figures import attention as attention_figures
 from seelike.book.figures import receptive_field as erf_figures
@@ -33,12 +32,6 @@ def glued(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
         {key: (value, display)}))
     return found
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_glue_values_prefixes_each_name_and_shows_nothing(glued: dict[str, object]) -> None:

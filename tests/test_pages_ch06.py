@@ -4,17 +4,15 @@ retrained ViTs, the CLS numbers the text quotes, and every figure at page width.
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
+from figure_checks import fits_page
 
-from seelike.book import plots
 from seelike.book.claims import ch06
 from seelike.book.figures import skips as skip_figures
 from seelike.book.pages import ch06 as page
 from seelike.book.presets import PRESETS
 from seelike.layers import block_index, layer_names
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"]
 
 
@@ -69,12 +67,6 @@ def _stats(blocks: int = 4, tokens: int = 5, units: int = 3, draws: int = 6) -> 
             for k in ("ratio", "output_cosine")}
     return {"vit": vit, "res": res}
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page() -> None:

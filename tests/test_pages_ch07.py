@@ -4,16 +4,14 @@ the numbers the text quotes, and every figure at page width."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 import pytest
+from figure_checks import fits_page
 
-from seelike.book import plots
 from seelike.book.figures import localization as figures
 from seelike.book.pages import ch07 as page
 from seelike.book.presets import PRESETS
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"]
 NAMES = [P.vit, P.vit_gap, P.resnet]
 
@@ -75,12 +73,6 @@ def test_probe_numbers_are_means_over_draws() -> None:
     assert n["cls_token_best"] == "0.60" and n["cls_token_peak_depth"] == "0.83"
     assert n["gap_first_last"] == "0.60" and (n["shots"], n["full_shots"]) == (10, 50)
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,16 +4,14 @@ accuracies, and every figure at page width, with and without less-data ViTs."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
+from figure_checks import fits_page
 
-from seelike.book import plots
 from seelike.book.figures import scale as figures
 from seelike.book.pages import ch08 as page
 from seelike.book.presets import PRESETS
 from seelike.layers import layer_names
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"]
 
 
@@ -44,12 +42,6 @@ def test_probe_numbers_read_the_middle_third_and_the_upper_half() -> None:
     assert n["upper_vit"] == f"{upper_vit:.1%}" and n["mid_resnet"] == "50.0%"
     assert n["upper_story"] == ("above" if upper_vit < 0.5 else "below")
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page_with_and_without_less_data_vits() -> None:

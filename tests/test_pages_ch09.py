@@ -4,17 +4,16 @@ table's verdict from the value alone, and every figure at page width."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
+from figure_checks import fits_page
 
-from seelike.book import plots, roles
+from seelike.book import roles
 from seelike.book.claims.verdict import VERDICTS
 from seelike.book.figures import mixer as figures
 from seelike.book.pages import ch09 as page
 from seelike.book.presets import PRESETS
 from seelike.layers import layer_names
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"]
 
 
@@ -66,12 +65,6 @@ def test_the_readings_table_reads_each_claim() -> None:
     assert set(alone.values()) <= set(VERDICTS)
     assert alone[next(iter(readings))] == "reproduced"  # the ViT built to match better
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page() -> None:

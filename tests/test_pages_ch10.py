@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from figure_checks import fits_page
 
-from seelike.book import claims, plan, plots
+from seelike.book import claims, plan
 from seelike.book.claims import ch04
 from seelike.book.figures import estimators as estimator_figures
 from seelike.book.pages import ch10 as page
 from seelike.book.presets import PRESETS
 
-matplotlib.use("Agg")
 P = PRESETS["smoke"]
 
 
@@ -101,12 +100,6 @@ def test_error_bars_need_two_probe_sets() -> None:
     centre, yerr = estimator_figures.error_bars(np.array([[0.0], [1.0], [2.0]]))
     assert centre[0] == 1.0 and yerr.shape == (2, 1) and (yerr >= 0).all()
 
-
-def fits_page(fig: matplotlib.figure.Figure) -> None:
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
-    matplotlib.pyplot.close(fig)
 
 
 def test_the_figures_fit_the_page() -> None:
