@@ -1,4 +1,4 @@
-"""What every figure of a page module must satisfy: it fits the page and its text is large
+"""What every figure of seelike.book.figures must satisfy: it fits the page and its text is large
 enough to read there (the checks :func:`seelike.book.plots.show` makes before gluing)."""
 
 import matplotlib

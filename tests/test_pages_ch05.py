@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from figure_checks import fits_page
 
+from seelike import models, resample
 from seelike import receptive_field as rf
-from seelike import resample
-from seelike.book import chapter, claims
+from seelike.book import chapter, claims, roles
 from seelike.book.claims import ch05
 from seelike.book.figures import attention as attention_figures
 from seelike.book.figures import receptive_field as erf_figures
@@ -164,3 +164,9 @@ def test_erf_curves_fit_the_page() -> None:
                                        {"vit": "ViT", "res": "ResNet"}, w, 20.0, (1 / 3, 2 / 3)))
     fits_page(erf_figures.centre_panels({"attention": {"post": x, "pre": x}, "MLP": {"post": x}},
                                         "C0", w, 16, 3.0))
+
+
+def test_a_paper_model_declares_no_share_of_the_data() -> None:
+    assert roles.data_label("vit_cifar_data30") == "vit_cifar_data30 (30% of the data)"
+    paper = next(iter(models.PAPER_MODELS))
+    assert roles.data_share(paper) is None and roles.data_label(paper) == paper

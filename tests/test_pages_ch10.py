@@ -12,7 +12,6 @@ import pytest
 from figure_checks import fits_page
 
 from seelike.book import claims, plan
-from seelike.book.claims import ch04
 from seelike.book.figures import estimators as estimator_figures
 from seelike.book.pages import ch10 as page
 from seelike.book.presets import PRESETS
@@ -114,5 +113,5 @@ def test_the_figures_fit_the_page() -> None:
     fits_page(estimator_figures.similarity_panels(r.part_values(summary), r.batches, {},
                                                   reference))
     fits_page(estimator_figures.statistic_panels(
-        r.per_repeat, r.batches, list(page.CLAIM_NAMES.values()),
-        [ch04.DECLARATIONS[k] for k in page.POINT], page.Y_LABELS))
+        r.per_repeat, r.batches, page.NAMES, page.DECLARED,
+        [page.Y_LABELS[k] for k in page.POINT]))

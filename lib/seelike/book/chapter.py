@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pandas.io.formats.style import Styler
+
 from seelike.book.claims import display
 from seelike.book.claims.table import Claim, sentences, table, write
 from seelike.book.knobs import KNOBS, knob_limits
@@ -45,7 +47,7 @@ class Setup:
         """Save the chapter's claims under :attr:`results_name`; returns the file."""
         return write(claims, self.results_name, self.chapter)
 
-    def report(self, claims: Sequence[Claim], prefix: str):  # -> pandas Styler
+    def report(self, claims: Sequence[Claim], prefix: str) -> Styler:
         """Save ``claims``, glue each one's numbers and the chapter's counts under ``prefix``
         (``<prefix>_in_short``, ``_n_sentences``, ``_n_reproduced``), and return their
         table for the page."""
@@ -121,8 +123,8 @@ def setup(chapter: str, preset: str | Preset = "cifar", **knobs: object) -> Setu
 
 
 def glue_values(prefix: str, values: Mapping[str, object]) -> None:
-    """Glue each of ``values`` as ``<prefix>_<name>`` for the text (``{glue:}`prefix_name```),
-    without showing it under the cell."""
+    """Glue each of ``values`` as ``<prefix>_<name>``, which the text cites as
+    ``{glue:text}`<prefix>_<name>```, without showing it under the cell."""
     from myst_nb import glue
 
     for name, value in values.items():

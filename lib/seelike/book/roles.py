@@ -12,9 +12,9 @@ from __future__ import annotations
 from seelike import models
 from seelike.book.presets import Preset, zoo_models
 
-__all__ = ["ROLES", "less_data", "middle_no_skip", "no_skip", "other_seeds", "probe_models",
-           "receptive_field_models", "resnets", "role_models", "seed_models", "seed_pairs",
-           "spatial_models"]
+__all__ = ["ROLES", "data_label", "data_share", "less_data", "middle_no_skip", "no_skip",
+           "other_seeds", "probe_models", "receptive_field_models", "resnets", "role_models",
+           "seed_models", "seed_pairs", "spatial_models"]
 
 
 def resnets(p: Preset) -> list[str]:
@@ -23,6 +23,18 @@ def resnets(p: Preset) -> list[str]:
     On CIFAR the external ResNet-56 (much deeper); on the paper preset its extra models.
     """
     return [p.resnet, *(["resnet56_akamaster"] if p.dataset == "cifar10" else p.extra_models)]
+
+
+def data_share(name: str) -> float | None:
+    """The share of its training data a zoo model saw, as its spec declares; None for a
+    paper model (timm's less-data twins name their dataset in their note, not a share)."""
+    return models.spec_of(name).data_fraction if name in models.ZOO else None
+
+
+def data_label(name: str) -> str:
+    """``name`` with the share of the data it saw, where the model declares one."""
+    share = data_share(name)
+    return name if share is None else f"{name} ({share:.0%} of the data)"
 
 
 def less_data(p: Preset) -> list[str]:

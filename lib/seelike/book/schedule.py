@@ -47,8 +47,9 @@ def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
     """Every pass the book makes over a probe set: ``(preset, purpose, repeat)``, in an order
     in which each pass finds what it reads already cached (:data:`PASS_ORDER`).
 
-    The probe training sets come once per shots setting (:func:`probe_shots`). Chapter 5's
-    receptive fields are a separate, backward, computation (:func:`receptive_field_requests`).
+    The probe training sets come once per shots setting
+    (:func:`~seelike.book.plan.probe_shots`). Chapter 5's receptive fields are a separate,
+    backward, computation (:func:`~seelike.book.plan.receptive_field_requests`).
     ``shots``: the chapters' knob, as in :func:`analyses`.
     """
     planned = {row.purpose for row in plan.PLAN}
@@ -63,13 +64,15 @@ def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
 def analyses(p: Preset, purpose: str, repeat: int = 0, *,
              shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis | After]:
     """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``: the
-    :data:`PLAN` rows of that probe set, identical asks of two chapters once."""
+    :data:`~seelike.book.plan.PLAN` rows of that probe set, identical asks of two chapters
+    once."""
     return list(_by_key(_asked(p, purpose, repeat, shots)).values())
 
 
 def _asked(p: Preset, purpose: str, repeat: int, shots: int
            ) -> list[tuple[str, Analysis | After]]:
-    """``(chapter, ask)`` of every :data:`PLAN` row over this probe set, in book order."""
+    """``(chapter, ask)`` of every :data:`~seelike.book.plan.PLAN` row over this probe set,
+    in book order."""
     if repeat not in repeats(p, purpose, shots=shots):
         return []
     return [(row.chapter, a) for row in plan.PLAN if row.purpose == purpose
@@ -87,8 +90,9 @@ def _by_key(asked: Sequence[tuple[str, Analysis | After]]) -> dict[object, Analy
 
 def chapter_of(p: Preset, a: Analysis | After, *,
                shots: int = KNOBS["07_localization"]["shots"]) -> str:
-    """The chapter that first asks for analysis ``a`` of :func:`analyses`, in :data:`PLAN`:
-    the one that pays for it in a cold build (``benchmarks/bench_paper.py``'s table).
+    """The chapter that first asks for analysis ``a`` of :func:`analyses`, in
+    :data:`~seelike.book.plan.PLAN`: the one that pays for it in a cold build
+    (``benchmarks/bench_paper.py``'s table).
 
     An analysis built from another result (Fig 5's head subsets, a probe evaluation) is
     found by the :class:`After` that declares it: same kind, same models.

@@ -28,7 +28,7 @@ def diagonal(cross: Mapping[str, Mapping[str, np.ndarray]], floor: np.ndarray | 
     """Each less-data ViT's CKA with the same block of ``vit`` (``cross[name]``: ``cka``,
     ``boot``), and a second seed of ``vit`` as the floor, over its ``blocks``."""
     depth = np.arange(blocks)
-    markers = dict(zip(cross, ["o", "s", "^"], strict=False))
+    markers = dict(zip(cross, MARKERS, strict=False))
     fig, ax = plt.subplots(figsize=(6.0, 3.4), layout="constrained")
     for name, d in cross.items():
         colour = plots.model_colour(name)

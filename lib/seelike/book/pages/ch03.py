@@ -74,12 +74,12 @@ def seed_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def predictions(p: Preset, n: int = 8) -> tuple[np.ndarray, list[str]]:
-    """``n`` probe images spread over the CKA probe set, and for each its class and the
-    ViT's and the ResNet's predictions."""
+def predictions(p: Preset) -> tuple[np.ndarray, list[str]]:
+    """Eight probe images spread over the CKA probe set (the figure's two rows of four),
+    and for each its class and the ViT's and the ResNet's predictions."""
     probe = probe_set(p, "cka")
     vit, resnet = models.load(p.vit), models.load(p.resnet)
-    picks = np.linspace(0, len(probe) - 1, n).astype(int)
+    picks = np.linspace(0, len(probe) - 1, 8).astype(int)
     x = torch.stack([probe.tensor(i, i + 1)[0] for i in picks])
     with torch.no_grad():
         pv, pr = vit(x).argmax(1), resnet(x).argmax(1)

@@ -24,9 +24,9 @@ from seelike.book.claims import ch05
 from seelike.book.claims.table import Claim
 from seelike.book.claims.verdict import percentile_band
 from seelike.book.presets import Preset, probe_set
-from seelike.layers import block_layers, layer_names, short_label, stage_of
+from seelike.layers import layer_names, short_label, stage_of
 
-__all__ = ["Distances", "Geometry", "ReceptiveFields", "Subsets", "claims", "data_fraction",
+__all__ = ["Distances", "Geometry", "ReceptiveFields", "Subsets", "claims",
            "distances", "erf_numbers", "fig4_reading", "reading_numbers", "receptive_fields",
            "seed_receptive_fields", "seed_subsets", "subset_distances", "subsets"]
 
@@ -105,18 +105,14 @@ class Distances:
     def less_data_table(self, names: Sequence[str]) -> Styler:
         """Fig 4's table: each model's share of the data, accuracy and lowest blocks."""
         frame = pd.DataFrame([
-            {"model": n, "data": f"{data_fraction(n):.0%}",
+            {"model": n, "data": "–" if roles.data_share(n) is None
+             else f"{roles.data_share(n):.0%}",
              "test accuracy (%)": weights.read_manifest(n)["test_accuracy"],
              "blocks 0-1: mean distance (px)": self.of(n)[:2].mean(),
              "blocks 0-1: local heads": ch05.lowest_local_count(self.of(n), self.uniform)}
             for n in names])
         return tables.styled(frame, formats={"test accuracy (%)": "{:.2f}",
                                              "blocks 0-1: mean distance (px)": "{:.2f}"})
-
-
-def data_fraction(name: str) -> float:
-    """The share of the training data a zoo model saw (a paper model: all of it)."""
-    return models.spec_of(name).data_fraction if name in models.ZOO else 1.0
 
 
 def distances(p: Preset, uniform: float) -> Distances:
@@ -216,7 +212,8 @@ class ReceptiveFields:
         attention post, pre; MLP post, pre; ResNet post (stem first), pre."""
         v, r = (vit or self.vit).moments, (resnet or self.resnet).moments
 
-        def per_image(moments: Mapping, names: Sequence[str], where: str) -> np.ndarray:
+        def per_image(moments: Mapping[tuple[str, str], np.ndarray], names: Sequence[str],
+                      where: str) -> np.ndarray:
             return np.stack([moments[(n, where)] for n in names])
 
         return (per_image(v, self.vit_attn, "post"), per_image(v, self.vit_attn, "pre"),
@@ -275,7 +272,7 @@ def receptive_fields(p: Preset, vit: str, resnet: str, patches: int) -> Receptiv
     return ReceptiveFields(
         results.receptive_fields(p, vit, plan.receptive_field_requests(p, vit)),
         results.receptive_fields(p, resnet, plan.receptive_field_requests(p, resnet)),
-        tuple(layer_names(vit, "blocks")), tuple(block_layers(models.load(resnet))),
+        tuple(layer_names(vit, "blocks")), tuple(layer_names(resnet, "blocks")),
         plan.stem(resnet),
         resample.multinomial_weights(len(probe_set(p, "receptive_field")), plan.BOOTSTRAP),
         patches, p.image_size)
@@ -291,7 +288,7 @@ def seed_receptive_fields(p: Preset, erf: ReceptiveFields) -> list[ch05.ErfSumma
 
 def erf_numbers(point: ch05.ErfSummary, erf: ReceptiveFields) -> dict[str, object]:
     """What the text quotes of the spreads and centre shares."""
-    attn_post, attn_pre = (rf.centre_share(x.sum(axis=1)) for x in erf.inputs()[:2])
+    attn_post = rf.centre_share(erf.inputs()[0].sum(axis=1))
     return {"spread_uniform": f"{erf.spread_uniform:.1f}",
             "spread_vit0": f"{point.vit_spread[0]:.1f}",
             "spread_res0": f"{point.resnet_spread[1]:.1f}",
@@ -301,8 +298,7 @@ def erf_numbers(point: ch05.ErfSummary, erf: ReceptiveFields) -> dict[str, objec
             "spread_res_last": f"{point.resnet_spread[-1]:.1f}",
             "centre_post_min": f"{attn_post.min():.2f}",
             "centre_post0": f"{attn_post[0]:.2f}",
-            "centre_post_last": f"{attn_post[-1]:.2f}",
-            "centre_pre_max": f"{attn_pre.max():.2f}"}
+            "centre_post_last": f"{attn_post[-1]:.2f}"}
 
 
 def fig4_reading(least: str | None, full: np.ndarray, uniform: float) -> str:

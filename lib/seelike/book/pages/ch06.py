@@ -154,9 +154,8 @@ def cls_numbers(ratio: Mapping[str, np.ndarray], prefix: int) -> dict[str, objec
     """What the text quotes of the CLS token's norm ratio (nothing without a CLS token)."""
     if not prefix:
         return {}
-    early, late = ch06.token_contrast(ratio, prefix)
     cls0 = ratio["attn"][0, 0]
-    return {"cls_early": f"{early:.3f}", "cls_late": f"{late:.3f}", "cls_b0": f"{cls0:.2f}",
+    return {"cls_b0": f"{cls0:.2f}",
             "cls_b0_story": "the branch rewrites the CLS token" if cls0 < 1
             else "the skip carries the CLS token",
             "cls_last": f"{ratio['attn'][-1, 0]:.2f}",

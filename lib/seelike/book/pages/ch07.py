@@ -3,7 +3,7 @@ the ResNet, as it shows them, and the numbers its text quotes.
 
 :func:`token_cka` reads each model's token-to-patch CKA (with its bootstrap draws over the
 probe images) from the results layer; :func:`probes` each model's probe accuracies on every
-draw of the few-shot training set and on the full one; :func:`summary` reads the
+draw of the few-shot training set and on the full one; :meth:`TokenCKA.summary` reads the
 localization statistics off every layer; :func:`claims` judges the chapter's claims on the
 three models and on their other training seeds.
 """

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seelike import models
 from seelike.book import plan, results, roles
 from seelike.book.claims import ch08
 from seelike.book.claims.table import Claim
@@ -39,8 +38,7 @@ class DataScale:
     @property
     def fraction(self) -> dict[str, float | None]:
         """The share of the data each ViT saw (None for a paper model)."""
-        return {n: (models.spec_of(n).data_fraction if n in models.ZOO else None)
-                for n in [self.preset.vit, *self.less]}
+        return {n: roles.data_share(n) for n in [self.preset.vit, *self.less]}
 
     @property
     def labels(self) -> dict[str, str]:

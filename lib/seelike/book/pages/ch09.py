@@ -62,8 +62,10 @@ class MixerComparison:
         name = self.names[role]
         return np.array([n in self.blocks[name] for n in self.layers[name]])
 
-    def seeds_of(self, rows: object = slice(None), vit_cols: object = slice(None),
-                 res_cols: object = slice(None)) -> list[tuple[np.ndarray, np.ndarray]]:
+    def seeds_of(self, rows: slice | np.ndarray = slice(None),
+                 vit_cols: slice | np.ndarray = slice(None),
+                 res_cols: slice | np.ndarray = slice(None)
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Mixer × ViT and Mixer × ResNet of each other seed pair, cut to the given layers."""
         return [(self.got[v]["cka"][rows][:, vit_cols], self.got[r]["cka"][rows][:, res_cols])
                 for v, r in roles.seed_pairs(self.preset)]
@@ -71,7 +73,8 @@ class MixerComparison:
     def numbers(self, examples: int) -> dict[str, object]:
         """The set-up the text quotes; ``examples``: the probe images in each matrix."""
         seeds = len(roles.seed_pairs(self.preset)) + 1
-        arch = models.spec_of(self.preset.mixer).arch
+        # A paper Mixer is timm's: the zoo's spec (and its size) exists for zoo models only.
+        arch = models.spec_of(self.preset.mixer).arch if self.preset.mixer in models.ZOO else {}
         return {
             "examples": f"{examples:,}", "n_layers": len(self.layers[self.preset.mixer]),
             "bootstrap": f"{len(self.boot('within')):,}",

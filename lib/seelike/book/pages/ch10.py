@@ -24,7 +24,8 @@ from seelike.book.presets import Preset
 from seelike.estimators import ESTIMATORS, EstimatorCKA
 from seelike.layers import layer_names
 
-__all__ = ["CLAIM_NAMES", "POINT", "Y_LABELS", "Runs", "chapter4_rows", "mean_table", "runs"]
+__all__ = ["CLAIM_NAMES", "DECLARED", "NAMES", "POINT", "Y_LABELS", "Runs", "chapter4_rows",
+           "mean_table", "runs"]
 
 #: The claims of Chapter 4 that block outputs can decide, and a short name of each.
 POINT = list(ch04.POINT_KEYS)
@@ -34,12 +35,19 @@ CLAIM_NAMES = {"fig1_uniform_structure": "ViT more uniform", "fig1_uniformity":
                "no ViT stages", "fig2_lower_half": "lower halves",
                "fig2_upper_half": "upper halves", "fig2_last_third": "ViT's last third"}
 #: What each statistic measures, shortened for an axis label.
-Y_LABELS = ["mean CKA of layer pairs,\nViT − ResNet", "low–high third CKA,\nViT − ResNet",
-            "stage contrast,\nResNet − ViT", "low–high third CKA,\nResNet − ViT",
-            "ViT: CKA within\n− across mapped stages", "best-match ViT depth,\nResNet lower half",
-            "ResNet upper half: share\nmatched at {:g}–{:g} ViT depth"
-            .format(*ch04.UPPER_HALF_BAND),
-            "share of ResNet layers\nworse matched by last third"]
+Y_LABELS = {
+    "fig1_uniform_structure": "mean CKA of layer pairs,\nViT − ResNet",
+    "fig1_uniformity": "low–high third CKA,\nViT − ResNet",
+    "fig1_resnet_stages": "stage contrast,\nResNet − ViT",
+    "fig1_resnet_low_high": "low–high third CKA,\nResNet − ViT",
+    "fig1_vit_no_stages": "ViT: CKA within\n− across mapped stages",
+    "fig2_lower_half": "best-match ViT depth,\nResNet lower half",
+    "fig2_upper_half": "ResNet upper half: share\nmatched at {:g}–{:g} ViT depth"
+    .format(*ch04.UPPER_HALF_BAND),
+    "fig2_last_third": "share of ResNet layers\nworse matched by last third"}
+#: The short names and the declarations, in :data:`POINT` order (as the statistics come).
+NAMES = [CLAIM_NAMES[k] for k in POINT]
+DECLARED = [ch04.DECLARATIONS[k] for k in POINT]
 
 
 def _mib(n_bytes: int) -> str:
@@ -162,7 +170,7 @@ class Runs:
         rows = []
         for est in ("unbiased", "biased"):
             ref = self.on_mean[est][self.largest]
-            for j, name in enumerate(CLAIM_NAMES.values()):
+            for j, name in enumerate(NAMES):
                 # Chapter 4 decides with the unbiased estimator: its verdicts sit in those rows.
                 row = {"estimator": f"{est} HSIC", "claim": name,
                        "Chapter 4": chapter4[j][0] if chapter4[j] and est == "unbiased"
@@ -181,7 +189,7 @@ class Runs:
                            ) -> dict[str, object]:
         """Where the reference (unbiased, largest size) disagrees with Chapter 4, and how
         often a verdict flips with the size, per probe set and on the means."""
-        names, largest = list(CLAIM_NAMES.values()), self.largest
+        names, largest = NAMES, self.largest
         reference = self.values(self.mean["unbiased"][-1])
         differ = [f"{name}, {ch4[0]} in Chapter 4 (statistic {ch4[1]:.4f}) and {v} here "
                   f"({x:.4f}), against {ch04.DECLARATIONS[k].threshold}"

@@ -26,7 +26,7 @@ def numbers(current: tally.Results, counts: pd.DataFrame, card: pd.DataFrame) ->
         "n_chapters": card.chapter.nunique(),
         "chapters": ", ".join(str(scorecard.chapter_number(c)) for c in card.chapter.unique())
         or "no chapter",
-        "level_n": len(moved), "in_short": in_short(paper_card, where="in the book"),
+        "in_short": in_short(paper_card, where="in the book"),
         "level_sentence": "No verdict would read otherwise" if not len(moved) else
         f"{len(moved)} verdict{'s' if len(moved) != 1 else ''} would read otherwise",
         "level_list": "; ".join(f"{f} (chapter {scorecard.chapter_number(c)}): {v} at 90 %, "
