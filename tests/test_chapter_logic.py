@@ -59,3 +59,12 @@ def test_contributing_reports_the_current_counts(logic: ModuleType) -> None:
     assert logic.with_table(text) == text, (
         "CONTRIBUTING.md's chapter-logic table is stale: run "
         "python scripts/chapter_logic.py --write")
+
+
+def test_every_chapter_holds_at_most_the_target_lines_of_logic(logic: ModuleType) -> None:
+    """A chapter reads like d2l: narration, parameters and one-line library calls."""
+    over = {path.stem: n for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.md"))
+            if (n := logic.count(path)["logic"]) > logic.TARGET}
+    assert not over, (f"chapters over {logic.TARGET} lines of logic: {over}; move what the page "
+                      "gathers and quotes into seelike/book/pages/, drawings into "
+                      "seelike/book/figures/")

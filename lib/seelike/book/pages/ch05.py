@@ -17,7 +17,7 @@ from IPython.display import Markdown
 from pandas.io.formats.style import Styler
 from torch import nn
 
-from seelike import attention, models, resample, structure, weights
+from seelike import attention, models, passes, resample, structure, weights
 from seelike import receptive_field as rf
 from seelike.book import codenames, plan, results, roles, tables
 from seelike.book.claims import ch05
@@ -91,7 +91,8 @@ class Distances:
         dist, renorm, u = self.of(vit), self.of(vit, "renormalise"), self.uniform
         low, high = dist[:2].ravel(), dist[-2:].ravel()
         band = percentile_band(self.draws(vit).min(axis=(1, 2)) / u)
-        return {"n_heads": dist.shape[1], "n_blocks": dist.shape[0],
+        return {"n_attn": f"{self.weights.shape[1]:,}",
+                "n_heads": dist.shape[1], "n_blocks": dist.shape[0],
                 "low_min": f"{low.min():.1f}", "low_max": f"{low.max():.1f}",
                 "high_min": f"{high.min():.1f}", "high_max": f"{high.max():.1f}",
                 "n_local_all": int(ch05.local_heads(dist, u).sum()),
@@ -324,13 +325,14 @@ def reading_numbers(p: Preset, d: Distances) -> dict[str, object]:
             "fig4_reading": fig4_reading(least, d.of(p.vit), d.uniform)}
 
 
-def claims(p: Preset, d: Distances, fig5: Subsets, erf: ReceptiveFields, *,
-           examples: Mapping[str, int], **knobs: object) -> list[Claim]:
-    """Every claim of the chapter, judged on the page's measurements, with what varies.
-
-    ``examples``: the number of ``attention``, ``cka`` and ``receptive_field`` images.
-    """
+def claims(p: Preset, d: Distances, fig5: Subsets, erf: ReceptiveFields,
+           **knobs: object) -> list[Claim]:
+    """Every claim of the chapter, judged on the page's measurements, with what varies
+    (the images of each probe set that enter each measurement)."""
     draws = plan.BOOTSTRAP
+    examples = {"attention": len(probe_set(p, "attention")),
+                "cka": passes.examples_used(len(probe_set(p, "cka")), p.cka_batch),
+                "receptive_field": len(probe_set(p, "receptive_field"))}
     seeds = [d.of(n) for n in roles.other_seeds(p.vit)]
     least = (roles.less_data(p) or [None])[-1]
     less = d.of(least) if least else None
