@@ -1,5 +1,5 @@
-"""What every figure of seelike.book.figures must satisfy: it fits the page and its text is large
-enough to read there (the checks :func:`seelike.book.plots.show` makes before gluing)."""
+"""What every figure of seelike.book.figures must satisfy: the checks
+:func:`seelike.book.plots.show` makes before gluing (page width, smallest text)."""
 
 import matplotlib
 
@@ -12,8 +12,6 @@ from seelike.book import plots
 
 
 def fits_page(fig: Figure) -> None:
-    """Assert ``fig`` is at most the page's width with no text under the smallest size."""
-    assert fig.get_figwidth() <= plots.PAGE_WIDTH + 0.01
-    small = plots.smallest_text(fig)
-    assert small is None or small[0] >= plots.MIN_TEXT_PT - 1e-6, small
+    """Raise (as ``plots.show`` would) unless ``fig`` fits the page; then close it."""
+    plots.check("under test", fig)
     plt.close(fig)

@@ -47,6 +47,7 @@ __all__ = [
     "head_subsets",
     "mean_attention_distance",
     "uniform_attention_distance",
+    "vit_geometry",
 ]
 
 ClsMode = Literal["drop", "renormalise"]
@@ -105,7 +106,8 @@ def uniform_attention_distance(grid: tuple[int, int], patch_size: int) -> float:
     return float(distance_matrix(grid, patch_size).mean())
 
 
-def _vit_geometry(model: nn.Module) -> tuple[tuple[int, int], int, int]:
+def vit_geometry(model: nn.Module) -> tuple[tuple[int, int], int, int]:
+    """A timm ViT's patch grid, square patch size (px) and number of prefix tokens."""
     net = getattr(model, "net", model)
     if not isinstance(net, VisionTransformer):
         raise TypeError(f"model is a {type(net).__name__}: attention distances are defined "
@@ -171,7 +173,7 @@ class AttentionDistances(Analysis):
                              "and per example"}
 
     def _taps(self, net: nn.Module) -> list[Tap]:
-        reduce = _Distances(*_vit_geometry(net), tuple(self.cls))
+        reduce = _Distances(*vit_geometry(net), tuple(self.cls))
         return [Tap(f"{block}.attn", "attention", reduce) for block in block_layers(net)]
 
     def needs(self, model: str, net: nn.Module) -> Needs:

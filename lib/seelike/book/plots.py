@@ -21,7 +21,7 @@ from seelike import models
 from seelike.book.claims.verdict import percentile_band
 from seelike.layers import short_label
 
-__all__ = ["CKA_CMAP", "MIN_TEXT_PT", "PAGE_WIDTH", "band", "block_ticks", "cka_heatmap",
+__all__ = ["CKA_CMAP", "MIN_TEXT_PT", "PAGE_WIDTH", "band", "block_ticks", "check", "cka_heatmap",
            "model_colour", "setup", "show", "smallest_text"]
 
 CKA_CMAP = "magma"
@@ -56,6 +56,14 @@ def show(key: str, fig: Figure) -> None:
     """
     from myst_nb import glue
 
+    check(key, fig)
+    glue(key, fig, display=False)
+    plt.close(fig)
+
+
+def check(key: str, fig: Figure) -> None:
+    """Raise unless ``fig`` fits the page: at most :data:`PAGE_WIDTH` wide, no visible text
+    under :data:`MIN_TEXT_PT`; ``key`` names the figure in the message."""
     if fig.get_figwidth() > PAGE_WIDTH + 0.01:
         raise ValueError(f"figure {key!r} is {fig.get_figwidth():.1f} in wide; the page is "
                          f"{PAGE_WIDTH} in: draw it narrower or split it")
@@ -64,8 +72,6 @@ def show(key: str, fig: Figure) -> None:
         raise ValueError(f"figure {key!r} has text of {small[0]:.1f} pt ({small[1]!r}), under "
                          f"{MIN_TEXT_PT:.2f} pt (9 px on the page): use a larger font size, or "
                          "fewer panels per row")
-    glue(key, fig, display=False)
-    plt.close(fig)
 
 
 def smallest_text(fig: Figure) -> tuple[float, str] | None:

@@ -42,10 +42,8 @@ class Geometry:
 
     @classmethod
     def of(cls, vit: nn.Module, image_px: int) -> Geometry:
-        """Read off a timm ViT's patch embedding."""
-        embed = vit.net.patch_embed
-        return cls(tuple(embed.grid_size), int(embed.patch_size[0]), vit.num_prefix_tokens,
-                   image_px)
+        """Read off a timm ViT (:func:`seelike.attention.vit_geometry`)."""
+        return cls(*attention.vit_geometry(vit), image_px)
 
     @property
     def uniform(self) -> float:
