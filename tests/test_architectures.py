@@ -129,6 +129,9 @@ def test_a_readers_model_runs_cka_against_the_vit_on_the_smoke_preset(
     assert layers.layer_names("convnext_atto", "blocks") == layers.block_layers(convnext)
     assert cache.model_fingerprint("convnext_atto") == cache.state_fingerprint(convnext)
     assert layers.layer_names(preset.vit, "blocks")[0] == "net.blocks.0"
+    # Its family and stem by name too, as the plan reads them.
+    assert layers.family_of("convnext_atto") == "cnn"
+    assert layers.layer_names("convnext_atto", "stem") == ["net.stem.0"]
 
     vit = models.load(preset.vit)
     chosen = {"convnext_atto": layers.block_layers(convnext),
@@ -142,6 +145,15 @@ def test_a_readers_model_runs_cka_against_the_vit_on_the_smoke_preset(
     assert np.isfinite(across).all() and (across < 1.0 + 1e-6).all()
     within = out[("convnext_atto", "convnext_atto")]
     np.testing.assert_allclose(np.diag(within), 1.0, atol=1e-6)
+
+
+def test_family_and_stem_by_name_read_the_declaration_and_the_first_convolution() -> None:
+    assert [layers.family_of(n) for n in ("vit_cifar", "resnet_cifar")] == ["vit", "resnet"]
+    assert layers.layer_names("resnet_cifar", "stem") == ["net.conv1"]
+    # A ViT's first convolution is its patch embedding's projection.
+    assert layers.layer_names("vit_cifar", "stem") == ["net.patch_embed.proj"]
+    with pytest.raises(ValueError, match="which must be one of"):
+        layers.layer_names("vit_cifar", "stems")
 
 
 def test_zoo_and_paper_models_declare_their_colour_in_one_place() -> None:

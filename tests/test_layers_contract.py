@@ -33,8 +33,13 @@ ENGINE = sorted(m for m in MODULES if not m.startswith("seelike.book") and m not
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
     """The ``seelike`` modules (of ``modules``) the file imports, nested imports included."""
+    return imports_in(ast.parse(path.read_text()), modules)
+
+
+def imports_in(tree: ast.AST, modules: set[str]) -> set[str]:
+    """:func:`imports_of` a parsed module."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -186,17 +191,54 @@ def test_calls_of_reads_plain_and_dotted_calls() -> None:
     assert calls_of(ast.parse("store.results(p)\nrun()\nx.y\n")) == {"results", "run"}
 
 
-@pytest.mark.parametrize("module", ["seelike.book.plan", "seelike.book.schedule",
-                                    "seelike.book.knobs"])
-def test_the_plan_declares_and_never_computes(module: str) -> None:
-    """The plan is a declaration, and so are the schedule derived from it and the knobs it
-    takes: they reach neither the results cache nor a pass, and load no weights. What an
+#: What computes: runs or caches a pass, loads weights or images, builds a network.
+COMPUTING = {"seelike.book.store", "seelike.book.results", "seelike.cache", "seelike.passes",
+             "seelike.models", "seelike.weights", "seelike.train", "seelike.network",
+             "seelike.hooks", "seelike.taps", "seelike.memory", "seelike.data"}
+COMPUTING_CALLS = {"results", "run", "load", "cached", "result_id", "meta_build", "build",
+                   "probe_set", "probe_draw", "load_images", "tensor"}
+
+
+def runtime_imports_of(path: Path, modules: set[str]) -> set[str]:
+    """:func:`imports_of`, less what an ``if TYPE_CHECKING:`` block imports for annotations."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING",
+                                                                   "typing.TYPE_CHECKING"):
+            node.body = [ast.Pass()]
+    return imports_in(tree, modules)
+
+
+def test_runtime_imports_leave_out_annotation_only_imports(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("from typing import TYPE_CHECKING\nimport seelike.data\n"
+                      "if TYPE_CHECKING:\n    from seelike.passes import Analysis\n")
+    assert runtime_imports_of(source, {"seelike.data", "seelike.passes"}) == {"seelike.data"}
+
+
+@pytest.mark.parametrize("module", ["seelike.book.plan", "seelike.book.schedule"])
+def test_the_plan_imports_nothing_that_computes(module: str) -> None:
+    """The plan is data, and so is the schedule derived from it: they import no module that
+    runs or caches a pass, loads weights or images or builds a network, and call none of
+    those functions. The probe sets' labels reach an analysis through its pass; what an
     analysis needs from another result (Fig 5's heads, a probe's fit) the plan declares as a
-    ``plan.After``, which ``seelike.book.results.resolve`` computes."""
+    ``plan.After``, which ``seelike.book.results.resolve`` computes. The analyses' classes
+    are the plan's vocabulary: it constructs them and calls none of their methods."""
     path = MODULES[module]
-    reach = imports_of(path, set(MODULES))
-    computing = {"seelike.book.store", "seelike.book.results", "seelike.cache"}
-    assert not reach & computing, f"{module} imports {sorted(reach & computing)}"
+    reach = runtime_imports_of(path, set(MODULES))
+    assert not reach & COMPUTING, f"{module} imports {sorted(reach & COMPUTING)}"
+    calls = calls_of(ast.parse(path.read_text()))
+    methods = {"needs", "begin", "consume", "update", "result", "compute"}
+    assert not calls & (COMPUTING_CALLS | methods), sorted(calls & (COMPUTING_CALLS | methods))
+
+
+def test_the_knobs_reach_no_cache_nor_pass() -> None:
+    """A knob's limits read the model's architecture (on the meta device), never a result."""
+    path = MODULES["seelike.book.knobs"]
+    reach = runtime_imports_of(path, set(MODULES))
+    computing = {"seelike.book.store", "seelike.book.results", "seelike.cache",
+                 "seelike.passes"}
+    assert not reach & computing, f"knobs imports {sorted(reach & computing)}"
     calls = calls_of(ast.parse(path.read_text()))
     assert not calls & {"results", "run", "load", "cached", "result_id"}, sorted(
         calls & {"results", "run", "load", "cached", "result_id"})

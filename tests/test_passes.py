@@ -152,7 +152,7 @@ def test_the_chapter_2_curve_ends_at_minibatch_cka_and_keeps_the_full_batch_valu
 
 def test_code_of_is_the_analysis_module() -> None:
     assert passes.code_of(CKAAnalysis("a", ("1",), "a", ("1",))) == "seelike.compare"
-    assert passes.code_of(Accuracy("a", np.zeros(2, dtype=int))) == "seelike.accuracy"
+    assert passes.code_of(Accuracy("a")) == "seelike.accuracy"
 
 
 def test_zoo_accuracy_counts_argmax_hits() -> None:
@@ -162,6 +162,19 @@ def test_zoo_accuracy_counts_argmax_hits() -> None:
         predicted = net(x).argmax(1).numpy()
     labels = predicted.copy()
     labels[:3] = (labels[:3] + 1) % 5  # three wrong
-    (out,) = passes.run([Accuracy("m", labels)], {"m": net}, TensorProbe(x), batch_size=4,
+    (out,) = passes.run([Accuracy("m")], {"m": net}, TensorProbe(x, labels), batch_size=4,
                         device="cpu")
     assert float(out["accuracy"]) == pytest.approx(70.0)
+
+
+def test_an_analysis_that_scores_predictions_needs_a_probe_with_labels() -> None:
+    with pytest.raises(ValueError, match=r"TensorProbe\(images, labels=\.\.\.\)"):
+        passes.run([Accuracy("m")], {"m": tiny_net(0)}, TensorProbe(torch.rand(4, 3, 16, 16)),
+                   batch_size=4, device="cpu")
+
+
+@pytest.mark.parametrize("labels", [np.zeros(3, dtype=int), np.zeros(4), np.zeros((4, 1), int)])
+def test_a_tensor_probe_refuses_labels_that_are_not_one_class_per_image(labels: np.ndarray
+                                                                        ) -> None:
+    with pytest.raises(ValueError, match="one whole-number class per image"):
+        TensorProbe(torch.rand(4, 3, 16, 16), labels)

@@ -255,12 +255,12 @@ def test_an_after_resolves_to_the_analysis_it_declares(mirror: Path) -> None:
     assert _ident(fig5) == _ident(plan.head_subsets_vs_resnet(smoke,
                                                               results.vit_distances(smoke)))
     assert schedule.chapter_of(smoke, fig5) == schedule.chapter_of(smoke, results.resolve(fig5))
-    # A probe evaluation carries its fit's identity and the probe_test labels.
+    # A probe evaluation carries its fit's identity; its labels come with the probe_test set.
     after = plan.probe_evaluation(smoke, smoke.vit)
     evaluation = results.resolve(after)
     assert evaluation.fit_id == store.result_id(
         after.preset, after.first, purpose="probe_train", repeat=0,
         batch_size=schedule.batch_size(smoke, "probe_train"))
-    assert np.array_equal(evaluation.labels, probe_set(smoke, "probe_test").labels)
+    assert evaluation.classes == len(np.unique(probe_set(smoke, "probe_test").labels))
     assert schedule.chapter_of(smoke, after) == schedule.chapter_of(smoke, evaluation) \
         == "07_localization"

@@ -127,9 +127,10 @@ def test_a_few_shot_fit_is_dual_and_gives_the_primal_fit(monkeypatch: pytest.Mon
     net = models.build("vit_cifar")
 
     def fit() -> tuple[ProbeFit, dict[str, np.ndarray]]:
-        analysis = ProbeFit("vit_cifar", labels, ("net.blocks.5",), ("token", "cls"),
+        analysis = ProbeFit("vit_cifar", ("net.blocks.5",), ("token", "cls"),
                             classes=4, max_positions=4, folds=3, lambdas=(1e-2, 1.0, 100.0))
-        (out,) = passes.run([analysis], {"vit_cifar": net}, TensorProbe(images), batch_size=12)
+        (out,) = passes.run([analysis], {"vit_cifar": net}, TensorProbe(images, labels),
+                            batch_size=12)
         return analysis, out
 
     dual_fit, dual = fit()
@@ -167,11 +168,11 @@ def _fit_and_evaluate(name: str, net: torch.nn.Module, layers: tuple[str, ...],
                       kinds: tuple[str, ...], images: torch.Tensor, labels: np.ndarray, *,
                       classes: int, folds: int, lambdas: tuple[float, ...],
                       max_positions: int) -> dict[str, np.ndarray]:
-    probe = TensorProbe(images)
-    fit = ProbeFit(name, labels, layers, kinds, classes=classes, max_positions=max_positions,
+    probe = TensorProbe(images, labels)
+    fit = ProbeFit(name, layers, kinds, classes=classes, max_positions=max_positions,
                    folds=folds, lambdas=lambdas)
     (fitted,) = passes.run([fit], {name: net}, probe, batch_size=len(images) // 2)
-    evaluation = ProbeEval(name, labels, layers, kinds, classes=classes,
+    evaluation = ProbeEval(name, layers, kinds, classes=classes,
                            max_positions=max_positions, fit=fitted, fit_id="test")
     (out,) = passes.run([evaluation], {name: net}, probe, batch_size=len(images))
     return out

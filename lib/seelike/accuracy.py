@@ -23,7 +23,7 @@ __all__ = ["Accuracy", "accuracy_gap"]
 
 @dataclass(eq=False)
 class Accuracy(Analysis):
-    """Top-1 accuracy (%) of ``model`` on a probe set whose labels are ``labels``.
+    """Top-1 accuracy (%) of ``model`` on a probe set, against the probe set's labels.
 
     A :class:`seelike.passes.Analysis` that reads the logits (the root module's output),
     so it joins any other analysis's pass over the same images instead of making its own.
@@ -31,7 +31,6 @@ class Accuracy(Analysis):
 
     name: ClassVar[str] = "accuracy"
     model: str
-    labels: np.ndarray
 
     def models(self) -> tuple[str, ...]:
         return (self.model,)
@@ -48,8 +47,7 @@ class Accuracy(Analysis):
 
     def update(self, batch: Batch) -> None:
         logits = batch.tap(self.model, Tap(""))
-        truth = torch.as_tensor(self.labels[batch.start:batch.start + len(batch)],
-                                device=logits.device)
+        truth = torch.as_tensor(batch.labels, device=logits.device)
         self._correct += int((logits.argmax(1) == truth).sum())
         self._seen += len(batch)
 

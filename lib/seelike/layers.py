@@ -15,8 +15,8 @@ from torch import nn
 from seelike import architectures, catalogue
 from seelike.architectures import architecture_of, declared, network_of
 
-__all__ = ["block_index", "block_layers", "family", "kinds_and_blocks", "layer_names",
-           "paper_layers", "short_label", "stage_of"]
+__all__ = ["block_index", "block_layers", "family", "family_of", "kinds_and_blocks",
+           "layer_names", "paper_layers", "short_label", "stage_of", "stem_layers"]
 
 
 def _check(model: nn.Module) -> None:
@@ -43,6 +43,15 @@ def block_layers(model: nn.Module) -> list[str]:
     prefix = _prefix(model)
     return [prefix + name for name, _ in network_of(model).named_modules()
             if pattern.fullmatch(name)]
+
+
+def stem_layers(model: nn.Module) -> list[str]:
+    """The network's first convolution (its stem, or a patch embedding's projection), read off
+    the module types; empty for a network without one."""
+    _check(model)
+    prefix = _prefix(model)
+    return next(([prefix + name] for name, module in network_of(model).named_modules()
+                 if isinstance(module, nn.Conv2d)), [])
 
 
 def paper_layers(model: nn.Module) -> list[str]:
@@ -129,7 +138,8 @@ def block_index(layer: str) -> int | None:
 @functools.lru_cache(maxsize=64)
 def _layer_names(model_name: str, which: str, _generations: tuple[int, int]
                  ) -> tuple[str, ...]:
-    select = {"paper": paper_layers, "blocks": block_layers}
+    select = {"paper": paper_layers, "blocks": block_layers, "stem": stem_layers,
+              "family": lambda model: [family(model)]}
     return tuple(select[which](catalogue.meta_build(model_name)))
 
 
@@ -137,14 +147,26 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
     """The layers of the model called ``model_name``, without loading its weights.
 
     ``which="paper"``: :func:`paper_layers` (block outputs and the inner layers of the
-    comparisons); ``"blocks"``: :func:`block_layers`. The architecture is built once per
+    comparisons); ``"blocks"``: :func:`block_layers`; ``"stem"``: :func:`stem_layers`. The
+    architecture is built once per
     process on the meta device, by the catalogue that holds the name
     (:func:`seelike.catalogue.meta_build`: names only, no weights).
     """
     if not isinstance(model_name, str):
         raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
-    if which not in ("paper", "blocks"):
-        raise ValueError(f"which must be one of ('paper', 'blocks'), not {which!r}")
-    # A new declaration or catalogue may change the answer: it is part of the key.
-    generations = (architectures.generation(), catalogue.generation())
-    return list(_layer_names(model_name, which, generations))
+    if which not in ("paper", "blocks", "stem"):
+        raise ValueError(f"which must be one of ('paper', 'blocks', 'stem'), not {which!r}")
+    return list(_layer_names(model_name, which, _generations()))
+
+
+def family_of(model_name: str) -> str:
+    """The declared family of the model called ``model_name`` (:func:`family`), without
+    loading its weights."""
+    if not isinstance(model_name, str):
+        raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
+    return _layer_names(model_name, "family", _generations())[0]
+
+
+def _generations() -> tuple[int, int]:
+    """A new declaration or catalogue may change what a name's network is: part of the key."""
+    return architectures.generation(), catalogue.generation()

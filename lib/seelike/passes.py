@@ -58,18 +58,31 @@ class Needs:
 
 
 class Batch:
-    """One minibatch of a pass: its input and what every model recorded on it."""
+    """One minibatch of a pass: its input, its labels and what every model recorded on it."""
 
-    def __init__(self, x: torch.Tensor, start: int, full: bool) -> None:
+    def __init__(self, x: torch.Tensor, start: int, full: bool, *, total: int,
+                 labels: np.ndarray | None = None) -> None:
         self.x = x
         self.start = start
         #: whether the minibatch has the pass's full batch size (CKA skips a short last one)
         self.full = full
+        #: how many examples the whole pass has
+        self.total = total
+        self._labels = labels
         self._taps: dict[str, dict[Tap, torch.Tensor]] = {}
         self._grams: dict[str, dict[GramSpec, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.x)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The minibatch's class labels (int64), from the probe set's ``labels``."""
+        if self._labels is None:
+            raise ValueError("this analysis needs class labels, and the probe set has none: "
+                             "use a seelike.probe_sets.ProbeSet, or TensorProbe(images, "
+                             "labels=...)")
+        return self._labels
 
     def tap(self, model: str, tap: Tap) -> torch.Tensor:
         """The tensor ``tap`` recorded in ``model`` on this minibatch."""
@@ -137,7 +150,8 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     """Every analysis's result from one pass over ``probe`` in minibatches of ``batch_size``.
 
     ``nets`` maps each model name the analyses use to its module; ``probe`` is a
-    :class:`seelike.probe_sets.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``). Every
+    :class:`seelike.probe_sets.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``, and
+    ``labels`` for the analyses that read them: :attr:`Batch.labels`). Every
     example is seen once; the last minibatch may be smaller, and Gram matrices are formed
     only for full ones (minibatch CKA weighs equal minibatches equally, as in the paper).
     ``profile`` records the cost of each model's forward pass (key ``("forward", name)``,
@@ -199,12 +213,19 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     for m in names:
         nets[m].to(device)
     part = profile.part if profile is not None else _no_part
+    labels = getattr(probe, "labels", None)
+    if labels is not None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.shape != (len(probe),):
+            raise ValueError(f"the probe set has {len(probe)} examples and labels of shape "
+                             f"{labels.shape}: one label per example")
     for a in analyses:
         with part(("analysis", a)):
             a.begin(nets)
     for start in tqdm(range(0, len(probe), batch_size), disable=not progress, desc="pass"):
         x = probe.tensor(start, min(start + batch_size, len(probe))).to(device)
-        batch = Batch(x, start, full=len(x) == batch_size)
+        batch = Batch(x, start, full=len(x) == batch_size, total=len(probe),
+                      labels=None if labels is None else labels[start:start + len(x)])
         for m in names:
             specs = list(dict.fromkeys(grams[m])) if batch.full else []
             wanted = list(dict.fromkeys([*taps[m], *(s.tap for s in specs), *streams[m]]))

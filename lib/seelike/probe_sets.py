@@ -18,7 +18,8 @@ import numpy as np
 from seelike.data import CIFAR10_CLASSES, IMAGENETTE_CLASSES, cifar10, imagenette, load_images
 
 __all__ = ["NATIVE_SIZE", "PURPOSES", "SPLIT_SIZES", "ProbeSet", "TensorProbe",
-           "check_image_size", "check_same_examples", "largest_draw", "probe_draw"]
+           "check_image_size", "check_same_examples", "class_count", "largest_draw",
+           "probe_draw"]
 
 if TYPE_CHECKING:
     import torch
@@ -68,11 +69,13 @@ class ProbeSet:
 class TensorProbe:
     """Your own images, already a float (n, 3, H, W) tensor in [0, 1], where a ProbeSet goes.
 
-    The analyses only ask a probe set for ``len`` and ``tensor(i, j)``; this gives
-    both, so that any image batch (a test's, a reader's own) runs through them.
+    The analyses only ask a probe set for ``len`` and ``tensor(i, j)`` (and ``labels``,
+    those that score predictions); this gives them, so that any image batch (a test's, a
+    reader's own) runs through them.
     """
 
-    def __init__(self, images: torch.Tensor) -> None:
+    def __init__(self, images: torch.Tensor, labels: Sequence[int] | np.ndarray | None = None
+                 ) -> None:
         from seelike.network import check_images
 
         # Checked once here, so a mistake is named where it was made rather than in a pass.
@@ -81,6 +84,14 @@ class TensorProbe:
             raise ValueError(f"images must be a (n, channels, H, W) batch, got shape "
                              f"{tuple(images.shape)}")
         self.images = images
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+                raise ValueError(f"labels must be one whole-number class per image "
+                                 f"({len(images)}), got {labels.dtype} of shape "
+                                 f"{labels.shape}")
+        #: each image's class, for the analyses that score predictions (or None)
+        self.labels = labels
 
     def __len__(self) -> int:
         return len(self.images)
@@ -116,13 +127,18 @@ def check_image_size(dataset: str, image_size: int) -> None:
                          "read at any size)")
 
 
-def largest_draw(dataset: str, purpose: str) -> tuple[int, int]:
-    """The most examples, and per class, that a ``purpose`` draw of ``dataset`` can hold."""
+def class_count(dataset: str) -> int:
+    """How many classes ``dataset`` has (every probe draw holds them all)."""
     if dataset not in SPLIT_SIZES:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(SPLIT_SIZES)}")
+    return len(CIFAR10_CLASSES if dataset == "cifar10" else IMAGENETTE_CLASSES)
+
+
+def largest_draw(dataset: str, purpose: str) -> tuple[int, int]:
+    """The most examples, and per class, that a ``purpose`` draw of ``dataset`` can hold."""
+    classes = class_count(dataset)
     splits = SPLIT_SIZES[dataset]
     n = splits["train"] if purpose == "probe_train" else splits.get("test", splits.get("val"))
-    classes = len(CIFAR10_CLASSES if dataset == "cifar10" else IMAGENETTE_CLASSES)
     return n, n // classes
 
 

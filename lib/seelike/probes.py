@@ -40,7 +40,6 @@ open we fix here:
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,16 +189,11 @@ class _ExampleStore:
         return x, torch.cat(self._y).double(), torch.cat(self._fold)
 
 
-def _digest(labels: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes()).hexdigest()
-
-
 @dataclass(eq=False)
 class _Probes(Analysis):
     """What fitting and evaluating share: the model, its layers and the probe families."""
 
     model: str
-    labels: np.ndarray = field(repr=False)
     layers: tuple[str, ...]
     kinds: tuple[str, ...]
     classes: int = 10
@@ -207,7 +201,6 @@ class _Probes(Analysis):
 
     def __post_init__(self) -> None:
         self.layers, self.kinds = tuple(self.layers), tuple(self.kinds)
-        self.labels = np.asarray(self.labels, dtype=np.int64)
         unknown = set(self.kinds) - set(KINDS)
         if unknown or not self.kinds or not self.layers:
             raise ValueError(f"need layers and kinds among {KINDS}, got {self.kinds}")
@@ -217,8 +210,7 @@ class _Probes(Analysis):
 
     def _params(self) -> dict[str, Any]:
         return {"model": self.model, "layers": list(self.layers), "kinds": list(self.kinds),
-                "classes": self.classes, "max_positions": self.max_positions,
-                "labels": _digest(self.labels)}
+                "classes": self.classes, "max_positions": self.max_positions}
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=[Tap(layer) for layer in self.layers])
@@ -229,9 +221,6 @@ class _Probes(Analysis):
 
     def _each(self, batch: Batch):
         """(layer index, kind, features) of every probe input in ``batch``."""
-        if batch.start + len(batch) > len(self.labels):
-            raise ValueError(f"{len(self.labels)} labels for a probe set of at least "
-                             f"{batch.start + len(batch)} examples")
         for i, layer in enumerate(self.layers):
             out = batch.tap(self.model, Tap(layer))
             for kind in self.kinds:
@@ -249,9 +238,10 @@ class ProbeFit(_Probes):
     """Ridge probes of every block and probe family of ``model``, fitted on one probe set.
 
     A :class:`seelike.passes.Analysis` (cache folder ``probe_fit``) for the ``probe_train``
-    set; ``labels`` are that set's labels in order. The result holds, per kind and layer
-    index i, ``{kind}_w{i}`` (probes, d, classes) and ``{kind}_b{i}`` (probes, classes) for
-    raw features, ``{kind}_lambda`` (layers,) the chosen multiple of trace/d,
+    set, whose labels the pass supplies (:attr:`seelike.passes.Batch.labels`). The result
+    holds, per kind and layer index i, ``{kind}_w{i}`` (probes, d, classes) and
+    ``{kind}_b{i}`` (probes, classes) for raw features, ``{kind}_lambda`` (layers,) the
+    chosen multiple of trace/d,
     ``{kind}_cv`` (layers, lambdas) the held-out mean squared error per target entry,
     and ``token_grid`` (layers, 2) the probed sub-grid. See the module docstring.
     """
@@ -274,11 +264,11 @@ class ProbeFit(_Probes):
         y, fold = None, None
         for i, kind, feats in self._each(batch):
             if y is None:
-                y = torch.from_numpy(targets(self.labels[rows], self.classes))
+                y = torch.from_numpy(targets(batch.labels, self.classes))
                 # Consecutive rounds of the class-balanced draw: equal classes per fold.
                 fold = torch.from_numpy((rows // self.classes) % self.folds).to(feats.device)
             if (i, kind) not in self._acc:
-                dual = _keeps_examples(len(self.labels), feats.shape[-1])
+                dual = _keeps_examples(batch.total, feats.shape[-1])
                 self._acc[(i, kind)] = (_ExampleStore if dual else _FoldAccumulator)(self.folds)
             acc = self._acc[(i, kind)]
             with torch.no_grad():
@@ -368,7 +358,7 @@ class ProbeEval(_Probes):
         return self._weights[(i, kind)]
 
     def update(self, batch: Batch) -> None:
-        labels = torch.from_numpy(self.labels[batch.start:batch.start + len(batch)])
+        labels = torch.from_numpy(batch.labels)
         for i, kind, feats in self._each(batch):
             w, b = self._fitted(i, kind, feats.device)
             with torch.no_grad():

@@ -7,8 +7,11 @@ computes (and caches) what the later ones need, so each model runs once over eac
 set per build. A chapter that computes something over a shared probe set must add a row
 to :data:`PLAN`, or it would cost a second pass; the schedule of passes and the chapter
 that pays for each analysis are derived from that one table (:mod:`seelike.book.schedule`).
-The plan declares and never computes: an analysis that can only be built from another
-result is an :class:`After`, which the results layer resolves.
+The plan declares and never computes: it hands each analysis plain data (names, layers,
+counts; the probe set's labels reach an analysis through its pass), reads a model's
+layers, family and stem from its declared architecture (:mod:`seelike.layers`), and an
+analysis that can only be built from another result is an :class:`After`, which the
+results layer resolves.
 
 The functions take the chapters' knobs (:data:`seelike.book.knobs.KNOBS`) as keyword
 arguments, so a reader's other value builds other analyses (cached under their own
@@ -20,23 +23,26 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seelike import compare, models, probes
+from seelike import compare, probes
 from seelike.accuracy import Accuracy
 from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
 from seelike.book import roles
 from seelike.book.knobs import KNOBS
-from seelike.book.presets import PRESETS, Preset, probe_set, zoo_models
+from seelike.book.presets import PRESETS, Preset, zoo_models
 from seelike.compare import CKACurve, CKARequest
 from seelike.estimators import EstimatorCKA
-from seelike.layers import layer_names, stage_of
+from seelike.layers import family_of, layer_names, stage_of
 from seelike.localization import TokenPatchCKA
-from seelike.passes import Analysis
+from seelike.probe_sets import class_count
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
-from seelike.tokens import token_layout
+
+if TYPE_CHECKING:  # a type only: the plan declares analyses, it never runs a pass
+    from seelike.passes import Analysis
 
 __all__ = ["BOOTSTRAP", "PLAN", "SHOT_DRAWS", "After", "Row", "attention_distances",
            "cka_analysis", "cka_walkthrough", "data_scale", "estimator_study",
@@ -103,8 +109,7 @@ def zoo_accuracy(p: Preset) -> list[Accuracy]:
     """Chapter 3's re-measured accuracy of every zoo model (CIFAR presets only)."""
     if p.dataset != "cifar10":
         return []
-    labels = probe_set(p, "cka").labels
-    return [Accuracy(name, labels) for name in zoo_models(p)]
+    return [Accuracy(name) for name in zoo_models(p)]
 
 
 # ---- Chapter 4: representation structure (Figs 1, 2) ----------------------------------------
@@ -196,20 +201,21 @@ def head_subsets_by_seed(p: Preset, **knobs: object) -> list[After]:
 
 def stem(name: str) -> str:
     """The first convolution of CNN ``name``: its stem, the first ERF of Fig 6's ResNet row."""
-    from torch import nn
-
-    net = models.meta_build(name)
-    return next(n for n, m in net.named_modules() if isinstance(m, nn.Conv2d))
+    found = layer_names(name, "stem")
+    if not found:
+        raise ValueError(f"{name} has no convolution, so no stem to read a receptive field of")
+    return found[0]
 
 
 def receptive_field_requests(p: Preset, name: str) -> list[tuple[str, str]]:
     """The ``(layer, residual)`` ERFs Chapter 5 reads of model ``name`` (Fig 6, C.1-C.4).
 
-    A ViT: every attention and MLP sublayer, after and before its residual. A CNN: its
-    stem and every unit after the residual, then every unit before it (the stem has none).
+    A ViT (its declared family): every attention and MLP sublayer, after and before its
+    residual. A CNN: its stem and every unit after the residual, then every unit before it
+    (the stem has none).
     """
     blocks = layer_names(name, "blocks")
-    if token_layout(models.meta_build(name))[0]:
+    if family_of(name) == "vit":
         sub = [f"{b}.attn" for b in blocks] + [f"{b}.mlp" for b in blocks]
         return [(n, w) for w in ("post", "pre") for n in sub]
     return [*((n, "post") for n in [stem(name), *blocks]), *((n, "pre") for n in blocks)]
@@ -305,9 +311,8 @@ def with_shots(p: Preset, shots: int | None) -> Preset:
 def probe_fit(p: Preset, model_name: str, draw: int = 0) -> probes.ProbeFit:
     """The probes of ``model_name`` on draw ``draw`` of ``p``'s ``probe_train`` set (its
     probe seed): every block, every kind."""
-    labels = probe_set(p, "probe_train", seed=draw).labels
-    return probes.ProbeFit(model_name, labels, tuple(layer_names(model_name, "blocks")),
-                           probes.probe_kinds(model_name), classes=len(np.unique(labels)))
+    return probes.ProbeFit(model_name, tuple(layer_names(model_name, "blocks")),
+                           probes.probe_kinds(model_name), classes=class_count(p.dataset))
 
 
 def is_full_probe_set(p: Preset) -> bool:
@@ -339,8 +344,7 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
 
 def _evaluation_of(p: Preset, fit: probes.ProbeFit, fitted: Mapping[str, np.ndarray],
                    fit_id: Callable[[], str]) -> probes.ProbeEval:
-    labels = probe_set(p, "probe_test").labels
-    return probes.ProbeEval(fit.model, labels, fit.layers, fit.kinds, fit.classes,
+    return probes.ProbeEval(fit.model, fit.layers, fit.kinds, fit.classes,
                             fit.max_positions, fit=fitted, fit_id=fit_id())
 
 

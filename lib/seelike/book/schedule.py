@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from seelike.book import plan
 from seelike.book.knobs import KNOBS
 from seelike.book.plan import After, probe_shots, shot_draws, with_shots
 from seelike.book.presets import Preset
-from seelike.passes import Analysis
+
+if TYPE_CHECKING:  # a type only: the schedule orders passes, it never runs one
+    from seelike.passes import Analysis
 
 __all__ = ["PASS_ORDER", "RECEPTIVE_FIELD_BATCH", "analyses", "analysis_key", "batch_size",
            "chapter_of", "repeats", "schedule"]
@@ -84,7 +87,7 @@ def _by_key(asked: Sequence[tuple[str, Analysis | After]]) -> dict[object, Analy
     # repeats today; the store would run two that resolve alike as one).
     unique: dict[object, Analysis | After] = {}
     for _, a in asked:
-        unique.setdefault(analysis_key(a) if isinstance(a, Analysis) else id(a), a)
+        unique.setdefault(id(a) if isinstance(a, After) else analysis_key(a), a)
     return unique
 
 
@@ -98,7 +101,7 @@ def chapter_of(p: Preset, a: Analysis | After, *,
     found by the :class:`After` that declares it: same kind, same models.
     """
     name, names = (a.makes, a.models) if isinstance(a, After) else (a.name, a.models())
-    keys = [analysis_key(a)] if isinstance(a, Analysis) else []
+    keys = [] if isinstance(a, After) else [analysis_key(a)]
     # Passes in schedule order, stopping at the first that holds ``a``: finding a CKA
     # matrix's chapter never draws the probe training sets.
     for q, purpose, repeat in schedule(p, shots=shots):
