@@ -167,6 +167,6 @@ def test_erf_curves_fit_the_page() -> None:
 
 
 def test_a_paper_model_declares_no_share_of_the_data() -> None:
-    assert roles.data_label("vit_cifar_data30") == "vit_cifar_data30 (30% of the data)"
+    assert roles.data_label("vit_cifar_data30") == "vit_cifar_data30 (30 % of the data)"
     paper = next(iter(models.PAPER_MODELS))
     assert roles.data_share(paper) is None and roles.data_label(paper) == paper

@@ -34,7 +34,7 @@ def data_share(name: str) -> float | None:
 def data_label(name: str) -> str:
     """``name`` with the share of the data it saw, where the model declares one."""
     share = data_share(name)
-    return name if share is None else f"{name} ({share:.0%} of the data)"
+    return name if share is None else f"{name} ({share * 100:.0f} % of the data)"
 
 
 def less_data(p: Preset) -> list[str]:

@@ -43,8 +43,7 @@ class DataScale:
     @property
     def labels(self) -> dict[str, str]:
         """Each ViT's name with its share of the data; ``floor``: the floor's label."""
-        out = {n: f"{n} ({f * 100:.0f} % of the data)" if f else n
-               for n, f in self.fraction.items()}
+        out = {n: roles.data_label(n) for n in [self.preset.vit, *self.less]}
         return out | {"floor": f"{self.floor_name} (the seed floor)"}
 
     def third_numbers(self) -> dict[str, str]:
