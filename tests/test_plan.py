@@ -17,11 +17,14 @@ import jupytext
 import numpy as np
 import pytest
 
+from seelike import probe_sets
 from seelike.book import plan, results, roles, schedule, store
 from seelike.book.chapter import setup
 from seelike.book.knobs import KNOBS
 from seelike.book.presets import PRESETS, get_preset, probe_set
 from seelike.config import repo_root
+from seelike.data import IMAGENETTE_CLASSES
+from seelike.layers import layer_names
 from seelike.passes import Analysis
 
 CHAPTERS = repo_root() / "chapters"
@@ -264,3 +267,23 @@ def test_an_after_resolves_to_the_analysis_it_declares(mirror: Path) -> None:
     assert evaluation.classes == len(np.unique(probe_set(smoke, "probe_test").labels))
     assert schedule.chapter_of(smoke, after) == schedule.chapter_of(smoke, evaluation) \
         == "07_localization"
+
+
+def test_the_stem_and_the_receptive_fields_chapter_5_reads_come_from_the_declarations() -> None:
+    cifar = get_preset("cifar")
+    assert plan.stem(cifar.resnet) == "net.conv1"
+    vit = plan.receptive_field_requests(cifar, cifar.vit)
+    blocks = layer_names(cifar.vit, "blocks")
+    assert vit[0] == (f"{blocks[0]}.attn", "post") and vit[-1] == (f"{blocks[-1]}.mlp", "pre")
+    assert len(vit) == 4 * len(blocks)
+    resnet = plan.receptive_field_requests(cifar, cifar.resnet)
+    units = layer_names(cifar.resnet, "blocks")
+    assert resnet[0] == ("net.conv1", "post") and resnet[-1] == (units[-1], "pre")
+    assert len(resnet) == 1 + 2 * len(units)
+
+
+def test_the_probes_name_the_datasets_classes() -> None:
+    assert probe_sets.class_ids("cifar10") == tuple(range(10))
+    assert probe_sets.class_ids("imagenette") == tuple(sorted(IMAGENETTE_CLASSES.values()))
+    fit = plan.probe_fit(get_preset("paper"), "vit_base_patch32_224.augreg_in21k")
+    assert fit.classes == 10 and fit.class_ids == probe_sets.class_ids("imagenette")

@@ -167,13 +167,15 @@ def test_token_features_are_the_probed_positions_whether_all_or_a_sub_grid(
 def _fit_and_evaluate(name: str, net: torch.nn.Module, layers: tuple[str, ...],
                       kinds: tuple[str, ...], images: torch.Tensor, labels: np.ndarray, *,
                       classes: int, folds: int, lambdas: tuple[float, ...],
-                      max_positions: int) -> dict[str, np.ndarray]:
+                      max_positions: int, class_ids: tuple[int, ...] = ()
+                      ) -> dict[str, np.ndarray]:
     probe = TensorProbe(images, labels)
     fit = ProbeFit(name, layers, kinds, classes=classes, max_positions=max_positions,
-                   folds=folds, lambdas=lambdas)
+                   folds=folds, lambdas=lambdas, class_ids=class_ids)
     (fitted,) = passes.run([fit], {name: net}, probe, batch_size=len(images) // 2)
     evaluation = ProbeEval(name, layers, kinds, classes=classes,
-                           max_positions=max_positions, fit=fitted, fit_id="test")
+                           max_positions=max_positions, class_ids=class_ids, fit=fitted,
+                           fit_id="test")
     (out,) = passes.run([evaluation], {name: net}, probe, batch_size=len(images))
     return out
 
@@ -192,6 +194,29 @@ def test_fit_and_evaluation_on_a_random_init_zoo_vit_learn_their_training_set() 
     for kind in ("cls", "gap", "gap_all", "token_mean"):
         assert out[kind].shape == (2,) and ((out[kind] >= 0) & (out[kind] <= 1)).all()
     assert out["gap"][0] == 1.0
+
+
+def test_labels_that_are_not_0_to_n_are_probed_through_their_class_ids() -> None:
+    # Imagenette's labels are ImageNet-1k indices: the probes map them to 0..classes-1.
+    torch.manual_seed(0)
+    dense = np.arange(24) % 4
+    ids = (0, 217, 482, 701)
+    images = torch.rand(24, 3, 32, 32) * 0.2 + torch.from_numpy(dense).float()[:, None, None,
+                                                                                None] * 0.2
+    net = models.build("vit_cifar")
+    common = dict(classes=4, folds=2, lambdas=(1e-3, 1.0), max_positions=4)
+    plain = _fit_and_evaluate("vit_cifar", net, ("net.blocks.0",), ("token", "gap"), images,
+                              dense, **common)
+    mapped = _fit_and_evaluate("vit_cifar", net, ("net.blocks.0",), ("token", "gap"), images,
+                               np.array(ids)[dense], class_ids=ids, **common)
+    assert plain.keys() == mapped.keys()
+    for key in plain:
+        np.testing.assert_array_equal(plain[key], mapped[key], err_msg=key)
+    with pytest.raises(ValueError, match=r"labels \[701\] are none of the probes' class_ids"):
+        _fit_and_evaluate("vit_cifar", net, ("net.blocks.0",), ("token", "gap"), images,
+                          np.array(ids)[dense], class_ids=(0, 217, 482, 700), **common)
+    with pytest.raises(ValueError, match="class_ids must name 4 different labels"):
+        ProbeFit("vit_cifar", ("net.blocks.0",), ("gap",), classes=4, class_ids=(0, 1, 1, 2))
 
 
 def test_paper_vit_probes_run_at_random_init() -> None:

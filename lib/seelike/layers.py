@@ -14,9 +14,11 @@ from torch import nn
 
 from seelike import architectures, catalogue
 from seelike.architectures import architecture_of, declared, network_of
+from seelike.tokens import token_layout
 
-__all__ = ["block_index", "block_layers", "family", "family_of", "kinds_and_blocks",
-           "layer_names", "paper_layers", "short_label", "stage_of", "stem_layers"]
+__all__ = ["block_index", "block_layers", "family", "family_of", "has_class_token",
+           "kinds_and_blocks", "layer_names", "paper_layers", "short_label", "stage_of",
+           "stem_layers"]
 
 
 def _check(model: nn.Module) -> None:
@@ -138,8 +140,7 @@ def block_index(layer: str) -> int | None:
 @functools.lru_cache(maxsize=64)
 def _layer_names(model_name: str, which: str, _generations: tuple[int, int]
                  ) -> tuple[str, ...]:
-    select = {"paper": paper_layers, "blocks": block_layers, "stem": stem_layers,
-              "family": lambda model: [family(model)]}
+    select = {"paper": paper_layers, "blocks": block_layers, "stem": stem_layers}
     return tuple(select[which](catalogue.meta_build(model_name)))
 
 
@@ -159,12 +160,28 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
     return list(_layer_names(model_name, which, _generations()))
 
 
+@functools.lru_cache(maxsize=64)
+def _facts(model_name: str, _generations: tuple[int, int]) -> tuple[str, bool]:
+    model = catalogue.meta_build(model_name)
+    return family(model), token_layout(model)[2]
+
+
+def _facts_of(model_name: str) -> tuple[str, bool]:
+    if not isinstance(model_name, str):
+        raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
+    return _facts(model_name, _generations())
+
+
 def family_of(model_name: str) -> str:
     """The declared family of the model called ``model_name`` (:func:`family`), without
     loading its weights."""
-    if not isinstance(model_name, str):
-        raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
-    return _layer_names(model_name, "family", _generations())[0]
+    return _facts_of(model_name)[0]
+
+
+def has_class_token(model_name: str) -> bool:
+    """Whether the model called ``model_name`` has a class token
+    (:func:`seelike.tokens.token_layout`), without loading its weights."""
+    return _facts_of(model_name)[1]
 
 
 def _generations() -> tuple[int, int]:

@@ -82,7 +82,12 @@ class Batch:
             raise ValueError("this analysis needs class labels, and the probe set has none: "
                              "use a seelike.probe_sets.ProbeSet, or TensorProbe(images, "
                              "labels=...)")
-        return self._labels
+        labels = np.asarray(self._labels)
+        if labels.shape != (len(self.x),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"the probe set's labels must be one whole-number class per "
+                             f"example; examples {self.start} to {self.start + len(self.x) - 1} "
+                             f"have {labels.dtype} labels of shape {labels.shape}")
+        return labels.astype(np.int64, copy=False)
 
     def tap(self, model: str, tap: Tap) -> torch.Tensor:
         """The tensor ``tap`` recorded in ``model`` on this minibatch."""
@@ -213,12 +218,8 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     for m in names:
         nets[m].to(device)
     part = profile.part if profile is not None else _no_part
+    # Only the analyses that score predictions read them, and check them then (Batch.labels).
     labels = getattr(probe, "labels", None)
-    if labels is not None:
-        labels = np.asarray(labels, dtype=np.int64)
-        if labels.shape != (len(probe),):
-            raise ValueError(f"the probe set has {len(probe)} examples and labels of shape "
-                             f"{labels.shape}: one label per example")
     for a in analyses:
         with part(("analysis", a)):
             a.begin(nets)

@@ -18,7 +18,8 @@ import numpy as np
 from seelike.data import CIFAR10_CLASSES, IMAGENETTE_CLASSES, cifar10, imagenette, load_images
 
 __all__ = ["NATIVE_SIZE", "PURPOSES", "SPLIT_SIZES", "ProbeSet", "TensorProbe",
-           "check_image_size", "check_same_examples", "class_count", "largest_draw",
+           "check_image_size", "check_same_examples", "class_count", "class_ids",
+           "largest_draw",
            "probe_draw"]
 
 if TYPE_CHECKING:
@@ -127,11 +128,19 @@ def check_image_size(dataset: str, image_size: int) -> None:
                          "read at any size)")
 
 
-def class_count(dataset: str) -> int:
-    """How many classes ``dataset`` has (every probe draw holds them all)."""
+def class_ids(dataset: str) -> tuple[int, ...]:
+    """The labels of ``dataset``'s classes, in order (every probe draw holds them all):
+    0 to 9 for CIFAR-10, Imagenette's ImageNet-1k indices."""
     if dataset not in SPLIT_SIZES:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(SPLIT_SIZES)}")
-    return len(CIFAR10_CLASSES if dataset == "cifar10" else IMAGENETTE_CLASSES)
+    if dataset == "cifar10":
+        return tuple(range(len(CIFAR10_CLASSES)))
+    return tuple(sorted(IMAGENETTE_CLASSES.values()))
+
+
+def class_count(dataset: str) -> int:
+    """How many classes ``dataset`` has."""
+    return len(class_ids(dataset))
 
 
 def largest_draw(dataset: str, purpose: str) -> tuple[int, int]:

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seelike import catalogue
+from seelike.layers import has_class_token
 from seelike.localization import spatial_tokens
 from seelike.passes import Analysis, Batch, Needs
 from seelike.ridge import (
@@ -198,9 +198,16 @@ class _Probes(Analysis):
     kinds: tuple[str, ...]
     classes: int = 10
     max_positions: int | None = MAX_POSITIONS
+    #: the label of each class, in the order of the probes' outputs; empty: the labels are
+    #: already 0 to ``classes - 1`` (Imagenette's are ImageNet-1k indices)
+    class_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         self.layers, self.kinds = tuple(self.layers), tuple(self.kinds)
+        self.class_ids = tuple(int(c) for c in self.class_ids)
+        if self.class_ids and len(set(self.class_ids)) != self.classes:
+            raise ValueError(f"class_ids must name {self.classes} different labels, got "
+                             f"{self.class_ids}")
         unknown = set(self.kinds) - set(KINDS)
         if unknown or not self.kinds or not self.layers:
             raise ValueError(f"need layers and kinds among {KINDS}, got {self.kinds}")
@@ -210,7 +217,8 @@ class _Probes(Analysis):
 
     def _params(self) -> dict[str, Any]:
         return {"model": self.model, "layers": list(self.layers), "kinds": list(self.kinds),
-                "classes": self.classes, "max_positions": self.max_positions}
+                "classes": self.classes, "max_positions": self.max_positions,
+                "class_ids": list(self.class_ids)}
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=[Tap(layer) for layer in self.layers])
@@ -228,6 +236,18 @@ class _Probes(Analysis):
                 if kind == "token":
                     self._grid[layer] = grid
                 yield i, kind, feats
+
+    def _classes(self, batch: Batch) -> np.ndarray:
+        """The minibatch's labels as class indices, 0 to ``classes - 1``."""
+        labels = batch.labels
+        if not self.class_ids:
+            return labels
+        index = {c: i for i, c in enumerate(self.class_ids)}
+        unknown = sorted(set(labels.tolist()) - set(index))
+        if unknown:
+            raise ValueError(f"labels {unknown} are none of the probes' class_ids "
+                             f"{self.class_ids}")
+        return np.array([index[c] for c in labels.tolist()], dtype=np.int64)
 
     def _grids(self) -> np.ndarray:
         return np.array([self._grid.get(layer, (0, 0)) for layer in self.layers])
@@ -264,7 +284,7 @@ class ProbeFit(_Probes):
         y, fold = None, None
         for i, kind, feats in self._each(batch):
             if y is None:
-                y = torch.from_numpy(targets(batch.labels, self.classes))
+                y = torch.from_numpy(targets(self._classes(batch), self.classes))
                 # Consecutive rounds of the class-balanced draw: equal classes per fold.
                 fold = torch.from_numpy((rows // self.classes) % self.folds).to(feats.device)
             if (i, kind) not in self._acc:
@@ -358,7 +378,7 @@ class ProbeEval(_Probes):
         return self._weights[(i, kind)]
 
     def update(self, batch: Batch) -> None:
-        labels = torch.from_numpy(batch.labels)
+        labels = torch.from_numpy(self._classes(batch))
         for i, kind, feats in self._each(batch):
             w, b = self._fitted(i, kind, feats.device)
             with torch.no_grad():
@@ -385,12 +405,10 @@ class ProbeEval(_Probes):
 # ---- which probes apply -------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=32)
 def probe_kinds(model_name: str) -> tuple[str, ...]:
-    """The probe families that apply to model ``model_name`` (:mod:`seelike.catalogue`).
+    """The probe families that apply to model ``model_name`` (a name of :mod:`seelike.catalogue`).
 
     Every model: ``token`` and ``gap``; a ViT with a class token adds ``cls`` and
-    ``gap_all``. Read from the architecture built on the meta device (no weights).
+    ``gap_all`` (:func:`seelike.layers.has_class_token`: no weights).
     """
-    has_class = token_layout(catalogue.meta_build(model_name))[2]
-    return ("token", "cls", "gap", "gap_all") if has_class else ("token", "gap")
+    return ("token", "cls", "gap", "gap_all") if has_class_token(model_name) else ("token", "gap")

@@ -37,7 +37,7 @@ from seelike.compare import CKACurve, CKARequest
 from seelike.estimators import EstimatorCKA
 from seelike.layers import family_of, layer_names, stage_of
 from seelike.localization import TokenPatchCKA
-from seelike.probe_sets import class_count
+from seelike.probe_sets import class_ids
 from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 
@@ -311,8 +311,9 @@ def with_shots(p: Preset, shots: int | None) -> Preset:
 def probe_fit(p: Preset, model_name: str, draw: int = 0) -> probes.ProbeFit:
     """The probes of ``model_name`` on draw ``draw`` of ``p``'s ``probe_train`` set (its
     probe seed): every block, every kind."""
+    ids = class_ids(p.dataset)
     return probes.ProbeFit(model_name, tuple(layer_names(model_name, "blocks")),
-                           probes.probe_kinds(model_name), classes=class_count(p.dataset))
+                           probes.probe_kinds(model_name), classes=len(ids), class_ids=ids)
 
 
 def is_full_probe_set(p: Preset) -> bool:
@@ -345,7 +346,7 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
 def _evaluation_of(p: Preset, fit: probes.ProbeFit, fitted: Mapping[str, np.ndarray],
                    fit_id: Callable[[], str]) -> probes.ProbeEval:
     return probes.ProbeEval(fit.model, fit.layers, fit.kinds, fit.classes,
-                            fit.max_positions, fit=fitted, fit_id=fit_id())
+                            fit.max_positions, fit.class_ids, fit=fitted, fit_id=fit_id())
 
 
 def probe_evaluations(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
