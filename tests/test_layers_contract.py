@@ -219,11 +219,12 @@ def test_runtime_imports_leave_out_annotation_only_imports(tmp_path: Path) -> No
 @pytest.mark.parametrize("module", ["seelike.book.plan", "seelike.book.schedule"])
 def test_the_plan_imports_nothing_that_computes(module: str) -> None:
     """The plan is data, and so is the schedule derived from it: they import directly no
-    module that runs or caches a pass, loads weights or images or builds a network, and call
-    none of those functions (a model's facts come through ``seelike.layers``). The probe sets' labels reach an analysis through its pass; what an
-    analysis needs from another result (Fig 5's heads, a probe's fit) the plan declares as a
-    ``plan.After``, which ``seelike.book.results.resolve`` computes. The analyses' classes
-    are the plan's vocabulary: it constructs them and calls none of their methods."""
+    module that runs or caches a pass, loads weights or images or builds a network, and
+    call none of those functions (a model's facts come through ``seelike.layers``). The
+    probe sets' labels reach an analysis through its pass; what an analysis needs from
+    another result (Fig 5's heads, a probe's fit) the plan declares as a ``plan.After``,
+    which ``seelike.book.results.resolve`` computes. The analyses' classes are the plan's
+    vocabulary: it constructs them and calls none of their methods."""
     path = MODULES[module]
     reach = runtime_imports_of(path, set(MODULES))
     assert not reach & COMPUTING, f"{module} imports {sorted(reach & COMPUTING)}"
