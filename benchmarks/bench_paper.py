@@ -50,8 +50,8 @@ from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
 from seelike.passes import Analysis
 from seelike.profile import Profile
 
-#: Imagenette's classes: the paper preset's labels
-CLASSES = 10
+#: Imagenette's class labels (ImageNet-1k indices): the paper preset's labels
+CLASS_IDS = probe_sets.class_ids("imagenette")
 #: the issue's target for every chapter's analyses on one H100
 TARGET_SECONDS = 600
 
@@ -62,7 +62,7 @@ class SyntheticProbe:
     def __init__(self, purpose: str, n: int, seed: int, image_size: int,
                  device: torch.device) -> None:
         self.purpose, self.seed, self.image_size, self.device = purpose, seed, image_size, device
-        self.labels = np.arange(n) % CLASSES
+        self.labels = np.array(CLASS_IDS)[np.arange(n) % len(CLASS_IDS)]
         self.ids = np.array([f"synthetic/{purpose}/{seed}/{i}" for i in range(n)])
 
     def __len__(self) -> int:
@@ -88,7 +88,7 @@ def random_world(device: torch.device) -> Iterator[dict[str, torch.nn.Module]]:
     def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,
                    per_class: int | None = None, seed: int = 0, image_size: int
                    ) -> SyntheticProbe:
-        n = examples if examples is not None else per_class * CLASSES
+        n = examples if examples is not None else per_class * len(CLASS_IDS)
         return SyntheticProbe(purpose, n, seed, image_size, device)
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as folder:
