@@ -138,10 +138,16 @@ def block_index(layer: str) -> int | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _layer_names(model_name: str, which: str, _generations: tuple[int, int]
+def _meta(model_name: str, _generations: tuple[int, int]) -> nn.Module:
+    """The model's architecture on the meta device, built once per name and generation."""
+    return catalogue.meta_build(model_name)
+
+
+@functools.lru_cache(maxsize=64)
+def _layer_names(model_name: str, which: str, generations: tuple[int, int]
                  ) -> tuple[str, ...]:
     select = {"paper": paper_layers, "blocks": block_layers, "stem": stem_layers}
-    return tuple(select[which](catalogue.meta_build(model_name)))
+    return tuple(select[which](_meta(model_name, generations)))
 
 
 def layer_names(model_name: str, which: str = "paper") -> list[str]:
@@ -149,9 +155,8 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
 
     ``which="paper"``: :func:`paper_layers` (block outputs and the inner layers of the
     comparisons); ``"blocks"``: :func:`block_layers`; ``"stem"``: :func:`stem_layers`. The
-    architecture is built once per
-    process on the meta device, by the catalogue that holds the name
-    (:func:`seelike.catalogue.meta_build`: names only, no weights).
+    architecture is built once per process on the meta device, by the catalogue that holds
+    the name (:func:`seelike.catalogue.meta_build`: names only, no weights).
     """
     if not isinstance(model_name, str):
         raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
@@ -160,28 +165,22 @@ def layer_names(model_name: str, which: str = "paper") -> list[str]:
     return list(_layer_names(model_name, which, _generations()))
 
 
-@functools.lru_cache(maxsize=64)
-def _facts(model_name: str, _generations: tuple[int, int]) -> tuple[str, bool]:
-    model = catalogue.meta_build(model_name)
-    return family(model), token_layout(model)[2]
-
-
-def _facts_of(model_name: str) -> tuple[str, bool]:
+def _meta_of(model_name: str) -> nn.Module:
     if not isinstance(model_name, str):
         raise TypeError(f"model_name must be a model's name (a str), got {model_name!r}")
-    return _facts(model_name, _generations())
+    return _meta(model_name, _generations())
 
 
 def family_of(model_name: str) -> str:
     """The declared family of the model called ``model_name`` (:func:`family`), without
     loading its weights."""
-    return _facts_of(model_name)[0]
+    return family(_meta_of(model_name))
 
 
 def has_class_token(model_name: str) -> bool:
     """Whether the model called ``model_name`` has a class token
     (:func:`seelike.tokens.token_layout`), without loading its weights."""
-    return _facts_of(model_name)[1]
+    return token_layout(_meta_of(model_name))[2]
 
 
 def _generations() -> tuple[int, int]:

@@ -19,8 +19,7 @@ from seelike.data import CIFAR10_CLASSES, IMAGENETTE_CLASSES, cifar10, imagenett
 
 __all__ = ["NATIVE_SIZE", "PURPOSES", "SPLIT_SIZES", "ProbeSet", "TensorProbe",
            "check_image_size", "check_same_examples", "class_count", "class_ids",
-           "largest_draw",
-           "probe_draw"]
+           "largest_draw", "probe_draw"]
 
 if TYPE_CHECKING:
     import torch
