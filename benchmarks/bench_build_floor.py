@@ -79,19 +79,30 @@ from torch import nn
 from torch.nn import functional as F
 
 from seelike import models
-from seelike.accuracy import Accuracy
-from seelike.attention import AttentionDistances, HeadSubsetCKA
+from seelike.analyses import (
+    SELECTION_POSITIONS,
+    Accuracy,
+    AttentionDistances,
+    CKAAnalysis,
+    CKACurve,
+    EstimatorCKA,
+    HeadSubsetCKA,
+    ProbeEval,
+    ProbeFit,
+    SkipStatistics,
+    TokenPatchCKA,
+)
 from seelike.book import results, schedule, store
+from seelike.book.images import probe_set
 from seelike.book.knobs import KNOBS
-from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
+from seelike.book.presets import Preset, get_preset, parse_overrides
 from seelike.cka import transform_gram
-from seelike.compare import CKAAnalysis, CKACurve
-from seelike.estimators import EstimatorCKA, chunk_grams
-from seelike.localization import TokenPatchCKA, spatial_tokens
+from seelike.estimators import chunk_grams
+from seelike.localization import spatial_tokens
 from seelike.network import default_device
-from seelike.passes import Analysis, GramSpec
-from seelike.probes import SELECTION_POSITIONS, ProbeEval, ProbeFit, token_positions
-from seelike.skips import SkipStatistics, branch_taps
+from seelike.passes import Analysis, GramSpec, accumulator_of
+from seelike.probes import token_positions
+from seelike.skips import branch_taps
 from seelike.taps import Tap, run_taps
 from seelike.tokens import select_tokens, token_layout
 
@@ -413,7 +424,7 @@ def pooling_work(work: Work, pool: Pool, pooled: int, width: int, b: int) -> Non
 
 def fold_sizes(start: int, n: int, classes: int, folds: int) -> list[int]:
     """Examples of each fold among rows ``start`` to ``start + n - 1`` (consecutive rounds of
-    the class-balanced draw, as :class:`seelike.probes.ProbeFit` folds them)."""
+    the class-balanced draw, as :class:`seelike.analyses.ProbeFit` folds them)."""
     fold = (np.arange(start, start + n) // classes) % folds
     return [int((fold == f).sum()) for f in range(folds)]
 
@@ -593,20 +604,21 @@ def floor_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device) 
     q = x.preset
     probe = probe_set(q, x.purpose, seed=x.repeat)
     b = schedule.batch_size(q, x.purpose)
-    names = list(dict.fromkeys(m for a in x.analyses for m in a.models()))
+    analyses = [accumulator_of(a) for a in x.analyses]
+    names = list(dict.fromkeys(m for a in analyses for m in a.models()))
     sample = probe.tensor(0, min(2, len(probe))).to(device)
     clock = Clock(device)
     with torch.inference_mode():
         shapes, partial = {}, {}
         for m in names:
-            needs = [a.needs(m, nets[m]) for a in x.analyses if m in a.models()]
+            needs = [a.needs(m, nets[m]) for a in analyses if m in a.models()]
             taps = [t for n in needs for t in [*n.taps, *n.streamed, *(s.tap for s in n.grams)]]
             shapes[m] = shapes_of(nets[m], sample, taps)
             # A model that only feeds Grams is not run on a short last minibatch.
             partial[m] = any(n.taps or n.streamed for n in needs)
             nets[m](sample)  # warm-up, outside the clock
         pool = Pool(device)
-        work = pass_work(x.analyses, shapes, pool, b, len(probe), q.image_size)
+        work = pass_work(analyses, shapes, pool, b, len(probe), q.image_size)
         for start in range(0, len(probe), b):
             images = probe.tensor(start, min(start + b, len(probe))).to(device)
             full = len(images) == b

@@ -43,15 +43,16 @@ from unittest import mock
 import numpy as np
 import torch
 
-from seelike import cache, models, probe_sets
+from seelike import cache, datasets, models, probe_sets
 from seelike.book import plan, results, roles, schedule, store
+from seelike.book.images import probe_set
 from seelike.book.knobs import KNOBS
-from seelike.book.presets import Preset, get_preset, parse_overrides, probe_set
+from seelike.book.presets import Preset, get_preset, parse_overrides
 from seelike.passes import Analysis
 from seelike.profile import Profile
 
 #: Imagenette's class labels (ImageNet-1k indices): the paper preset's labels
-CLASS_IDS = probe_sets.class_ids("imagenette")
+CLASS_IDS = datasets.class_ids("imagenette")
 #: the issue's target for every chapter's analyses on one H100
 TARGET_SECONDS = 600
 

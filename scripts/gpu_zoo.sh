@@ -5,7 +5,7 @@
 #   bash scripts/gpu_zoo.sh                      # the shipped zoo: nine models, 470 s budget
 #   MODELS="vit_cifar@seed1 ..." LENGTH=--replay bash scripts/gpu_zoo.sh   # seed variants
 #   MODELS="vit_cifar_small vit_cifar_large vit_cifar_long" LENGTH=--replay \
-#     bash scripts/gpu_zoo.sh     # the scale ladder (seelike.models.PENDING): vit_cifar's steps
+#     bash scripts/gpu_zoo.sh     # the scale ladder (seelike.zoo.PENDING): vit_cifar's steps
 #                                 # at half and double width, four times them for _long
 # Results come back as zoo.tar.* pieces in $OUT (the device tool returns at most 8 files).
 set -uo pipefail

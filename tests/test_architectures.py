@@ -12,10 +12,11 @@ import timm
 import torch
 from torch import nn
 
-from seelike import architectures, cache, catalogue, compare, layers, memory, models, network
+from seelike import architectures, cache, catalogue, compare, layers, memory, models, network, zoo
 from seelike.architectures import Architecture
 from seelike.book import plots
-from seelike.book.presets import get_preset, probe_set
+from seelike.book.images import probe_set
+from seelike.book.presets import get_preset
 from seelike.taps import Tap
 
 # timm's ConvNeXt-atto: a convolutional network the book does not use, with stages of
@@ -161,13 +162,13 @@ def test_zoo_and_paper_models_declare_their_colour_in_one_place() -> None:
     assert plots.model_colour("vit_cifar") == architectures.architecture_of(
         models.meta_build("vit_cifar")).colour
     assert plots.model_colour("vit_cifar@seed2") == plots.model_colour("vit_cifar")
-    assert plots.model_colour("vit_cifar_gap") == models.ZOO["vit_cifar_gap"].colour
+    assert plots.model_colour("vit_cifar_gap") == zoo.ZOO["vit_cifar_gap"].colour
     assert plots.model_colour("resnetv2_50x1_bit.goog_in21k") == plots.model_colour(
         "resnet_cifar")
     less = "vit_base_patch16_224.augreg_in1k"
-    assert plots.model_colour(less) == models.PAPER_MODELS[less].colour
+    assert plots.model_colour(less) == zoo.PAPER_MODELS[less].colour
     # Display only: the colour is not part of what was trained.
-    assert "colour" not in models.spec_dict(models.ZOO["vit_cifar_gap"])
+    assert "colour" not in zoo.spec_dict(zoo.ZOO["vit_cifar_gap"])
 
 
 def test_the_engine_asks_the_catalogue_and_says_how_to_fill_it(

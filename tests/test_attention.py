@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from seelike import attention, models, network
+from seelike.analyses import head_subsets
 from seelike.attention import (
     attention_distances,
     head_outputs,
     head_subset_cka,
     head_subset_features,
-    head_subsets,
     mean_attention_distance,
     uniform_attention_distance,
 )

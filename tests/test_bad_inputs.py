@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from seelike import (
+    analyses,
     cache,
     compare,
     data,
@@ -41,6 +42,7 @@ from seelike import (
     selectors,
     train,
     weights,
+    zoo,
 )
 from seelike import io as sio
 from seelike.attention import attention_distances
@@ -63,7 +65,7 @@ def _classifier() -> ImageClassifier:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3, stride=2),
                         nn.Flatten(), nn.Linear(6 * 3 * 3, 5))
-    return ImageClassifier(net, models.CIFAR_MEAN, models.CIFAR_STD).eval()
+    return ImageClassifier(net, zoo.CIFAR_MEAN, zoo.CIFAR_STD).eval()
 
 
 def _images(n: int = 8) -> torch.Tensor:
@@ -287,11 +289,11 @@ CASES = [
                                                               (0.0, 1.0)),
          ValueError, ("lam", "positive")),
     # model names and manifests: one spelling, one model's files
-    Case("name-seed0", lambda c: models.split_seed("vit_cifar@seed0"), KeyError,
+    Case("name-seed0", lambda c: zoo.split_seed("vit_cifar@seed0"), KeyError,
          ("vit_cifar@seed0", "'vit_cifar'")),
-    Case("name-leading-zero", lambda c: models.split_seed("vit_cifar@seed01"), KeyError,
+    Case("name-leading-zero", lambda c: zoo.split_seed("vit_cifar@seed01"), KeyError,
          ("vit_cifar@seed01", "'vit_cifar@seed1'")),
-    Case("name-non-ascii-digit", lambda c: models.split_seed("vit_cifar@seed\u0661"), KeyError,
+    Case("name-non-ascii-digit", lambda c: zoo.split_seed("vit_cifar@seed\u0661"), KeyError,
          ("seed", "ASCII digits")),
     Case("manifest-other-model", lambda c: models.load("vit_cifar",
                                                        directory=_other_model_files(c.tmp)),
@@ -336,8 +338,8 @@ CASES = [
          TypeError, ("consume", "int")),
     Case("bootstrap-huge", lambda c: MinibatchCKA(2, bootstrap=10**7), ValueError,
          ("bootstrap", "MAX_BOOTSTRAP", "10000000")),
-    Case("bootstrap-huge-analysis", lambda c: compare.analysis_of(
-        compare.CKARequest("vit_cifar"), bootstrap=10**7), ValueError,
+    Case("bootstrap-huge-analysis", lambda c: analyses.analysis_of(
+        analyses.CKARequest("vit_cifar"), bootstrap=10**7), ValueError,
          ("bootstrap", "MAX_BOOTSTRAP")),
     # cache: results that could only be stored pickled
     Case("cache-object", lambda c: cache.cached("t", {"k": 1}, lambda: {
@@ -356,7 +358,7 @@ def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     return SimpleNamespace(model=_classifier(), probe=TensorProbe(_images()), tmp=tmp_path,
                            vit=vit, resnet=models.build("resnet_cifar"),
                            cifar_probe=TensorProbe(torch.rand(4, 3, 32, 32)),
-                           analysis=compare.analysis_of(compare.CKARequest(
+                           analysis=analyses.analysis_of(analyses.CKARequest(
                                "vit_cifar", layers_a=["net.blocks.0"])))
 
 

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from seelike import passes, resample
+from seelike.analyses import CKAAnalysis
 from seelike.cka import MinibatchCKA
-from seelike.compare import CKAAnalysis
 
 PROJECTION = np.random.default_rng(7).normal(size=(25, 30))
 

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import seelike
-from seelike import cache, compare, io, layers, models, passes, weights
+from seelike import analyses, cache, compare, io, layers, models, passes, weights, zoo
 from seelike.book import results, schedule, store
-from seelike.book.presets import get_preset, probe_set
+from seelike.book.images import probe_set
+from seelike.book.presets import get_preset
 
 
 @pytest.fixture(autouse=True)
@@ -164,7 +165,7 @@ def test_the_zoo_fingerprint_follows_the_code_that_builds_the_model(
     monkeypatch.setattr(models, "code_fingerprint", lambda module: f"edited {module}")
     assert models.fingerprint("vit_cifar_gap") != before
     # The display colour is not part of what was trained.
-    assert "colour" not in models.spec_dict(models.spec_of("vit_cifar_gap"))
+    assert "colour" not in zoo.spec_dict(zoo.spec_of("vit_cifar_gap"))
 
 
 def test_state_fingerprint_changes_with_any_weight() -> None:
@@ -285,8 +286,8 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
     # The book's plan would join the pass (tests/test_passes.py covers that); here: the cache.
     monkeypatch.setattr(schedule, "analyses", lambda *args, **kwargs: [])
     within, crossed = results.cka_many(smoke, [
-        compare.CKARequest("vit_cifar", VIT_LAYERS),
-        compare.CKARequest("vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS)])
+        analyses.CKARequest("vit_cifar", VIT_LAYERS),
+        analyses.CKARequest("vit_cifar", VIT_LAYERS, "resnet_cifar", RESNET_LAYERS)])
     assert sorted(loads) == ["resnet_cifar", "vit_cifar"]  # each model loaded (and run) once
     probe = probe_set(smoke, "cka")
     vit, resnet = real_load("vit_cifar"), real_load("resnet_cifar")
@@ -310,7 +311,7 @@ def test_cached_cka_matches_cka_matrix_and_hits(mirror: Path,
 
 def test_cka_cache_key_parts(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     smoke = get_preset("smoke")
-    analysis = compare.analysis_of(compare.CKARequest("vit_cifar", VIT_LAYERS))
+    analysis = analyses.analysis_of(analyses.CKARequest("vit_cifar", VIT_LAYERS))
     assert passes.code_of(analysis) == "seelike.compare"
     key = passes.cache_key(analysis, probe_set(smoke, "cka"), schedule.batch_size(smoke, "cka"))
     assert key["params"]["model_b"] == "vit_cifar" and key["params"]["layers_b"] == VIT_LAYERS
@@ -323,5 +324,5 @@ def test_cka_cache_key_parts(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> N
     retrained = passes.cache_key(analysis, probe_set(smoke, "cka"), 32)
     assert retrained["weights"] == {"vit_cifar": "retrained"}
     assert store.result_id(smoke, analysis, purpose="cka", batch_size=32) != ident
-    assert compare.CKARequest("vit_cifar").resolved()[1] == tuple(
+    assert analyses.CKARequest("vit_cifar").resolved()[1] == tuple(
         layers.layer_names("vit_cifar"))

@@ -11,7 +11,8 @@ import torch
 
 from seelike import models, network, passes, resample
 from seelike import receptive_field as rf
-from seelike.attention import AttentionDistances, HeadSubsetCKA, attention_distances
+from seelike.analyses import AttentionDistances, HeadSubsetCKA
+from seelike.attention import attention_distances
 from seelike.book import claims
 from seelike.book.claims import ch05
 from seelike.probe_sets import TensorProbe

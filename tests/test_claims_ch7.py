@@ -13,11 +13,12 @@ import torch
 from torch import nn
 
 from seelike import passes
+from seelike.analyses import TokenPatchCKA
 from seelike.book import plan, roles, schedule, store
 from seelike.book.claims import ch07
-from seelike.book.presets import get_preset, probe_set
+from seelike.book.images import probe_set
+from seelike.book.presets import get_preset
 from seelike.localization import (
-    TokenPatchCKA,
     border,
     edge_preference,
     interior,

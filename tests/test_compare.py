@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from seelike import compare, grams, models, passes
+from seelike.analyses import CKACurve
 from seelike.cka import MinibatchCKA
-from seelike.compare import CKACurve
 from seelike.probe_sets import TensorProbe
 
 

@@ -28,9 +28,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from seelike import data, probe_sets
+from seelike import data, datasets, probe_sets
 from seelike import io as sio
-from seelike.book.presets import get_preset, probe_set
+from seelike.book.images import probe_set
+from seelike.book.presets import get_preset
 from seelike.network import ImageClassifier
 
 # --- synthetic CIFAR-10 archive -----------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_mirror_cifar10_splits(mirror: Path) -> None:
         keys = list(zip(y.tolist(), names.tolist(), strict=True))
         assert keys == sorted(keys)
     assert (mirror / "datasets" / "cifar10" / "classes.txt").read_text().split() == list(
-        data.CIFAR10_CLASSES)
+        datasets.CIFAR10_CLASSES)
 
 
 # --- class_balanced_subset ---------------------------------------------------------------------
@@ -386,7 +387,7 @@ def test_imagenette_mirror_uses_imagenet_indices(mirror: Path) -> None:
     assert paths == [str(folder / i) for i in ids]
     assert labels.tolist() == table.loc[ids, "imagenet_index"].tolist()
     assert dict(zip(table["wnid"], table["imagenet_index"], strict=True)) == \
-        data.IMAGENETTE_CLASSES
+        datasets.IMAGENETTE_CLASSES
 
 
 def _imagenette_archive(path: Path) -> None:

@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from seelike import cka, models, passes
-from seelike.compare import CKAAnalysis
+from seelike.analyses import CKAAnalysis, EstimatorCKA
 from seelike.estimators import (
-    EstimatorCKA,
     add_chunks,
     chunk_grams,
     layer_sizes,

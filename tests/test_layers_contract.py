@@ -11,7 +11,10 @@ and training) or from ``seelike.book``; models they are given by name come throu
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ def _module_name(path: Path) -> str:
 
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 #: The zoo: which models exist, their weights and how they are trained.
-ZOO = {"seelike.models", "seelike.weights", "seelike.train", "seelike.akamaster"}
+ZOO = {"seelike.zoo", "seelike.models", "seelike.weights", "seelike.train", "seelike.akamaster"}
 ENGINE = sorted(m for m in MODULES if not m.startswith("seelike.book") and m not in ZOO)
 
 
@@ -223,14 +226,45 @@ def test_the_plan_imports_nothing_that_computes(module: str) -> None:
     call none of those functions (a model's facts come through ``seelike.layers``). The
     probe sets' labels reach an analysis through its pass; what an analysis needs from
     another result (Fig 5's heads, a probe's fit) the plan declares as a ``plan.After``,
-    which ``seelike.book.results.resolve`` computes. The analyses' classes are the plan's
-    vocabulary: it constructs them and calls none of their methods."""
+    which ``seelike.book.results.resolve`` computes. The analyses the plan builds are
+    declarations (``seelike.analyses``), data that names models and parameters."""
     path = MODULES[module]
     reach = runtime_imports_of(path, set(MODULES))
     assert not reach & COMPUTING, f"{module} imports {sorted(reach & COMPUTING)}"
     calls = calls_of(ast.parse(path.read_text()))
     methods = {"needs", "begin", "consume", "update", "result", "compute"}
     assert not calls & (COMPUTING_CALLS | methods), sorted(calls & (COMPUTING_CALLS | methods))
+
+
+#: What a pass is made of, and what reads or writes its results or its images: the plan
+#: must not load any of it, even through the modules it imports.
+PASS_MACHINERY = {
+    # the pass and what it runs
+    "seelike.passes", "seelike.hooks", "seelike.taps", "seelike.memory", "seelike.profile",
+    "seelike.cka", "seelike.grams", "seelike.resample", "seelike.ridge",
+    # the analyses' accumulators
+    "seelike.compare", "seelike.accuracy", "seelike.attention", "seelike.estimators",
+    "seelike.localization", "seelike.skips", "seelike.probes", "seelike.receptive_field",
+    # results and images
+    "seelike.book.store", "seelike.book.results", "seelike.book.images", "seelike.data",
+    "seelike.probe_sets", "seelike.train",
+}
+
+
+@pytest.mark.parametrize("module", ["seelike.book.plan", "seelike.book.schedule"])
+def test_importing_the_plan_loads_no_pass_machinery(module: str) -> None:
+    """Everything the plan imports, transitively, in a fresh interpreter: no pass, no
+    accumulator, no results store, no image loader. What it does load to read a model's
+    facts is the zoo (``seelike.zoo``'s specs, and ``seelike.models``, whose import
+    registers the zoo with ``seelike.catalogue`` for ``seelike.layers``' meta builds; the
+    direct test above checks that the plan calls none of its loaders)."""
+    code = (f"import sys, json, {module}\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('seelike'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "seelike.analyses" in loaded and module in loaded
+    assert not loaded & PASS_MACHINERY, f"{module} loads {sorted(loaded & PASS_MACHINERY)}"
 
 
 def test_the_knobs_reach_no_cache_nor_pass() -> None:

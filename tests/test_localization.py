@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from seelike import models, passes
+from seelike.analyses import TokenPatchCKA
 from seelike.layers import block_layers
 from seelike.localization import (
-    TokenPatchCKA,
     example_tokens,
     image_patches,
     interior,

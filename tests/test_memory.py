@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seelike import memory, models, passes
-from seelike.compare import CKARequest, analysis_of
+from seelike.analyses import CKARequest, analysis_of
 from seelike.probe_sets import TensorProbe
 from seelike.taps import Tap
 
@@ -48,7 +48,7 @@ def test_a_pass_that_does_not_fit_is_refused_before_any_forward_pass(
     net = models.build("vit_cifar")
     calls = []
     net.register_forward_pre_hook(lambda *_: calls.append(1))
-    analysis = analysis_of(CKARequest("vit_cifar"))
+    analysis = passes.accumulator_of(analysis_of(CKARequest("vit_cifar")))
     probe = TensorProbe(torch.rand(16, 3, 32, 32))
     # Free memory enough for a minibatch of 8 but not of 16: the layers stream into Grams.
     specs = analysis.needs("vit_cifar", net).grams
@@ -76,8 +76,8 @@ def test_available_bytes_reads_the_host_or_says_it_cannot() -> None:
 def test_bootstrap_draws_count_in_the_memory_check(monkeypatch: pytest.MonkeyPatch) -> None:
     # Memory enough for the pass and its CKA sums, not for 10,000 bootstrap draws of them.
     net = models.build("vit_cifar")
-    plain = analysis_of(CKARequest("vit_cifar"))
-    drawn = analysis_of(CKARequest("vit_cifar"), bootstrap=10_000)
+    plain = passes.accumulator_of(analysis_of(CKARequest("vit_cifar")))
+    drawn = passes.accumulator_of(analysis_of(CKARequest("vit_cifar"), bootstrap=10_000))
     probe = TensorProbe(torch.rand(8, 3, 32, 32))
     specs = plain.needs("vit_cifar", net).grams
     needs = {"vit_cifar": ([], [s.tap for s in specs], len(specs))}

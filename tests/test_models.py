@@ -19,10 +19,10 @@ import timm
 import torch
 from timm.models.vision_transformer import Block
 
-from seelike import data, models, network, weights
+from seelike import data, models, network, weights, zoo
 from seelike.book.presets import PRESETS, zoo_models
 
-CIFAR_ZOO = [n for n, s in models.ZOO.items() if s.family != "akamaster"]
+CIFAR_ZOO = [n for n, s in zoo.ZOO.items() if s.family != "akamaster"]
 # The accuracy floors (%) that the zoo must reach on the full CIFAR-10 test split.
 FLOORS = {"resnet_cifar": 93, "vit_cifar": 80, "vit_cifar_gap": 80, "mixer_cifar": 75,
           "resnet56_akamaster": 93}
@@ -61,7 +61,7 @@ def test_split(mirror: Path) -> tuple[np.ndarray, np.ndarray]:
 # --- loading -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(models.ZOO))
+@pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_zoo_model_loads_offline_in_eval_mode(name: str, mirror: Path) -> None:
     model = _load(name)
     assert isinstance(model, network.ImageClassifier)
@@ -73,13 +73,13 @@ def test_zoo_model_loads_offline_in_eval_mode(name: str, mirror: Path) -> None:
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("name", CIFAR_ZOO + [v for n in models.SEEDS
-                                              for v in models.seed_variants(n)[1:]])
+@pytest.mark.parametrize("name", CIFAR_ZOO + [v for n in zoo.SEEDS
+                                              for v in zoo.seed_variants(n)[1:]])
 def test_manifest_describes_the_current_spec(name: str) -> None:
     manifest = weights.read_manifest(name)
     assert manifest["name"] == name
     assert manifest["sha256"] == weights.sha256_file(weights.weights_path(name))
-    assert manifest["spec"] == models.spec_dict(models.spec_of(name))
+    assert manifest["spec"] == zoo.spec_dict(zoo.spec_of(name))
 
 
 def _copy_zoo_entry(name: str, directory: Path, *, with_weights: bool = True) -> None:
@@ -117,7 +117,7 @@ def test_missing_weights_or_manifest_say_how_to_retrain(tmp_path: Path) -> None:
 def test_unknown_model_lists_the_zoo() -> None:
     with pytest.raises(KeyError) as err:
         models.load("vit_cifar_huge")
-    assert all(name in str(err.value) for name in models.ZOO)
+    assert all(name in str(err.value) for name in zoo.ZOO)
 
 
 def test_akamaster_offline_and_corrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -145,8 +145,8 @@ def test_akamaster_offline_and_corrupt(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_zoo_models_per_preset() -> None:
-    assert zoo_models(PRESETS["cifar"]) == zoo_models(PRESETS["smoke"]) == list(models.ZOO)
-    assert zoo_models(PRESETS["paper"]) == list(models.PAPER_MODELS)
+    assert zoo_models(PRESETS["cifar"]) == zoo_models(PRESETS["smoke"]) == list(zoo.ZOO)
+    assert zoo_models(PRESETS["paper"]) == list(zoo.PAPER_MODELS)
     for preset in PRESETS.values():
         names = zoo_models(preset)
         assert {preset.vit, preset.vit_gap, preset.resnet, preset.mixer} <= set(names)
@@ -156,7 +156,7 @@ def test_zoo_models_per_preset() -> None:
                                   "vit_base_patch32_224.augreg_in21k"])
 def test_meta_build_is_the_module_tree_without_weights(name: str) -> None:
     meta = models.meta_build(name)
-    real = models.build_paper(name) if name in models.PAPER_MODELS else models.build(name)
+    real = models.build_paper(name) if name in zoo.PAPER_MODELS else models.build(name)
     assert [n for n, _ in meta.named_modules()] == [n for n, _ in real.named_modules()]
     shapes = {n: p.shape for n, p in real.named_parameters()}
     assert {n: p.shape for n, p in meta.named_parameters()} == shapes
@@ -169,7 +169,7 @@ def test_default_device_is_the_gpu_if_any() -> None:
 
 def test_paper_model_names_exist_in_timm() -> None:
     pretrained = set(timm.list_pretrained())
-    assert set(models.PAPER_MODELS) <= pretrained
+    assert set(zoo.PAPER_MODELS) <= pretrained
 
 
 @pytest.mark.parametrize("name", CHEAP_PAPER)
@@ -188,7 +188,7 @@ def test_build_paper_offline(name: str) -> None:
 # --- accuracy ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(models.ZOO))
+@pytest.mark.parametrize("name", list(zoo.ZOO))
 def test_recorded_accuracy_holds_on_a_slice(name: str,
                                             test_split: tuple[np.ndarray, np.ndarray]) -> None:
     """The slice's accuracy is within Z binomial standard errors of the full-split figure.
@@ -220,14 +220,14 @@ def test_full_test_split_accuracy_floor(name: str,
 
 # --- training seeds (Chapter 3's seed table) ------------------------------------------------------
 
-SEED_VARIANTS = [v for name in models.SEEDS for v in models.seed_variants(name)[1:]]
+SEED_VARIANTS = [v for name in zoo.SEEDS for v in zoo.seed_variants(name)[1:]]
 
 
 @pytest.mark.parametrize("variant", SEED_VARIANTS)
 def test_seed_variant_loads_and_records_its_seed(variant: str) -> None:
-    base, seed = models.split_seed(variant)
+    base, seed = zoo.split_seed(variant)
     manifest = weights.read_manifest(variant)
-    assert seed > 0 and manifest["seed"] == seed == models.spec_of(variant).seed
+    assert seed > 0 and manifest["seed"] == seed == zoo.spec_of(variant).seed
     # Replayed step for step from the seed-0 run: the seeds differ in the seed alone.
     assert manifest["steps"] == weights.read_manifest(base)["steps"]
     assert manifest["recipe"] == weights.read_manifest(base)["recipe"]
@@ -247,26 +247,26 @@ def test_seed_variant_scores_like_seed_zero(variant: str,
                                            test_split: tuple[np.ndarray, np.ndarray]) -> None:
     """Each seed is within 1.5 points of its seed-0 model on the full lossless test split."""
     x, y = test_split
-    base = models.split_seed(variant)[0]
+    base = zoo.split_seed(variant)[0]
     assert abs(_accuracy(_load(variant), x, y) - _accuracy(_load(base), x, y)) <= 1.5
 
 
 def test_seed_names_are_checked() -> None:
-    assert models.seed_variants("vit_cifar") == ["vit_cifar", "vit_cifar@seed1",
+    assert zoo.seed_variants("vit_cifar") == ["vit_cifar", "vit_cifar@seed1",
                                                  "vit_cifar@seed2"]
-    assert models.seed_variants("mixer_cifar") == ["mixer_cifar"]
+    assert zoo.seed_variants("mixer_cifar") == ["mixer_cifar"]
     with pytest.raises(KeyError, match="no seed 5"):
-        models.spec_of("vit_cifar@seed5")
+        zoo.spec_of("vit_cifar@seed5")
     with pytest.raises(KeyError, match="bad seed"):
-        models.spec_of("vit_cifar@seedx")
+        zoo.spec_of("vit_cifar@seedx")
     with pytest.raises(KeyError, match="unknown model"):
-        models.spec_of("nope@seed1")
+        zoo.spec_of("nope@seed1")
 
 
 # --- the no-skip ViTs (paper Fig 8) --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", models.NOSKIP_BLOCKS)
+@pytest.mark.parametrize("k", zoo.NOSKIP_BLOCKS)
 def test_noskip_block_has_no_residual(k: int) -> None:
     name = f"vit_cifar_noskip{k}"
     model = _load(name)

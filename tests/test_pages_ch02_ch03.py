@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from figure_checks import fits_page
 
-from seelike import models
+from seelike import zoo
 from seelike.book.figures import cka as cka_figures
 from seelike.book.figures import zoo as zoo_figures
 from seelike.book.pages import ch02, ch03
@@ -40,7 +40,7 @@ def test_the_benchmark_table_reads_times_against_the_floor(tmp_path: Path) -> No
 
 def test_the_seed_table_spans_every_seeded_model() -> None:
     table = ch03.seed_table()
-    assert list(table.model) == list(models.SEEDS)
+    assert list(table.model) == list(zoo.SEEDS)
     seeds = table.filter(like="seed ")
     np.testing.assert_allclose(table["range (points)"], seeds.max(axis=1) - seeds.min(axis=1))
 

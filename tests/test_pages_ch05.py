@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from figure_checks import fits_page
 
-from seelike import models, resample
 from seelike import receptive_field as rf
+from seelike import resample, zoo
 from seelike.book import chapter, claims, roles
 from seelike.book.claims import ch05
 from seelike.book.figures import attention as attention_figures
@@ -168,5 +168,5 @@ def test_erf_curves_fit_the_page() -> None:
 
 def test_a_paper_model_declares_no_share_of_the_data() -> None:
     assert roles.data_label("vit_cifar_data30") == "vit_cifar_data30 (30 % of the data)"
-    paper = next(iter(models.PAPER_MODELS))
+    paper = next(iter(zoo.PAPER_MODELS))
     assert roles.data_share(paper) is None and roles.data_label(paper) == paper

@@ -10,11 +10,10 @@ import torch
 from torch import nn
 
 from seelike import cache, models, passes
-from seelike.accuracy import Accuracy
+from seelike.analyses import Accuracy, CKAAnalysis
 from seelike.book import results, schedule, store
 from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA
-from seelike.compare import CKAAnalysis
 from seelike.probe_sets import ProbeSet, TensorProbe
 
 
@@ -134,8 +133,8 @@ def test_bad_input_is_named() -> None:
 
 
 def test_the_chapter_2_curve_ends_at_minibatch_cka_and_keeps_the_full_batch_value() -> None:
+    from seelike.analyses import CKACurve
     from seelike.cka import linear_cka
-    from seelike.compare import CKACurve
 
     nets = {"a": tiny_net(0), "b": tiny_net(1)}
     probe = TensorProbe(torch.rand(24, 3, 16, 16))

@@ -17,25 +17,26 @@ import jupytext
 import numpy as np
 import pytest
 
-from seelike import probe_sets
+from seelike import datasets
+from seelike.analyses import Declaration
 from seelike.book import plan, results, roles, schedule, store
 from seelike.book.chapter import setup
+from seelike.book.images import probe_set
 from seelike.book.knobs import KNOBS
-from seelike.book.presets import PRESETS, get_preset, probe_set
+from seelike.book.presets import PRESETS, get_preset
 from seelike.config import repo_root
-from seelike.data import IMAGENETTE_CLASSES
+from seelike.datasets import IMAGENETTE_CLASSES
 from seelike.layers import layer_names
-from seelike.passes import Analysis
 
 CHAPTERS = repo_root() / "chapters"
 
 
-def _ident(a: Analysis | plan.After) -> tuple[str, str]:
+def _ident(a: Declaration | plan.After) -> tuple[str, str]:
     a = results.resolve(a)
     return a.name, repr(a.params())
 
 
-def _requested(p) -> dict[str, list[Analysis | plan.After]]:
+def _requested(p) -> dict[str, list[Declaration | plan.After]]:
     """Every analysis the chapters request through the plan's functions, by probe purpose."""
     cka = [*plan.representation_structure(p), *plan.seed_structure(p), *plan.noise_floor(p),
            *plan.skip_removed(p), *plan.data_scale(p), *plan.mixer_comparison(p),
@@ -56,13 +57,13 @@ def _requested(p) -> dict[str, list[Analysis | plan.After]]:
 
 
 @pytest.fixture(scope="module")
-def smoke_requests(mirror: Path) -> dict[str, list[Analysis]]:
+def smoke_requests(mirror: Path) -> dict[str, list[Declaration]]:
     return _requested(get_preset("smoke"))
 
 
 @pytest.mark.parametrize("purpose", ["cka", "attention", "estimators", "probe_train"])
 def test_every_requested_analysis_is_planned_for_its_probe_set(
-        smoke_requests: dict[str, list[Analysis]], purpose: str) -> None:
+        smoke_requests: dict[str, list[Declaration]], purpose: str) -> None:
     smoke = get_preset("smoke")
     requested = smoke_requests[purpose]
     assert requested, f"no {purpose} analyses requested"
@@ -72,7 +73,7 @@ def test_every_requested_analysis_is_planned_for_its_probe_set(
 
 
 def test_every_planned_analysis_is_unique_and_of_its_probe_set(
-        smoke_requests: dict[str, list[Analysis]]) -> None:
+        smoke_requests: dict[str, list[Declaration]]) -> None:
     smoke = get_preset("smoke")
     by_purpose = {purpose: [_ident(a) for a in schedule.analyses(smoke, purpose)]
                   for purpose in smoke_requests}
@@ -283,7 +284,7 @@ def test_the_stem_and_the_receptive_fields_chapter_5_reads_come_from_the_declara
 
 
 def test_the_probes_name_the_datasets_classes() -> None:
-    assert probe_sets.class_ids("cifar10") == tuple(range(10))
-    assert probe_sets.class_ids("imagenette") == tuple(sorted(IMAGENETTE_CLASSES.values()))
+    assert datasets.class_ids("cifar10") == tuple(range(10))
+    assert datasets.class_ids("imagenette") == tuple(sorted(IMAGENETTE_CLASSES.values()))
     fit = plan.probe_fit(get_preset("paper"), "vit_base_patch32_224.augreg_in21k")
-    assert fit.classes == 10 and fit.class_ids == probe_sets.class_ids("imagenette")
+    assert fit.classes == 10 and fit.class_ids == datasets.class_ids("imagenette")

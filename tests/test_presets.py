@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from seelike.book import presets
+from seelike.book import images
 from seelike.book.presets import COUNTS, PRESETS, Preset, get_preset
 
 
@@ -76,4 +76,4 @@ def test_every_count_field_is_checked() -> None:
 
 def test_probe_set_needs_a_preset_and_a_known_purpose() -> None:
     with pytest.raises(ValueError, match="valid: cka"):
-        presets.probe_set(get_preset("smoke"), "segmentation")
+        images.probe_set(get_preset("smoke"), "segmentation")

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from seelike import models, passes, probes
+from seelike import analyses, models, passes, probes
+from seelike.analyses import ProbeEval, ProbeFit
 from seelike.localization import spatial_tokens
 from seelike.probe_sets import TensorProbe
-from seelike.probes import ProbeEval, ProbeFit, token_positions
+from seelike.probes import token_positions
 from seelike.ridge import (
     Stats,
     cross_validate,
@@ -126,9 +127,10 @@ def test_a_few_shot_fit_is_dual_and_gives_the_primal_fit(monkeypatch: pytest.Mon
     images = torch.rand(24, 3, 32, 32)
     net = models.build("vit_cifar")
 
-    def fit() -> tuple[ProbeFit, dict[str, np.ndarray]]:
-        analysis = ProbeFit("vit_cifar", ("net.blocks.5",), ("token", "cls"),
-                            classes=4, max_positions=4, folds=3, lambdas=(1e-2, 1.0, 100.0))
+    def fit() -> tuple[probes.ProbeFitAccumulator, dict[str, np.ndarray]]:
+        analysis = passes.accumulator_of(ProbeFit(
+            "vit_cifar", ("net.blocks.5",), ("token", "cls"), classes=4, max_positions=4,
+            folds=3, lambdas=(1e-2, 1.0, 100.0)))
         (out,) = passes.run([analysis], {"vit_cifar": net}, TensorProbe(images, labels),
                             batch_size=12)
         return analysis, out
@@ -157,7 +159,7 @@ def test_token_features_are_the_probed_positions_whether_all_or_a_sub_grid(
     output = torch.randn(*shape)
     tokens, grid = spatial_tokens(output, prefix)
     index, sub = token_positions(grid)
-    feats, got = probes._features(output, "token", prefix, probes.MAX_POSITIONS)
+    feats, got = probes._features(output, "token", prefix, analyses.MAX_POSITIONS)
     gathered = tokens[:, torch.as_tensor(index)]
     # The same values in the same layout as the gather, whichever path made them: the
     # probes' float sums see identical inputs.
@@ -250,3 +252,37 @@ def test_paper_resnet_probes_run_at_random_init() -> None:
                             max_positions=4)
     assert out["token_grid"].tolist() == [[2, 2]]
     assert np.isfinite(out["token"]).all() and np.isfinite(out["gap"]).all()
+
+
+def test_probes_of_one_model_in_one_pass_share_their_features(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two draws' fits evaluated in one pass, beside another model's: each layer's features
+    # are made once per minibatch for the model's probes, and each evaluation comes out as
+    # it does alone in its own pass, bit for bit.
+    torch.manual_seed(0)
+    labels = np.arange(24) % 4
+    images = torch.rand(24, 3, 32, 32)
+    nets = {"vit_cifar": models.build("vit_cifar"), "resnet_cifar": models.build("resnet_cifar")}
+    probe = TensorProbe(images, labels)
+    common = dict(classes=4, max_positions=4)
+    layers = {"vit_cifar": ("net.blocks.0", "net.blocks.5"), "resnet_cifar": ("net.layer1.0",)}
+    kinds = {"vit_cifar": ("token", "cls"), "resnet_cifar": ("token", "gap")}
+    evaluations = []
+    for name, lambdas in (("vit_cifar", (1e-2,)), ("resnet_cifar", (1e-2,)),
+                          ("vit_cifar", (1.0,))):
+        fit = ProbeFit(name, layers[name], kinds[name], folds=2, lambdas=lambdas, **common)
+        (fitted,) = passes.run([fit], {name: nets[name]}, probe, batch_size=12)
+        evaluations.append(ProbeEval(name, layers[name], kinds[name], fit=fitted,
+                                     fit_id=str(lambdas), **common))
+    alone = [passes.run([e], {e.model: nets[e.model]}, probe, batch_size=12)[0]
+             for e in evaluations]
+    made = []
+    features = probes._features
+    monkeypatch.setattr(probes, "_features", lambda *a: made.append(a[1]) or features(*a))
+    together = passes.run(evaluations, nets, probe, batch_size=12)
+    # Two minibatches; per minibatch each (model, layer, kind) once: vit 2 x 2, resnet 1 x 2.
+    assert len(made) == 2 * (4 + 2)
+    for one, shared in zip(alone, together, strict=True):
+        assert one.keys() == shared.keys()
+        for key in one:
+            np.testing.assert_array_equal(one[key], shared[key], err_msg=key)

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from seelike import models, passes
+from seelike.analyses import SkipStatistics
 from seelike.probe_sets import TensorProbe
 from seelike.profile import Profile
-from seelike.skips import SkipStatistics
 
 
 def test_nested_parts_count_for_themselves_alone() -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seelike import data, models, train, weights
+from seelike import data, models, train, weights, zoo
 
 TINY = dict(device="cpu", steps=3, batch_size=8, limit=64, progress=False)
 HISTORY_KEYS = {"step", "epoch", "seconds", "train_loss", "train_acc", "test_acc"}
@@ -26,7 +26,7 @@ def test_tiny_run_writes_verified_weights_and_manifest(name: str, tmp_path: Path
     # The same record as the shipped zoo's manifests, so chapters can read either.
     assert set(on_disk) == set(weights.read_manifest(name))
     assert on_disk["name"] == name and on_disk["steps"] == 3 and on_disk["train_examples"] == 64
-    assert on_disk["spec"] == models.spec_dict(models.spec_of(name))
+    assert on_disk["spec"] == zoo.spec_dict(zoo.spec_of(name))
     assert len(on_disk["history"]) == 3 and all(set(h) == HISTORY_KEYS
                                                 for h in on_disk["history"])
     wpath = tmp_path / f"{name}.safetensors"
@@ -125,28 +125,28 @@ def test_resume_continues_an_interrupted_run_exactly(tmp_path: Path, mirror: Pat
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name", sorted(models.PENDING))
+@pytest.mark.parametrize("name", sorted(zoo.PENDING))
 def test_the_scale_ladder_trains_end_to_end_before_its_weights_exist(name: str, tmp_path: Path,
                                                                      mirror: Path) -> None:
     """The models the next device call trains: declared, buildable and trainable here (a few
     steps on the CPU), but not in the zoo the book iterates until their weights land."""
-    assert name not in models.ZOO
+    assert name not in zoo.ZOO
     manifest = train.train(name, out_dir=tmp_path, **TINY)
     assert set(manifest) == set(weights.read_manifest("vit_cifar"))
-    assert manifest["spec"]["arch"] == models.spec_of(name).arch
+    assert manifest["spec"]["arch"] == zoo.spec_of(name).arch
     loaded = models.load(name, directory=tmp_path)
     assert loaded(torch.rand(2, 3, 32, 32)).shape == (2, 10)
-    like, factor = models.spec_of(name).extra["steps_of"]
+    like, factor = zoo.spec_of(name).extra["steps_of"]
     assert train.replay_steps(name) == factor * weights.read_manifest(like)["steps"]
 
 
 def test_every_registered_model_ships_its_weights() -> None:
     """A zoo model without weights would break every chapter that iterates the zoo: a model
     is registered in the commit that ships its weights (the external ResNet-56 is fetched)."""
-    for name, spec in models.ZOO.items():
+    for name, spec in zoo.ZOO.items():
         if spec.family == "akamaster":
             continue
-        for variant in models.seed_variants(name):
+        for variant in zoo.seed_variants(name):
             assert weights.weights_path(variant).is_file(), variant
             assert weights.read_manifest(variant)["sha256"] == weights.sha256_file(
                 weights.weights_path(variant)), variant

@@ -8,36 +8,21 @@ instead of a pass of its own. :func:`accuracy_gap` compares two models image by 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from seelike.analyses import Accuracy
 from seelike.passes import Analysis, Batch, Needs
 from seelike.taps import Tap
 
-__all__ = ["Accuracy", "accuracy_gap"]
+__all__ = ["AccuracyAccumulator", "accuracy_gap"]
 
 
-@dataclass(eq=False)
-class Accuracy(Analysis):
-    """Top-1 accuracy (%) of ``model`` on a probe set, against the probe set's labels.
-
-    A :class:`seelike.passes.Analysis` that reads the logits (the root module's output),
-    so it joins any other analysis's pass over the same images instead of making its own.
-    """
-
-    name: ClassVar[str] = "accuracy"
-    model: str
-
-    def models(self) -> tuple[str, ...]:
-        return (self.model,)
-
-    def params(self) -> dict[str, Any]:
-        # The labels follow from the probe set's IDs, which the cache key holds.
-        return {"model": self.model, "statistic": "top-1 accuracy (%)"}
+class AccuracyAccumulator(Accuracy, Analysis):
+    """Computes a :class:`seelike.analyses.Accuracy` in a pass, from the logits (the root
+    module's output) and the minibatch's labels."""
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=[Tap("")])  # the root module's output: the logits

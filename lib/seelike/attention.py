@@ -1,9 +1,10 @@
 """Mean attention distances of ViT heads, and the outputs of subsets of heads.
 
 Two quantities: the mean attention distance of every head of every block of a ViT
-(:class:`AttentionDistances`, :func:`attention_distances`; paper Figs 3-4, C.5, C.6), and
-the minibatch CKA between subsets of one block's heads, ordered local → global by that
-distance, and the layers of a CNN (:class:`HeadSubsetCKA`, :func:`head_subset_cka`).
+(:class:`seelike.analyses.AttentionDistances`, :func:`attention_distances`; paper Figs
+3-4, C.5, C.6), and the minibatch CKA between subsets of one block's heads, ordered
+local → global by that distance, and the layers of a CNN
+(:class:`seelike.analyses.HeadSubsetCKA`, :func:`head_subset_cka`).
 
 The mean attention distance of a head (Dosovitskiy et al. 2021, appendix D.7) is the
 distance in pixels between a query patch and the key patches it attends to, weighted by
@@ -21,7 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from seelike import passes
+from seelike.analyses import AttentionDistances, ClsMode, HeadSubsetCKA
 from seelike.cka import MinibatchCKA, transformed_grams
 from seelike.layers import block_layers
 from seelike.passes import Analysis, Batch, GramSpec, Needs
@@ -36,21 +38,17 @@ from seelike.taps import Tap, run_taps
 from seelike.tokens import TokenMode
 
 __all__ = [
-    "AttentionDistances",
-    "ClsMode",
-    "HeadSubsetCKA",
+    "AttentionDistancesAccumulator",
+    "HeadSubsetCKAAccumulator",
     "attention_distances",
     "distance_matrix",
     "head_outputs",
     "head_subset_cka",
     "head_subset_features",
-    "head_subsets",
     "mean_attention_distance",
     "uniform_attention_distance",
     "vit_geometry",
 ]
-
-ClsMode = Literal["drop", "renormalise"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -148,29 +146,10 @@ class _Distances:
             for i in range(0, len(attn), DISTANCE_CHUNK)])
 
 
-@dataclass(eq=False)
-class AttentionDistances(Analysis):
-    """(blocks, heads) mean attention distances of ViT ``model``, one array per CLS mode.
-
-    A :class:`seelike.passes.Analysis` (cache folder ``attention_distance``): the
-    softmax probabilities of every block, read in one pass for all ``cls`` modes. Every
-    image weighs the same (the last minibatch may be smaller). Beside each mode's
-    ``(blocks, heads)`` mean, ``<cls>_per_example`` keeps every image's
-    ``(examples, blocks, heads)`` distances (float32), so that a bootstrap interval can
-    resample the images (:func:`seelike.resample.weighted_means`) without a second pass.
-    """
-
-    name: ClassVar[str] = "attention_distance"
-    model: str
-    cls: tuple[ClsMode, ...] = ("drop", "renormalise")
-
-    def models(self) -> tuple[str, ...]:
-        return (self.model,)
-
-    def params(self) -> dict[str, Any]:
-        return {"model": self.model, "cls": list(self.cls),
-                "statistic": "mean attention distance in pixels, per block and head, "
-                             "and per example"}
+class AttentionDistancesAccumulator(AttentionDistances, Analysis):
+    """Computes :class:`seelike.analyses.AttentionDistances` in a pass: the softmax
+    probabilities of every block, reduced to distances per image as the forward pass
+    records them, for all ``cls`` modes at once."""
 
     def _taps(self, net: nn.Module) -> list[Tap]:
         reduce = _Distances(*vit_geometry(net), tuple(self.cls))
@@ -216,21 +195,6 @@ def attention_distances(
 # ---- subsets of heads ------------------------------------------------------------------------
 
 
-def head_subsets(distances_of_block: np.ndarray, size: int) -> list[np.ndarray]:
-    """Sliding windows of ``size`` heads over the heads sorted local → global.
-
-    ``distances_of_block`` is one row of :func:`attention_distances`. Window i holds the
-    heads of ranks i … i + size - 1, so consecutive subsets share all but one head and their
-    mean distance grows monotonically (paper Fig 5; the paper leaves subset size and sliding
-    vs cumulative open).
-    """
-    d = np.asarray(distances_of_block)
-    if not 1 <= size <= len(d):
-        raise ValueError(f"subset size must be in 1..{len(d)}, got {size}")
-    order = np.argsort(d, kind="stable")
-    return [order[i:i + size] for i in range(len(d) - size + 1)]
-
-
 def head_outputs(model: nn.Module, block_index: int, x: torch.Tensor) -> torch.Tensor:
     """(b, tokens, heads, head_dim): each head's ``attn @ v`` in block ``block_index``.
 
@@ -266,35 +230,11 @@ def head_subset_features(
     return chosen.reshape(chosen.shape[0], -1)
 
 
-@dataclass(eq=False)
-class HeadSubsetCKA(Analysis):
-    """(subsets, cnn_layers) minibatch CKA between subsets of a ViT's heads and CNN layers.
-
-    A :class:`seelike.passes.Analysis` (cache folder ``head_subset_cka``). The heads of
-    ``blocks`` are concatenated in block order (block-major), so subset indices count heads
-    of the first listed block first; subsets usually come from :func:`head_subsets`.
-    ``cnn_layers`` are the CNN's lower units. A last minibatch smaller than the pass's batch
-    size is dropped. ``bootstrap`` > 0 keeps that many CKA matrices over resamplings of the
-    examples beside the matrix (``boot``, from the Grams in hand:
-    :meth:`seelike.cka.MinibatchCKA.compute_bootstrap`), for bootstrap intervals of any
-    statistic of the matrix.
-    """
-
-    name: ClassVar[str] = "head_subset_cka"
-    vit: str
-    blocks: tuple[int, ...]
-    subsets: tuple[tuple[int, ...], ...]
-    cnn: str
-    cnn_layers: tuple[str, ...]
-    tokens: TokenMode = "all"
-    unbiased: bool = True
-    bootstrap: int = 0
-
-    def __post_init__(self) -> None:
-        self.blocks = tuple(int(b) for b in self.blocks)
-        self.subsets = tuple(tuple(int(h) for h in s) for s in self.subsets)
-        self.cnn_layers = tuple(self.cnn_layers)
-        self._accumulator()  # a bootstrap out of bounds is refused here, before any pass
+class HeadSubsetCKAAccumulator(HeadSubsetCKA, Analysis):
+    """Computes a :class:`seelike.analyses.HeadSubsetCKA` in a pass: each subset's heads
+    read at the input of its blocks' output projections, one transformed Gram per subset,
+    against the CNN layers' Grams from the pass (:meth:`seelike.cka.MinibatchCKA.
+    compute_bootstrap` for the draws)."""
 
     def _accumulator(self) -> MinibatchCKA:
         return MinibatchCKA(len(self.subsets), len(self.cnn_layers), unbiased=self.unbiased,
@@ -302,16 +242,6 @@ class HeadSubsetCKA(Analysis):
 
     def state_bytes(self, batch: int, image_size: int) -> int:
         return self._accumulator().state_bytes(batch)
-
-    def models(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((self.vit, self.cnn)))
-
-    def params(self) -> dict[str, Any]:
-        return {"vit": self.vit, "blocks": list(self.blocks),
-                "subsets": [list(s) for s in self.subsets], "cnn": self.cnn,
-                "cnn_layers": list(self.cnn_layers), "tokens": self.tokens,
-                "unbiased": self.unbiased, "estimator": "linear minibatch CKA",
-                "bootstrap": self.bootstrap}
 
     def _head_taps(self) -> list[Tap]:
         return [Tap(f"net.blocks.{b}.attn.proj", "input") for b in self.blocks]
@@ -362,9 +292,10 @@ def head_subset_cka(
 ) -> np.ndarray:
     """(subsets, cnn_layers) minibatch CKA between head subsets of one ViT block and CNN layers.
 
-    Subsets usually come from :func:`head_subsets`, ``cnn_layers`` from the ResNet's lower units
-    (e.g. ``layers.block_layers(resnet)[:5]``). As in :func:`seelike.compare.cka_matrix`, a
-    last minibatch smaller than ``batch_size`` is dropped. See :class:`HeadSubsetCKA`.
+    Subsets usually come from :func:`seelike.analyses.head_subsets`, ``cnn_layers`` from
+    the ResNet's lower units (e.g. ``layers.block_layers(resnet)[:5]``). As in
+    :func:`seelike.compare.cka_matrix`, a last minibatch smaller than ``batch_size`` is
+    dropped. See :class:`seelike.analyses.HeadSubsetCKA`.
     """
     device = device if device is not None else next(vit.parameters()).device
     analysis = HeadSubsetCKA("vit", (block_index,), tuple(tuple(np.asarray(s).tolist())

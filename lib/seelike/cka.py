@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from seelike.analyses import check_bootstrap
 from seelike.grams import Features, as_matrix, grams
 
 __all__ = ["MinibatchCKA", "cka_of_grams", "gram_linear", "hsic", "linear_cka", "transform_gram",
@@ -217,11 +218,6 @@ def cka_of_grams(k_x: torch.Tensor, k_y: torch.Tensor, *, unbiased: bool) -> flo
     return xy / (float(np.sqrt(xx)) * float(np.sqrt(yy)))
 
 
-#: The most bootstrap draws one :class:`MinibatchCKA` keeps: each holds a CKA matrix and
-#: every minibatch multiplies a ``(draws, b)`` weight matrix into the Grams' row terms, so
-#: memory and time grow with the draws (a few hundred settle a percentile interval).
-MAX_BOOTSTRAP = 10_000
-
 
 class MinibatchCKA:
     """Accumulates minibatch linear CKA between every layer of model a and every layer of b.
@@ -242,12 +238,7 @@ class MinibatchCKA:
     def __init__(self, num_a: int, num_b: int | None = None, *, unbiased: bool = True,
                  bootstrap: int = 0, seed: int = 0) -> None:
         num_b = num_a if num_b is None else num_b
-        if not isinstance(bootstrap, int | np.integer) or isinstance(bootstrap, bool) \
-                or not 0 <= bootstrap <= MAX_BOOTSTRAP:
-            raise ValueError(f"bootstrap must be a number of draws (an int from 0 to "
-                             f"MAX_BOOTSTRAP={MAX_BOOTSTRAP}), got {bootstrap!r}; percentile "
-                             "intervals settle within a few hundred draws")
-        self.bootstrap = int(bootstrap)
+        self.bootstrap = check_bootstrap(bootstrap)
         self.seed = seed
         for name, value in (("num_a", num_a), ("num_b", num_b)):
             if not isinstance(value, int | np.integer) or isinstance(value, bool):

@@ -9,22 +9,21 @@ the number of examples.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, get_args
+from typing import get_args
 
 import numpy as np
 import torch
 from torch import nn
 
 from seelike import passes
+from seelike.analyses import CKAAnalysis, CKACurve
 from seelike.cka import MinibatchCKA
-from seelike.layers import layer_names
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 from seelike.selectors import submodule
 from seelike.taps import Tap
 from seelike.tokens import TokenMode
 
-__all__ = ["CKAAnalysis", "CKACurve", "CKARequest", "Pair", "analysis_of", "cka_matrices",
+__all__ = ["CKAAnalysisAccumulator", "CKACurveAccumulator", "Pair", "cka_matrices",
            "cka_matrix"]
 
 
@@ -96,31 +95,13 @@ def _check_run(probe: object, batch_size: int, unbiased: bool, tokens: str) -> N
 Pair = tuple[str, str]
 
 
-@dataclass(eq=False)
-class CKAAnalysis(Analysis):
-    """Minibatch CKA between ``layers_a`` of model ``model_a`` and ``layers_b`` of ``model_b``.
+class CKAAnalysisAccumulator(CKAAnalysis, Analysis):
+    """Computes a :class:`seelike.analyses.CKAAnalysis` in a pass.
 
-    A :class:`seelike.passes.Analysis`: each layer's transformed Gram matrix comes from the
-    pass, formed once per minibatch however many matrices use it; this analysis adds one
-    ``(layers_a, b^2) @ (b^2, layers_b)`` product per full minibatch. ``model_b == model_a``
-    with the same layers is a within-model matrix (one set of Grams).
+    Each layer's transformed Gram matrix comes from the pass, formed once per minibatch
+    however many matrices use it; this adds one ``(layers_a, b^2) @ (b^2, layers_b)``
+    product per full minibatch (one set of Grams for a within-model matrix).
     """
-
-    name: ClassVar[str] = "cka"
-    model_a: str
-    layers_a: tuple[str, ...]
-    model_b: str
-    layers_b: tuple[str, ...]
-    tokens: TokenMode = "all"
-    unbiased: bool = True
-    bootstrap: int = 0  # resamplings of the examples kept beside the matrix (``boot``)
-
-    def __post_init__(self) -> None:
-        self.layers_a, self.layers_b = tuple(self.layers_a), tuple(self.layers_b)
-        if not self.layers_a or not self.layers_b:
-            raise ValueError(f"CKA of {self.model_a} vs {self.model_b} needs layers on both "
-                             "sides")
-        self._accumulator()  # a bootstrap out of bounds is refused here, before any pass
 
     def _accumulator(self) -> MinibatchCKA:
         return MinibatchCKA(len(self.layers_a), len(self.layers_b), unbiased=self.unbiased,
@@ -132,15 +113,6 @@ class CKAAnalysis(Analysis):
     @property
     def _self(self) -> bool:
         return self.model_a == self.model_b and self.layers_a == self.layers_b
-
-    def models(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((self.model_a, self.model_b)))
-
-    def params(self) -> dict[str, Any]:
-        return {"model_a": self.model_a, "layers_a": list(self.layers_a),
-                "model_b": self.model_b, "layers_b": list(self.layers_b),
-                "tokens": self.tokens, "unbiased": self.unbiased,
-                "estimator": "linear minibatch CKA", "bootstrap": self.bootstrap}
 
     def _specs(self, layers: Sequence[str]) -> list[GramSpec]:
         return [GramSpec(Tap(layer), self.tokens, self.unbiased) for layer in layers]
@@ -167,35 +139,9 @@ class CKAAnalysis(Analysis):
         return out
 
 
-@dataclass(eq=False)
-class CKACurve(Analysis):
-    """Minibatch CKA of layer pairs as minibatches accumulate, and the full-batch value.
-
-    Pair ``i`` is ``layers_a[i]`` of ``model_a`` against ``layers_b[i]`` of ``model_b``.
-    ``curve[k, i]`` is the pair's minibatch CKA after ``k + 1`` minibatches; ``full[i]`` is
-    the unbiased CKA of one batch holding all the examples, for which this analysis keeps
-    the pairs' features (so meant for a few layers, not for many).
-    """
-
-    name: ClassVar[str] = "cka_curve"
-    model_a: str
-    layers_a: tuple[str, ...]
-    model_b: str
-    layers_b: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        self.layers_a, self.layers_b = tuple(self.layers_a), tuple(self.layers_b)
-        if len(self.layers_a) != len(self.layers_b):
-            raise ValueError(f"pairs need as many layers on each side, got "
-                             f"{len(self.layers_a)} and {len(self.layers_b)}")
-
-    def models(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((self.model_a, self.model_b)))
-
-    def params(self) -> dict[str, Any]:
-        return {"model_a": self.model_a, "layers_a": list(self.layers_a),
-                "model_b": self.model_b, "layers_b": list(self.layers_b),
-                "estimator": "unbiased minibatch CKA, cumulative; full-batch unbiased CKA"}
+class CKACurveAccumulator(CKACurve, Analysis):
+    """Computes a :class:`seelike.analyses.CKACurve` in a pass: the pairs' sums per
+    minibatch, and their features, kept in host memory for the full-batch value."""
 
     def _side(self, model: str) -> list[str]:
         return [*(self.layers_a if model == self.model_a else ()),
@@ -283,42 +229,3 @@ def cka_matrices(models: Mapping[str, nn.Module], layers: Mapping[str, Sequence[
     out = passes.run(analyses, models, probe, batch_size=batch_size, device=device,
                      progress=progress)
     return {pair: r["cka"] for pair, r in zip(pairs, out, strict=True)}
-
-
-@dataclass(frozen=True)
-class CKARequest:
-    """One CKA matrix to compute: ``model_a``'s ``layers_a`` against ``model_b``'s ``layers_b``.
-
-    ``model_b=None`` compares ``model_a`` with itself (``layers_b`` defaults to ``layers_a``);
-    layers ``None`` means :func:`seelike.layers.layer_names` (``paper_layers``).
-    """
-
-    model_a: str
-    layers_a: Sequence[str] | None = None
-    model_b: str | None = None
-    layers_b: Sequence[str] | None = None
-
-    @property
-    def pair(self) -> tuple[str, str]:
-        """``(model_a, model_b)``, ``model_a`` twice for a model with itself: what the matrix
-        compares, a name to key results by."""
-        return self.model_a, self.model_b or self.model_a
-
-    def resolved(self) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
-        la = tuple(self.layers_a) if self.layers_a is not None else tuple(layer_names(
-            self.model_a))
-        b = self.model_a if self.model_b is None else self.model_b
-        if self.layers_b is not None:
-            lb = tuple(self.layers_b)
-        elif self.model_b is None:
-            lb = la
-        else:
-            lb = tuple(layer_names(b))
-        return self.model_a, la, b, lb
-
-
-def analysis_of(request: CKARequest, *, tokens: TokenMode = "all",
-                unbiased: bool = True, bootstrap: int = 0) -> CKAAnalysis:
-    """The :class:`CKAAnalysis` that computes ``request`` (``bootstrap`` draws beside it)."""
-    a, la, b, lb = request.resolved()
-    return CKAAnalysis(a, la, b, lb, tokens, unbiased, bootstrap)

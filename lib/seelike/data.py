@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seelike.config import DATA_ENV, data_root
+from seelike.datasets import IMAGENETTE_CLASSES
 from seelike.io import DataError, atomic_write_bytes
 
-__all__ = ["CIFAR10_CLASSES", "CIFAR10_MD5", "CIFAR10_SHA256", "CIFAR10_URL", "DEFAULT_CROP_PCT",
-           "DEFAULT_INTERPOLATION", "IMAGENETTE_CLASSES", "IMAGENETTE_DIR", "IMAGENETTE_MINI_DIR",
+__all__ = ["CIFAR10_MD5", "CIFAR10_SHA256", "CIFAR10_URL", "DEFAULT_CROP_PCT",
+           "DEFAULT_INTERPOLATION", "IMAGENETTE_DIR", "IMAGENETTE_MINI_DIR",
            "IMAGENETTE_URL", "IMAGE_EXTENSIONS", "cifar10", "class_balanced_subset",
            "convert_cifar10_archive", "image_folder", "imagenette", "load_images",
            "preprocess_config"]
@@ -48,18 +49,10 @@ CIFAR10_SHA256 = {
     "test": ("52a9dc125982c0440d5eed87474b2f521e96c45a98df08e4329aa42c692b9d9d",
              "c5575395e636cadcdfe5764ffc8d56f56d234a4dc687096f8fc2d975dd6a5597"),
 }
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")
 
 IMAGENETTE_URL = "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-320.tgz"
 IMAGENETTE_DIR = "imagenette2-320"
 IMAGENETTE_MINI_DIR = "imagenette-mini"
-# Imagenette's 10 WordNet ids and their standard ImageNet-1k class indices, so that a
-# pretrained ImageNet classifier's predictions can be scored directly.
-IMAGENETTE_CLASSES = {
-    "n01440764": 0, "n02102040": 217, "n02979186": 482, "n03000684": 491, "n03028079": 497,
-    "n03394916": 566, "n03417042": 569, "n03425413": 571, "n03445777": 574, "n03888257": 701,
-}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 # timm's defaults for a model whose pretrained_cfg says nothing else.
 DEFAULT_CROP_PCT = 0.875

@@ -5,34 +5,32 @@ A check beyond the paper. Raghu et al. (2021) compute every CKA heatmap with min
 noticeable effect. This module measures that, and what the biased HSIC_0 would have done,
 without running the models once per size.
 
-:class:`EstimatorCKA` is a :class:`seelike.passes.Analysis`. The pass runs each model once per
-minibatch of the largest size B and forms every layer's B x B Gram matrix once. A smaller
-size b (a divisor of B) is the B / b consecutive b-example chunks of that minibatch, whose
-Gram matrices are the diagonal b x b blocks of the big one (:func:`chunk_grams`). The CKA at
-b is therefore what a pass in minibatches of b over the same examples in the same order
-gives, both estimators come from the same Grams, and a probe set of exactly B examples makes
-the largest size full-batch CKA.
+:class:`EstimatorCKAAccumulator` computes a :class:`seelike.analyses.EstimatorCKA`. The pass
+runs each model once per minibatch of the largest size B and forms every layer's B x B Gram
+matrix once. A smaller size b (a divisor of B) is the B / b consecutive b-example chunks of
+that minibatch, whose Gram matrices are the diagonal b x b blocks of the big one
+(:func:`chunk_grams`). The CKA at b is therefore what a pass in minibatches of b over the
+same examples in the same order gives, both estimators come from the same Grams, and a probe
+set of exactly B examples makes the largest size full-batch CKA.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from seelike import catalogue
+from seelike.analyses import EstimatorCKA
 from seelike.cka import MinibatchCKA, transform_gram
 from seelike.passes import Analysis, Batch, GramSpec, Needs
 from seelike.taps import Tap, run_taps
-from seelike.tokens import TokenMode
 
 ESTIMATORS = ("biased", "unbiased")
 
-__all__ = ["ESTIMATORS", "EstimatorCKA", "add_chunks", "chunk_grams", "layer_sizes",
+__all__ = ["ESTIMATORS", "EstimatorCKAAccumulator", "add_chunks", "chunk_grams", "layer_sizes",
            "mean_similarity", "similarity_summary"]
 
 
@@ -67,65 +65,13 @@ def add_chunks(acc: MinibatchCKA, grams: torch.Tensor, size: int) -> None:
         acc.update_transformed(chunk.flatten(1), None, size)
 
 
-@dataclass(eq=False)
-class EstimatorCKA(Analysis):
-    """Minibatch CKA between all layers of some models, per minibatch size and HSIC estimator.
-
-    ``layers`` maps each model to its layers; every result matrix is over all of them, the
-    models' layers concatenated in that order, so one matrix holds every within- and
-    cross-model pair (:meth:`block` cuts it up). ``batches`` are the minibatch sizes, each at
-    least 4 (HSIC_1 needs 4 examples) and each a divisor of the pass's minibatch size, which
-    should be the largest of them. A short last pass minibatch is skipped, as in
-    :class:`seelike.compare.CKAAnalysis`.
+class EstimatorCKAAccumulator(EstimatorCKA, Analysis):
+    """Computes an :class:`seelike.analyses.EstimatorCKA` in a pass.
 
     Memory: per pass minibatch of B examples, one float64 B x B Gram per layer (8 B^2 bytes
     each) besides the activations the pass holds, and while a size is transformed a few
     temporaries as large as those Grams (at size B; a smaller size b needs b / B of that).
     """
-
-    name: ClassVar[str] = "estimator_cka"
-    layers: Mapping[str, Sequence[str]]
-    batches: Sequence[int]
-    tokens: TokenMode = "all"
-
-    def __post_init__(self) -> None:
-        self.layers = {m: tuple(names) for m, names in self.layers.items()}
-        self.batches = tuple(int(b) for b in self.batches)
-        if not self.layers or not all(self.layers.values()):
-            raise ValueError("EstimatorCKA needs at least one model, each with layers")
-        if not self.batches or min(self.batches) < 4:
-            raise ValueError(f"minibatch sizes must be at least 4 (HSIC_1), got {self.batches}")
-        if list(self.batches) != sorted(set(self.batches)):
-            raise ValueError(f"minibatch sizes must be distinct and ascending, got "
-                             f"{self.batches}")
-
-    @property
-    def num_layers(self) -> int:
-        """Rows (and columns) of each result matrix: every model's layers."""
-        return sum(len(names) for names in self.layers.values())
-
-    def index(self, model: str) -> slice:
-        """Where ``model``'s layers sit in the rows and columns of a result matrix."""
-        start = 0
-        for m, names in self.layers.items():
-            if m == model:
-                return slice(start, start + len(names))
-            start += len(names)
-        raise KeyError(f"{model!r} is not one of this analysis's models {list(self.layers)}")
-
-    def block(self, matrix: np.ndarray, model_a: str, model_b: str) -> np.ndarray:
-        """``model_a``'s layers (rows) by ``model_b``'s (columns) of ``(..., L, L)`` matrices."""
-        return np.asarray(matrix)[..., self.index(model_a), self.index(model_b)]
-
-    def models(self) -> tuple[str, ...]:
-        return tuple(self.layers)
-
-    def params(self) -> dict[str, Any]:
-        # A list of pairs, not a mapping: the order of the models is the layout of the result,
-        # and a canonical JSON key may sort mapping keys.
-        return {"layers": [[m, list(names)] for m, names in self.layers.items()],
-                "batches": list(self.batches), "tokens": self.tokens,
-                "estimator": "linear minibatch CKA, HSIC_0 and HSIC_1, chunks of one pass"}
 
     def _specs(self, model: str) -> list[GramSpec]:
         # The biased transform H K H is the Gram of the features centred over the minibatch:

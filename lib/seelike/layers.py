@@ -16,9 +16,9 @@ from seelike import architectures, catalogue
 from seelike.architectures import architecture_of, declared, network_of
 from seelike.tokens import token_layout
 
-__all__ = ["block_index", "block_layers", "family", "family_of", "has_class_token",
-           "kinds_and_blocks", "layer_names", "paper_layers", "short_label", "stage_of",
-           "stem_layers"]
+__all__ = ["attention_heads", "block_index", "block_layers", "family", "family_of",
+           "has_class_token", "kinds_and_blocks", "layer_names", "paper_layers", "short_label",
+           "stage_of", "stem_layers"]
 
 
 def _check(model: nn.Module) -> None:
@@ -181,6 +181,14 @@ def has_class_token(model_name: str) -> bool:
     """Whether the model called ``model_name`` has a class token
     (:func:`seelike.tokens.token_layout`), without loading its weights."""
     return token_layout(_meta_of(model_name))[2]
+
+
+def attention_heads(model_name: str) -> int:
+    """How many attention heads the blocks of the model called ``model_name`` hold in all
+    (0 for a network whose blocks have none), without loading its weights."""
+    net = _meta_of(model_name)
+    blocks = [net.get_submodule(name) for name in block_layers(net)]
+    return sum(int(getattr(getattr(b, "attn", None), "num_heads", 0)) for b in blocks)
 
 
 def _generations() -> tuple[int, int]:

@@ -22,21 +22,20 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from seelike import catalogue
+from seelike.analyses import TokenPatchCKA
 from seelike.cka import MinibatchCKA, transformed_grams
 from seelike.passes import Analysis, Batch, Needs
 from seelike.taps import Tap, run_taps
 from seelike.tokens import token_layout
 
 __all__ = [
-    "TokenPatchCKA",
+    "TokenPatchCKAAccumulator",
     "border",
     "edge_preference",
     "example_tokens",
@@ -81,37 +80,15 @@ def image_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return patches.reshape(b, gh * gw, c * ph * pw)
 
 
-@dataclass(eq=False)
-class TokenPatchCKA(Analysis):
-    """(layers, positions, positions) CKA between each token and each input patch.
+class TokenPatchCKAAccumulator(TokenPatchCKA, Analysis):
+    """Computes a :class:`seelike.analyses.TokenPatchCKA` in a pass.
 
-    A :class:`seelike.passes.Analysis` (cache folder ``token_patch_cka``) for paper Figs
-    9, 10 and D.1–D.3. Row p, column q of a layer's matrix is the minibatch CKA between
-    token p of that layer and input patch q (module docstring). Every token's and every
-    patch's transformed Gram matrix is formed once per minibatch; all pairs then come from
-    one ``(positions, b^2) @ (b^2, positions)`` product. Layers with different grids (a
-    ResNet's stages) are padded with NaN to the largest grid; ``grid`` gives each layer's.
-    A last minibatch smaller than the pass's batch size is dropped, as for every CKA.
-
-    ``bootstrap``: resamplings of the probe examples kept beside the matrices, as
-    :class:`seelike.compare.CKAAnalysis` keeps them (:meth:`seelike.cka.MinibatchCKA.
-    compute_bootstrap`, from the Grams already formed): ``boot`` (draws, layers, positions,
-    positions). Every layer's accumulator draws its example weights from the same seed, so
-    draw i resamples the same examples in every layer, and in every other model run over
-    the same probe set: statistics that compare layers or models take draw i of each.
+    Every token's and every patch's transformed Gram matrix is formed once per minibatch;
+    all pairs then come from one ``(positions, b^2) @ (b^2, positions)`` product. Every
+    layer's accumulator draws its example weights from the same seed, so draw i resamples
+    the same examples in every layer, and in every other model run over the same probe set
+    (:meth:`seelike.cka.MinibatchCKA.compute_bootstrap`, from the Grams already formed).
     """
-
-    name: ClassVar[str] = "token_patch_cka"
-    model: str
-    layers: tuple[str, ...]
-    unbiased: bool = True
-    bootstrap: int = 0
-
-    def __post_init__(self) -> None:
-        self.layers = tuple(self.layers)
-        if not self.layers:
-            raise ValueError(f"token-to-patch CKA of {self.model} needs at least one layer")
-        MinibatchCKA(1, bootstrap=self.bootstrap)  # a bootstrap out of bounds is refused here
 
     def state_bytes(self, batch: int, image_size: int) -> int:
         """Each layer's positions x positions sums and draws, its grid read on the meta
@@ -126,14 +103,6 @@ class TokenPatchCKA(Analysis):
                  for t in run_taps(net, x, [Tap(layer) for layer in self.layers]).values()]
         return sum(MinibatchCKA(h * w, bootstrap=self.bootstrap).state_bytes(batch)
                    for h, w in grids)
-
-    def models(self) -> tuple[str, ...]:
-        return (self.model,)
-
-    def params(self) -> dict[str, Any]:
-        return {"model": self.model, "layers": list(self.layers), "unbiased": self.unbiased,
-                "patches": "normalised input, non-overlapping, grid of the layer",
-                "estimator": "linear minibatch CKA", "bootstrap": self.bootstrap}
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=[Tap(layer) for layer in self.layers])
@@ -188,7 +157,7 @@ def layer_matrix(result: Mapping[str, np.ndarray], index: int, draw: int | None 
     """The ``(positions, positions)`` matrix of layer ``index`` of a TokenPatchCKA result.
 
     ``draw``: the matrix of that bootstrap draw instead (a result of a
-    :class:`TokenPatchCKA` built with ``bootstrap`` draws).
+    :class:`seelike.analyses.TokenPatchCKA` built with ``bootstrap`` draws).
     """
     gh, gw = (int(v) for v in result["grid"][index])
     if draw is None:

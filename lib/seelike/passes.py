@@ -14,16 +14,18 @@ and probe set determine.
 from __future__ import annotations
 
 import contextlib
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+import importlib
+from abc import abstractmethod
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from seelike.analyses import Declaration
 from seelike.cka import transformed_grams
 from seelike.memory import check_fits, release_freed
 from seelike.network import default_device
@@ -31,7 +33,10 @@ from seelike.profile import Profile
 from seelike.taps import Tap, run_taps
 from seelike.tokens import TokenMode, select_tokens, token_layout
 
-__all__ = ["Analysis", "Batch", "GramSpec", "Needs", "cache_key", "code_of", "examples_used", "run"]
+_T = TypeVar("_T")
+
+__all__ = ["Analysis", "Batch", "GramSpec", "Needs", "accumulator_of", "cache_key", "code_of",
+           "examples_used", "run"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Batch:
         self._labels = labels
         self._taps: dict[str, dict[Tap, torch.Tensor]] = {}
         self._grams: dict[str, dict[GramSpec, torch.Tensor]] = {}
+        self._shared: dict[Hashable, Any] = {}
 
     def __len__(self) -> int:
         return len(self.x)
@@ -93,6 +99,19 @@ class Batch:
         """The tensor ``tap`` recorded in ``model`` on this minibatch."""
         return self._taps[model][tap]
 
+    def shared(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """``make()``, made once for every analysis of the minibatch that asks with ``key``.
+
+        For what several analyses derive alike from one model's taps (a layer's probe
+        features, which every probe fitted on that model reads). :func:`run` updates the
+        analyses grouped by their first model and forgets what was shared when it moves on
+        to the next, so a minibatch holds one model's shared tensors at a time. A shared
+        value is read, never changed in place.
+        """
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
+
     def grams(self, model: str, specs: Sequence[GramSpec]) -> torch.Tensor:
         """``(len(specs), b^2)`` transformed Grams of ``model`` (full minibatches only)."""
         if not self.full:
@@ -100,23 +119,16 @@ class Batch:
         return torch.stack([self._grams[model][s] for s in specs])
 
 
-class Analysis(ABC):
+class Analysis(Declaration):
     """A result accumulated over the minibatches of one probe set (see the module docstring).
 
     Subclasses set ``name`` (the cache folder) and define the models they look at, the
-    parameters that key their result, what they need from each model, and the
-    accumulation. :meth:`begin` is called before the first minibatch of a pass.
+    parameters that key their result (a :class:`~seelike.analyses.Declaration`), what they
+    need from each model, and the accumulation. :meth:`begin` is called before the first
+    minibatch of a pass. The library's own analyses are declarations in
+    :mod:`seelike.analyses`, each computed by a subclass of it and of this
+    (:func:`accumulator_of`).
     """
-
-    name: ClassVar[str]
-
-    @abstractmethod
-    def models(self) -> tuple[str, ...]:
-        """The names of the models (zoo or paper) this analysis looks at."""
-
-    @abstractmethod
-    def params(self) -> dict[str, Any]:
-        """JSON-like parameters that, with weights and probe set, determine the result."""
 
     @abstractmethod
     def needs(self, model: str, net: nn.Module) -> Needs:
@@ -148,11 +160,25 @@ class Analysis(ABC):
         """The accumulated result, as named arrays (what the cache stores)."""
 
 
-def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any, *,
+def accumulator_of(analysis: Declaration) -> Analysis:
+    """What computes ``analysis`` in a pass: ``analysis`` itself if it is an
+    :class:`Analysis`, else a new instance of its declared ``accumulator`` class with the
+    same fields."""
+    if isinstance(analysis, Analysis):
+        return analysis
+    module, _, name = type(analysis).accumulator.partition(":")
+    kind = getattr(importlib.import_module(module), name)
+    return kind(**{f.name: getattr(analysis, f.name) for f in fields(analysis) if f.init})
+
+
+def run(analyses: Sequence[Declaration], nets: Mapping[str, nn.Module], probe: Any, *,
         batch_size: int, device: torch.device | str | None = None,
         progress: bool = False, profile: Profile | None = None,
         ) -> list[dict[str, np.ndarray]]:
     """Every analysis's result from one pass over ``probe`` in minibatches of ``batch_size``.
+
+    ``analyses`` are declarations (:mod:`seelike.analyses`), each computed by its
+    accumulator (:func:`accumulator_of`), or :class:`Analysis` objects of your own.
 
     ``nets`` maps each model name the analyses use to its module; ``probe`` is a
     :class:`seelike.probe_sets.ProbeSet` (or anything with ``len`` and ``tensor(i, j)``, and
@@ -162,15 +188,19 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
     ``profile`` records the cost of each model's forward pass (key ``("forward", name)``,
     taps and Grams included) and of each analysis (``("analysis", analysis)``).
     """
-    if isinstance(analyses, Analysis) or not isinstance(analyses, Sequence):
-        raise TypeError(f"analyses must be a list of Analysis, got {type(analyses).__name__}; "
+    if isinstance(analyses, Declaration) or not isinstance(analyses, Sequence):
+        raise TypeError(f"analyses must be a list of analyses, got {type(analyses).__name__}; "
                         "wrap one as [analysis]")
-    wrong = [i for i, a in enumerate(analyses) if not isinstance(a, Analysis)]
+    wrong = [i for i, a in enumerate(analyses) if not isinstance(a, Declaration)]
     if wrong:
         raise TypeError(f"analyses[{wrong[0]}] is a {type(analyses[wrong[0]]).__name__}, not an "
-                        "Analysis (e.g. seelike.compare.analysis_of(request))")
+                        "analysis (e.g. seelike.analyses.analysis_of(request))")
     if not analyses:
         return []
+    declared = analyses
+    analyses = [accumulator_of(a) for a in analyses]
+    # Each accumulator is profiled under the analysis the caller gave.
+    label = {id(a): d for a, d in zip(analyses, declared, strict=True)}
     if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
         raise TypeError(f"batch_size={batch_size!r}: expected a whole number (an int), e.g. "
                         "batch_size=64")
@@ -217,7 +247,16 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
                batch, size, device, state=sum(a.state_bytes(batch, size) for a in analyses))
     for m in names:
         nets[m].to(device)
-    part = profile.part if profile is not None else _no_part
+    if profile is None:
+        part: Callable[[object], contextlib.AbstractContextManager[None]] = _no_part
+    else:
+        def part(key: object) -> contextlib.AbstractContextManager[None]:
+            if isinstance(key, tuple) and key[0] == "analysis":
+                key = ("analysis", label[id(key[1])])
+            return profile.part(key)
+    # Updated model by model, so that what a model's analyses share (Batch.shared) is made
+    # once and then dropped; each analysis's own state does not depend on the order.
+    by_model = sorted(analyses, key=lambda a: names.index(a.models()[0]))
     # Only the analyses that score predictions read them, and check them then (Batch.labels).
     labels = getattr(probe, "labels", None)
     for a in analyses:
@@ -235,7 +274,9 @@ def run(analyses: Sequence[Analysis], nets: Mapping[str, nn.Module], probe: Any,
             with part(("forward", m)):
                 _forward(batch, m, nets[m], x, taps[m], specs, streams[m], wanted, layout[m],
                          part)
-        for a in analyses:
+        for i, a in enumerate(by_model):
+            if i and a.models()[0] != by_model[i - 1].models()[0]:
+                batch._shared.clear()
             with part(("analysis", a)):
                 a.update(batch)
             release_freed()
@@ -283,7 +324,7 @@ def _forward(batch: Batch, m: str, net: nn.Module, x: torch.Tensor, taps: list[T
     batch._taps[m] = {t: got[t] for t in taps}
 
 
-def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]:
+def cache_key(analysis: Declaration, probe: Any, batch_size: int) -> dict[str, Any]:
     """The :func:`seelike.cache.cached` key of ``analysis`` over ``probe``.
 
     Its code is the analysis's module (:func:`code_of`), which the cache adds to the key.
@@ -296,9 +337,11 @@ def cache_key(analysis: Analysis, probe: Any, batch_size: int) -> dict[str, Any]
             "batch_size": batch_size}
 
 
-def code_of(analysis: Analysis) -> str:
-    """The module whose code (with all it imports) computes ``analysis``: the cache's ``code``."""
-    return type(analysis).__module__
+def code_of(analysis: Declaration) -> str:
+    """The module whose code (with all it imports) computes ``analysis``: the cache's ``code``
+    (its declared ``accumulator``'s module, or its own for an :class:`Analysis` of yours)."""
+    declared = getattr(type(analysis), "accumulator", None)
+    return declared.partition(":")[0] if declared else type(analysis).__module__
 
 
 def examples_used(examples: int, batch_size: int) -> int:

@@ -15,26 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seelike.data import CIFAR10_CLASSES, IMAGENETTE_CLASSES, cifar10, imagenette, load_images
+from seelike.data import cifar10, imagenette, load_images
+from seelike.datasets import PURPOSES, check_image_size
 
-__all__ = ["NATIVE_SIZE", "PURPOSES", "SPLIT_SIZES", "ProbeSet", "TensorProbe",
-           "check_image_size", "check_same_examples", "class_count", "class_ids",
-           "largest_draw", "probe_draw"]
+__all__ = ["ProbeSet", "TensorProbe", "check_same_examples", "probe_draw"]
 
 if TYPE_CHECKING:
     import torch
-
-#: Examples in each split of the canonical releases the data layer serves: the most one
-#: draw can hold (imagenette: the full Imagenette2; a smaller local copy gives what it has).
-SPLIT_SIZES = {"cifar10": {"train": 50_000, "test": 10_000},
-               "imagenette": {"train": 9_469, "val": 3_925}}
-#: Image sizes a dataset can serve: CIFAR-10 is read as stored, Imagenette resized to any.
-NATIVE_SIZE = {"cifar10": 32}
-
-# The analyses a probe set serves, in a fixed order: a purpose's position seeds its draw, so
-# new purposes go at the end.
-PURPOSES = ("cka", "attention", "receptive_field", "probe_train", "probe_test", "estimators")
-
 
 @dataclass(frozen=True, eq=False)
 class ProbeSet:
@@ -116,38 +103,6 @@ def _round_robin(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     rounds = int(rank.max()) + 1
     place = rng.permuted(np.tile(np.arange(len(classes)), (rounds, 1)), axis=1)
     return np.argsort(rank * len(classes) + place[rank, class_of], kind="stable")
-
-
-def check_image_size(dataset: str, image_size: int) -> None:
-    """Refuse an image size ``dataset`` cannot serve (CIFAR-10 is not resized)."""
-    native = NATIVE_SIZE.get(dataset)
-    if native is not None and image_size != native:
-        raise ValueError(f"image_size={image_size}: {dataset} images are {native} px and are "
-                         f"not resized; use image_size={native} (or the imagenette dataset, "
-                         "read at any size)")
-
-
-def class_ids(dataset: str) -> tuple[int, ...]:
-    """The labels of ``dataset``'s classes, in order (every probe draw holds them all):
-    0 to 9 for CIFAR-10, Imagenette's ImageNet-1k indices."""
-    if dataset not in SPLIT_SIZES:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(SPLIT_SIZES)}")
-    if dataset == "cifar10":
-        return tuple(range(len(CIFAR10_CLASSES)))
-    return tuple(sorted(IMAGENETTE_CLASSES.values()))
-
-
-def class_count(dataset: str) -> int:
-    """How many classes ``dataset`` has."""
-    return len(class_ids(dataset))
-
-
-def largest_draw(dataset: str, purpose: str) -> tuple[int, int]:
-    """The most examples, and per class, that a ``purpose`` draw of ``dataset`` can hold."""
-    classes = class_count(dataset)
-    splits = SPLIT_SIZES[dataset]
-    n = splits["train"] if purpose == "probe_train" else splits.get("test", splits.get("val"))
-    return n, n // classes
 
 
 def probe_draw(dataset: str, purpose: str, *, examples: int | None = None,

@@ -18,20 +18,20 @@ open we fix here:
   the examples' features instead, n × d per probe, and solves the dual (kernel) form,
   n × n systems (:func:`seelike.ridge.kernel_ridge`): the same estimator, where the primal
   statistics of a BiT-R50's per-token probes would take tens of GB. A second pass over
-  ``probe_test`` applies the fitted weights (:class:`ProbeEval`).
-* **Regularisation** is chosen on the training set only, by :data:`FOLDS`-fold
-  cross-validation: each fold's held-out squared error follows from the fold's own
-  statistics (no stored features), for every λ of :data:`LAMBDAS`, each a multiple of
-  trace(XcᵀXc)/d of the centred training features (so one grid serves every layer's
-  scale). Folds are consecutive rounds of the class-balanced probe draw, so each fold
-  holds the same number of examples per class. One λ per block and probe family: the
-  per-token probes of a block share the λ with the smallest summed held-out error over
-  an evenly spaced subset of at most :data:`SELECTION_POSITIONS` positions (neighbouring
-  tokens of one block have alike statistics, and the d × d solves per λ and fold are
-  the cost of the fit).
-* **Positions.** A layer with more than :data:`MAX_POSITIONS` positions (a ResNet's
-  early stages) is probed on a regular sub-grid of at most that many, so the per-token
-  average is over a uniform sample of the map.
+  ``probe_test`` applies the fitted weights (:class:`seelike.analyses.ProbeEval`).
+* **Regularisation** is chosen on the training set only, by
+  :data:`seelike.analyses.FOLDS`-fold cross-validation: each fold's held-out squared error
+  follows from the fold's own statistics (no stored features), for every λ of
+  :data:`seelike.analyses.LAMBDAS`, each a multiple of trace(XcᵀXc)/d of the centred
+  training features (so one grid serves every layer's scale). Folds are consecutive rounds
+  of the class-balanced probe draw, so each fold holds the same number of examples per
+  class. One λ per block and probe family: the per-token probes of a block share the λ with
+  the smallest summed held-out error over an evenly spaced subset of at most
+  :data:`~seelike.analyses.SELECTION_POSITIONS` positions (neighbouring tokens of one block
+  have alike statistics, and the d × d solves per λ and fold are the cost of the fit).
+* **Positions.** A layer with more than :data:`seelike.analyses.MAX_POSITIONS` positions (a
+  ResNet's early stages) is probed on a regular sub-grid of at most that many, so the
+  per-token average is over a uniform sample of the map.
 * **Shots.** The paper's probes are 10-shot. The ``probe_train`` draw is class-balanced
   round-robin, so its first ``shots × classes`` examples are a ``shots``-shot set:
   ``shots`` below the preset's ``probe_train_per_class`` gives that prefix.
@@ -42,18 +42,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from seelike.layers import has_class_token
+from seelike.analyses import KINDS, MAX_POSITIONS, SELECTION_POSITIONS, ProbeEval, ProbeFit
 from seelike.localization import spatial_tokens
 from seelike.passes import Analysis, Batch, Needs
 from seelike.ridge import (
-    LAMBDAS,
     Stats,
     check_finite,
     cross_validate,
@@ -66,22 +63,10 @@ from seelike.taps import Tap
 from seelike.tokens import token_layout
 
 __all__ = [
-    "FOLDS",
-    "KINDS",
-    "MAX_POSITIONS",
-    "ProbeEval",
-    "ProbeFit",
-    "probe_kinds",
+    "ProbeEvalAccumulator",
+    "ProbeFitAccumulator",
     "token_positions",
 ]
-
-FOLDS = 3
-SELECTION_POSITIONS = 4
-MAX_POSITIONS = 64
-#: probe families: every position separately, the CLS token, the mean of the spatial
-#: tokens (a ResNet's global average pool), the mean of all tokens with CLS (Fig 11b)
-KINDS = ("token", "cls", "gap", "gap_all")
-
 
 def token_positions(grid: tuple[int, int], max_positions: int | None = MAX_POSITIONS
                     ) -> tuple[np.ndarray, tuple[int, int]]:
@@ -189,36 +174,16 @@ class _ExampleStore:
         return x, torch.cat(self._y).double(), torch.cat(self._fold)
 
 
-@dataclass(eq=False)
-class _Probes(Analysis):
-    """What fitting and evaluating share: the model, its layers and the probe families."""
+class _ProbesAccumulator(Analysis):
+    """What fitting and evaluating share in a pass: each layer's features per probe family,
+    and the labels as class indices."""
 
     model: str
     layers: tuple[str, ...]
     kinds: tuple[str, ...]
-    classes: int = 10
-    max_positions: int | None = MAX_POSITIONS
-    #: the label of each class, in the order of the probes' outputs; empty: the labels are
-    #: already 0 to ``classes - 1`` (Imagenette's are ImageNet-1k indices)
-    class_ids: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        self.layers, self.kinds = tuple(self.layers), tuple(self.kinds)
-        self.class_ids = tuple(int(c) for c in self.class_ids)
-        if self.class_ids and len(set(self.class_ids)) != self.classes:
-            raise ValueError(f"class_ids must name {self.classes} different labels, got "
-                             f"{self.class_ids}")
-        unknown = set(self.kinds) - set(KINDS)
-        if unknown or not self.kinds or not self.layers:
-            raise ValueError(f"need layers and kinds among {KINDS}, got {self.kinds}")
-
-    def models(self) -> tuple[str, ...]:
-        return (self.model,)
-
-    def _params(self) -> dict[str, Any]:
-        return {"model": self.model, "layers": list(self.layers), "kinds": list(self.kinds),
-                "classes": self.classes, "max_positions": self.max_positions,
-                "class_ids": list(self.class_ids)}
+    classes: int
+    max_positions: int | None
+    class_ids: tuple[int, ...]
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         return Needs(taps=[Tap(layer) for layer in self.layers])
@@ -232,7 +197,11 @@ class _Probes(Analysis):
         for i, layer in enumerate(self.layers):
             out = batch.tap(self.model, Tap(layer))
             for kind in self.kinds:
-                feats, grid = _features(out, kind, self._prefix, self.max_positions)
+                # Every probe of this model in the pass (each draw's) reads the same features.
+                feats, grid = batch.shared(
+                    ("probe features", self.model, layer, kind, self.max_positions),
+                    lambda out=out, kind=kind: _features(out, kind, self._prefix,
+                                                         self.max_positions))
                 if kind == "token":
                     self._grid[layer] = grid
                 yield i, kind, feats
@@ -253,27 +222,9 @@ class _Probes(Analysis):
         return np.array([self._grid.get(layer, (0, 0)) for layer in self.layers])
 
 
-@dataclass(eq=False)
-class ProbeFit(_Probes):
-    """Ridge probes of every block and probe family of ``model``, fitted on one probe set.
-
-    A :class:`seelike.passes.Analysis` (cache folder ``probe_fit``) for the ``probe_train``
-    set, whose labels the pass supplies (:attr:`seelike.passes.Batch.labels`). The result
-    holds, per kind and layer index i, ``{kind}_w{i}`` (probes, d, classes) and
-    ``{kind}_b{i}`` (probes, classes) for raw features, ``{kind}_lambda`` (layers,) the
-    chosen multiple of trace/d,
-    ``{kind}_cv`` (layers, lambdas) the held-out mean squared error per target entry,
-    and ``token_grid`` (layers, 2) the probed sub-grid. See the module docstring.
-    """
-
-    name: ClassVar[str] = "probe_fit"
-    folds: int = FOLDS
-    lambdas: tuple[float, ...] = LAMBDAS
-
-    def params(self) -> dict[str, Any]:
-        return {**self._params(), "folds": self.folds, "lambdas": list(self.lambdas),
-                "selection_positions": SELECTION_POSITIONS,
-                "probe": "ridge onto {-1,1} one-hot, intercept, lambda by k-fold CV"}
+class ProbeFitAccumulator(ProbeFit, _ProbesAccumulator):
+    """Fits a :class:`seelike.analyses.ProbeFit` in a pass: per-fold sums (primal form) or
+    every example (dual form) per layer and family, solved at the end (module docstring)."""
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         super().begin(nets)
@@ -344,23 +295,9 @@ def _selection(probes: int) -> np.ndarray:
                      .round().astype(int))
 
 
-@dataclass(eq=False)
-class ProbeEval(_Probes):
-    """Test accuracy of fitted probes (:class:`ProbeFit`'s result ``fit``) on a probe set.
-
-    A :class:`seelike.passes.Analysis` (cache folder ``probe_eval``) for ``probe_test``;
-    ``fit_id`` names the fit (the digest of its cache key) so that the cache key changes
-    with the weights. Result: ``token`` (layers, positions) per-position accuracy, NaN
-    beyond a layer's probed grid ``token_grid``; ``token_mean`` (layers,); and one
-    (layers,) array per pooled kind (``cls``, ``gap``, ``gap_all``).
-    """
-
-    name: ClassVar[str] = "probe_eval"
-    fit: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
-    fit_id: str = ""
-
-    def params(self) -> dict[str, Any]:
-        return {**self._params(), "fit": self.fit_id, "statistic": "top-1 accuracy"}
+class ProbeEvalAccumulator(ProbeEval, _ProbesAccumulator):
+    """Scores a :class:`seelike.analyses.ProbeEval`'s fitted probes in a pass, counting hits
+    on the pass's device."""
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         super().begin(nets)
@@ -381,8 +318,10 @@ class ProbeEval(_Probes):
         labels = torch.from_numpy(self._classes(batch))
         for i, kind, feats in self._each(batch):
             w, b = self._fitted(i, kind, feats.device)
+            x = batch.shared(("probe features, float64", self.model, self.layers[i], kind,
+                              self.max_positions), feats.double)
             with torch.no_grad():
-                scores = torch.einsum("ngd,gdc->ngc", feats.double(), w) + b
+                scores = torch.einsum("ngd,gdc->ngc", x, w) + b
                 hits = (scores.argmax(dim=-1) == labels.to(feats.device)[:, None]).sum(dim=0)
             self._correct[(i, kind)] = self._correct.get((i, kind), 0) + hits
         self._n += len(batch)
@@ -400,15 +339,3 @@ class ProbeEval(_Probes):
             else:
                 out[kind] = np.array([a[0] for a in acc])
         return out
-
-
-# ---- which probes apply -------------------------------------------------------------------
-
-
-def probe_kinds(model_name: str) -> tuple[str, ...]:
-    """The probe families that apply to model ``model_name`` (a name of :mod:`seelike.catalogue`).
-
-    Every model: ``token`` and ``gap``; a ViT with a class token adds ``cls`` and
-    ``gap_all`` (:func:`seelike.layers.has_class_token`: no weights).
-    """
-    return ("token", "cls", "gap", "gap_all") if has_class_token(model_name) else ("token", "gap")

@@ -22,11 +22,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["LAMBDAS", "Stats", "check_finite", "cross_validate", "kernel_cross_validate",
-           "kernel_ridge", "ridge", "squared_error", "statistics", "targets"]
+from seelike.analyses import LAMBDAS
 
-#: ridge penalties, as multiples of trace(XcᵀXc)/d: from nearly unregularised to strong
-LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
+__all__ = ["Stats", "check_finite", "cross_validate", "kernel_cross_validate",
+           "kernel_ridge", "ridge", "squared_error", "statistics", "targets"]
 
 
 def targets(labels: np.ndarray, classes: int) -> np.ndarray:

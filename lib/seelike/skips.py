@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from timm.models.vision_transformer import ResPostBlock
 from torch import nn
 
 from seelike import passes
+from seelike.analyses import RESIDUAL_STATISTICS, SkipStatistics
 from seelike.layers import block_layers, family
 from seelike.network import NoSkipBlock
 from seelike.passes import Analysis, Batch, Needs
@@ -42,7 +43,7 @@ from seelike.taps import Tap, run_taps
 
 __all__ = [
     "BranchTaps",
-    "SkipStatistics",
+    "SkipStatisticsAccumulator",
     "branch_taps",
     "cosine_similarity",
     "norm_ratios",
@@ -114,10 +115,6 @@ def branch_taps(model: nn.Module) -> dict[str, dict[str, BranchTaps]]:
 
 # ---- norm ratios and cosines -----------------------------------------------------------------
 
-#: What :class:`SkipStatistics` averages per position: ‖z‖/‖f(z)‖, cos(z, f(z)), cos(z, z + f(z)).
-STATISTICS = ("ratio", "cosine", "output_cosine")
-
-
 def _per_position(skip: torch.Tensor, branch: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Norm ratio, skip/branch cosine and skip/output cosine per image and position.
@@ -143,7 +140,7 @@ REDUCE_CHUNK = 256
 
 
 def _reduced(skip: torch.Tensor, branch: torch.Tensor) -> list[np.ndarray]:
-    """:data:`STATISTICS` per image of one residual addition: ViT (images, tokens); ResNet
+    """:data:`RESIDUAL_STATISTICS` per image of one residual addition: ViT (images, tokens); ResNet
     (images,), averaged over positions so that units of every resolution weigh the same."""
     parts = []
     for i in range(0, len(skip), REDUCE_CHUNK):
@@ -166,15 +163,15 @@ def _per_image(anatomy: dict[str, dict[str, BranchTaps]],
     ViT: arrays (images, blocks, tokens). ResNet: (images, units), already averaged over
     positions, so that units of every resolution weigh the same.
     """
-    out: dict[str, dict[str, list[np.ndarray]]] = {stat: {} for stat in STATISTICS}
+    out: dict[str, dict[str, list[np.ndarray]]] = {stat: {} for stat in RESIDUAL_STATISTICS}
     for branches in anatomy.values():
         for key, bt in branches.items():
             shape = got[bt.branch].shape
             if bt.skip is None:  # only ViT blocks lack skips: NaN for every token
-                values = [np.full(shape[:2], np.nan)] * len(STATISTICS)
+                values = [np.full(shape[:2], np.nan)] * len(RESIDUAL_STATISTICS)
             else:
                 values = _reduced(got[bt.skip], got[bt.branch])
-            for stat, v in zip(STATISTICS, values, strict=True):
+            for stat, v in zip(RESIDUAL_STATISTICS, values, strict=True):
                 out[stat].setdefault(key, []).append(v)
     return {stat: {key: np.stack(rows, axis=1) for key, rows in by_key.items()}
             for stat, by_key in out.items()}
@@ -186,28 +183,10 @@ def _batch_sums(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, np.nda
     return {stat: {k: v.sum(0) for k, v in d.items()} for stat, d in per_image.items()}
 
 
-@dataclass(eq=False)
-class SkipStatistics(Analysis):
-    """Norm ratios and skip/branch cosines of ``model`` over a probe set (Figs 7, E.1, E.2).
-
-    A :class:`seelike.passes.Analysis` (cache folder ``skip_statistics``); every image
-    weighs the same. The result's arrays are named ``"<statistic>__<branch>"``
-    (``ratio__attn``, ``cosine__unit``, ...); :func:`unflatten` nests them as
-    :func:`skip_statistics` returns them. ``bootstrap`` > 0 adds ``boot_ratio__attn`` etc.:
-    that many resampled means (:class:`seelike.resample.PoissonMeans`), for bootstrap
-    intervals, from the same pass.
-    """
-
-    name: ClassVar[str] = "skip_statistics"
-    model: str
-    bootstrap: int = 0
-
-    def models(self) -> tuple[str, ...]:
-        return (self.model,)
-
-    def params(self) -> dict[str, Any]:
-        return {"model": self.model, "statistics": list(STATISTICS),
-                "average": "per image, then over images", "bootstrap": self.bootstrap}
+class SkipStatisticsAccumulator(SkipStatistics, Analysis):
+    """Computes :class:`seelike.analyses.SkipStatistics` in a pass, each skip/branch pair
+    reduced per image the moment its second tensor is recorded (streamed taps), with
+    :class:`seelike.resample.PoissonMeans` for the bootstrap means."""
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         # Streamed: at the paper's scale a BiT-R50's skips and branches at a minibatch of
@@ -235,7 +214,7 @@ class SkipStatistics(Analysis):
             self._waiting[tap] = tensor.clone()
             return
         if partner is None:  # only ViT blocks lack skips: NaN for every token
-            values = [np.full(tensor.shape[:2], np.nan)] * len(STATISTICS)
+            values = [np.full(tensor.shape[:2], np.nan)] * len(RESIDUAL_STATISTICS)
         else:
             other = self._waiting.pop(partner)
             skip, branch = (tensor, other) if tap == bt.skip else (other, tensor)
@@ -243,10 +222,11 @@ class SkipStatistics(Analysis):
         self._values[(block, key)] = values
 
     def update(self, batch: Batch) -> None:
-        out: dict[str, dict[str, list[np.ndarray]]] = {stat: {} for stat in STATISTICS}
+        out: dict[str, dict[str, list[np.ndarray]]] = {stat: {} for stat in RESIDUAL_STATISTICS}
         for block, branches in self._anatomy.items():
             for key in branches:
-                for stat, v in zip(STATISTICS, self._values.pop((block, key)), strict=True):
+                values = self._values.pop((block, key))
+                for stat, v in zip(RESIDUAL_STATISTICS, values, strict=True):
                     out[stat].setdefault(key, []).append(v)
         per_image = {stat: {key: np.stack(rows, axis=1) for key, rows in by_key.items()}
                      for stat, by_key in out.items()}
@@ -270,7 +250,8 @@ class SkipStatistics(Analysis):
 
 
 def unflatten(result: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """:class:`SkipStatistics`' flat result as ``{"ratio": {...}, "cosine": {...}, ...}``."""
+    """:class:`seelike.analyses.SkipStatistics`' flat result as ``{"ratio": {...},
+    "cosine": {...}, ...}``."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for flat, value in result.items():
         stat, part = flat.split("__")

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from seelike import models, network, weights
+from seelike import models, network, weights, zoo
 from seelike.data import cifar10, class_balanced_subset
 from seelike.io import atomic_write_bytes, atomic_write_text
 
@@ -152,7 +152,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
 
     ``limit`` keeps N images spread evenly over the (label-sorted) training and test sets, for
     smoke tests. The training seed (initialisation, data order, augmentation draws) is the
-    model's: 0 for a plain name, k for ``NAME@seedk`` (:data:`seelike.models.SEEDS`).
+    model's: 0 for a plain name, k for ``NAME@seedk`` (:data:`seelike.zoo.SEEDS`).
     ``transport`` names a folder with ``train.npz`` and ``test.npz``
     read instead of the verified cache (the GPU machine gets a lossy copy, see
     ``scripts/gpu_zoo.py``); the manifest says which, and the shipped accuracy is
@@ -164,7 +164,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
         if value is not None and (isinstance(value, bool) or not value > 0):
             raise ValueError(f"{arg}={value!r}: expected a positive number, or leave it out "
                              "for the recipe's default")
-    spec = models.spec_of(name)
+    spec = zoo.spec_of(name)
     seed = spec.seed
     recipe = RECIPES[spec.recipe]
     if batch_size:
@@ -287,7 +287,7 @@ def train(name: str, *, out_dir: Path, device: str = "cuda",
     atomic_write_bytes(wpath, save_bytes(tensors, metadata={"name": name}))
     manifest = dict(
         name=name, sha256=weights.sha256_file(wpath), dtype="float16" if keep_fp16 else "float32",
-        spec=models.spec_dict(spec), recipe=dict(asdict(recipe), name=spec.recipe,
+        spec=zoo.spec_dict(spec), recipe=dict(asdict(recipe), name=spec.recipe,
                                                   augmentation="reflect-pad-4 crop + h-flip"),
         seed=seed, steps=step, epochs=round(step * recipe.batch_size / n, 2),
         train_examples=n, data_fraction=spec.data_fraction, train_source=source,
@@ -339,7 +339,7 @@ def _parallel(names: list[str], argv: list[str], out_dir: Path) -> int:
 
 def _trainable(name: str) -> bool:
     try:
-        return bool(models.spec_of(name).recipe)
+        return bool(zoo.spec_of(name).recipe)
     except KeyError:
         return False
 
@@ -352,8 +352,8 @@ def replay_steps(name: str) -> int:
     (``[model, factor]``, the scale ladder) trains for that multiple of the other model's
     steps: the same optimisation budget per step, at another width or length.
     """
-    base = models.split_seed(name)[0]
-    like = models.spec_of(base).extra.get("steps_of")
+    base = zoo.split_seed(name)[0]
+    like = zoo.spec_of(base).extra.get("steps_of")
     if like:
         other, factor = like
         return int(factor) * int(weights.read_manifest(other)["steps"])
@@ -363,8 +363,8 @@ def replay_steps(name: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seelike.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+", help=f"zoo models: {', '.join(models.ZOO)}; "
-                                                 f"not yet shipped: {', '.join(models.PENDING)}")
+    parser.add_argument("names", nargs="+", help=f"zoo models: {', '.join(zoo.ZOO)}; "
+                                                 f"not yet shipped: {', '.join(zoo.PENDING)}")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: data/weights of the checkout)")
     parser.add_argument("--device", default=str(network.default_device()))
@@ -384,9 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if not _trainable(n)]
     if unknown:
-        trainable = [n for n, s in {**models.ZOO, **models.PENDING}.items() if s.recipe]
+        trainable = [n for n, s in {**zoo.ZOO, **zoo.PENDING}.items() if s.recipe]
         parser.error(f"not trainable here: {unknown}; trainable: {', '.join(trainable)}, and "
-                     f"their seeds NAME{models.SEED_SEP}k declared in seelike.models.SEEDS")
+                     f"their seeds NAME{zoo.SEED_SEP}k declared in seelike.zoo.SEEDS")
     out_dir = args.out or weights.weights_dir()
     if args.parallel:
         passthrough = [a for a in (argv if argv is not None else sys.argv[1:])

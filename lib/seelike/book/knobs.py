@@ -8,10 +8,9 @@ functions take them as keyword arguments, so a reader's other value builds other
 
 from __future__ import annotations
 
-from seelike import models
 from seelike.book.presets import Preset
-from seelike.layers import layer_names, stage_of
-from seelike.probe_sets import largest_draw
+from seelike.datasets import largest_draw
+from seelike.layers import attention_heads, layer_names, stage_of
 
 __all__ = ["KNOBS", "knob_limits"]
 
@@ -47,6 +46,5 @@ def knob_limits(chapter: str, p: Preset) -> dict[str, tuple[int, int]]:
     if "resnet_stages" in knobs:
         limits["resnet_stages"] = (1, len({stage_of(u) for u in layer_names(p.resnet, "blocks")}))
     if "min_pooled_heads" in knobs:
-        limits["min_pooled_heads"] = (1, sum(
-            block.attn.num_heads for block in models.meta_build(p.vit).net.blocks))
+        limits["min_pooled_heads"] = (1, attention_heads(p.vit))
     return limits

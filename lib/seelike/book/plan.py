@@ -27,22 +27,28 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seelike import compare, probes
-from seelike.accuracy import Accuracy
-from seelike.attention import AttentionDistances, HeadSubsetCKA, head_subsets
+from seelike import analyses
+from seelike.analyses import (
+    Accuracy,
+    AttentionDistances,
+    CKACurve,
+    CKARequest,
+    EstimatorCKA,
+    HeadSubsetCKA,
+    SkipStatistics,
+    TokenPatchCKA,
+    head_subsets,
+    probe_kinds,
+)
 from seelike.book import roles
 from seelike.book.knobs import KNOBS
 from seelike.book.presets import PRESETS, Preset, zoo_models
-from seelike.compare import CKACurve, CKARequest
-from seelike.estimators import EstimatorCKA
+from seelike.datasets import class_ids
 from seelike.layers import family_of, layer_names, stage_of
-from seelike.localization import TokenPatchCKA
-from seelike.probe_sets import class_ids
-from seelike.skips import SkipStatistics
 from seelike.structure import depth_fraction
 
 if TYPE_CHECKING:  # a type only: the plan declares analyses, it never runs a pass
-    from seelike.passes import Analysis
+    from seelike.analyses import Declaration
 
 __all__ = ["BOOTSTRAP", "PLAN", "SHOT_DRAWS", "After", "Row", "attention_distances",
            "cka_analysis", "cka_walkthrough", "data_scale", "estimator_study",
@@ -70,12 +76,12 @@ class After:
     analysis in :data:`PLAN`.
     """
 
-    first: Analysis
+    first: Declaration
     preset: Preset
     purpose: str
     repeat: int
-    joins: Callable[[], Sequence[Analysis]]
-    then: Callable[[Mapping[str, np.ndarray], Callable[[], str]], Analysis]
+    joins: Callable[[], Sequence[Declaration]]
+    then: Callable[[Mapping[str, np.ndarray], Callable[[], str]], Declaration]
     makes: str
     models: tuple[str, ...]
 
@@ -85,9 +91,9 @@ class After:
 BOOTSTRAP = 200
 
 
-def cka_analysis(request: CKARequest, *, unbiased: bool = True) -> compare.CKAAnalysis:
+def cka_analysis(request: CKARequest, *, unbiased: bool = True) -> analyses.CKAAnalysis:
     """The book's analysis of one CKA request: the matrix and its :data:`BOOTSTRAP` draws."""
-    return compare.analysis_of(request, unbiased=unbiased, bootstrap=BOOTSTRAP)
+    return analyses.analysis_of(request, unbiased=unbiased, bootstrap=BOOTSTRAP)
 
 
 # ---- Chapters 2 and 3: the CKA walk-through and the zoo ------------------------------------
@@ -308,12 +314,12 @@ def with_shots(p: Preset, shots: int | None) -> Preset:
     return p.with_overrides(probe_train_per_class=shots)
 
 
-def probe_fit(p: Preset, model_name: str, draw: int = 0) -> probes.ProbeFit:
+def probe_fit(p: Preset, model_name: str, draw: int = 0) -> analyses.ProbeFit:
     """The probes of ``model_name`` on draw ``draw`` of ``p``'s ``probe_train`` set (its
     probe seed): every block, every kind."""
     ids = class_ids(p.dataset)
-    return probes.ProbeFit(model_name, tuple(layer_names(model_name, "blocks")),
-                           probes.probe_kinds(model_name), classes=len(ids), class_ids=ids)
+    return analyses.ProbeFit(model_name, tuple(layer_names(model_name, "blocks")),
+                           probe_kinds(model_name), classes=len(ids), class_ids=ids)
 
 
 def is_full_probe_set(p: Preset) -> bool:
@@ -324,7 +330,7 @@ def is_full_probe_set(p: Preset) -> bool:
         and shots != KNOBS["07_localization"]["shots"]
 
 
-def probe_fits(p: Preset, draw: int = 0) -> list[probes.ProbeFit]:
+def probe_fits(p: Preset, draw: int = 0) -> list[analyses.ProbeFit]:
     """Probes of every probed model on draw ``draw`` of ``p``'s ``probe_train`` set (Figs 11,
     13, D.4); the other seeds' only on a few-shot set."""
     return [probe_fit(p, name, draw) for name in roles.probe_models(p, full=is_full_probe_set(p))]
@@ -340,12 +346,12 @@ def probe_evaluation(p: Preset, model_name: str, shots: int | None = None,
     return After(fit, train, "probe_train", draw,
                  joins=functools.partial(probe_fits, train, draw),
                  then=functools.partial(_evaluation_of, p, fit),
-                 makes=probes.ProbeEval.name, models=(model_name,))
+                 makes=analyses.ProbeEval.name, models=(model_name,))
 
 
-def _evaluation_of(p: Preset, fit: probes.ProbeFit, fitted: Mapping[str, np.ndarray],
-                   fit_id: Callable[[], str]) -> probes.ProbeEval:
-    return probes.ProbeEval(fit.model, fit.layers, fit.kinds, fit.classes,
+def _evaluation_of(p: Preset, fit: analyses.ProbeFit, fitted: Mapping[str, np.ndarray],
+                   fit_id: Callable[[], str]) -> analyses.ProbeEval:
+    return analyses.ProbeEval(fit.model, fit.layers, fit.kinds, fit.classes,
                             fit.max_positions, fit.class_ids, fit=fitted, fit_id=fit_id())
 
 
@@ -414,11 +420,11 @@ class Row:
 
     chapter: str
     purpose: str
-    asks: Callable[[Preset, int, int], Sequence[Analysis | After]]
+    asks: Callable[[Preset, int, int], Sequence[Declaration | After]]
     every: bool = False
 
 
-def _probe_fits_of(chapter: str) -> Callable[[Preset, int, int], list[probes.ProbeFit]]:
+def _probe_fits_of(chapter: str) -> Callable[[Preset, int, int], list[analyses.ProbeFit]]:
     """Chapter 8 probes the less-data ViTs (Fig 13), Chapter 7 every other probed model."""
     return lambda p, draw, _: [f for f in probe_fits(p, draw)
                                if (f.model in roles.less_data(p)) == (chapter == "08_scale")]

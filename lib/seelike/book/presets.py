@@ -3,8 +3,9 @@
 Every chapter has one ``parameters`` cell holding ``preset = "cifar"`` (and the knobs a
 reader may turn); :func:`seelike.book.chapter.setup` resolves it here once, and the rest
 of the book reads models, example counts and batch sizes from the returned
-:class:`Preset`, so the three presets share one code path. :func:`probe_set` turns a
-preset's sizes into the probe images of each purpose.
+:class:`Preset`, so the three presets share one code path.
+:func:`seelike.book.images.probe_set` turns a preset's sizes into the probe images of each
+purpose.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seelike import models, probe_sets
+# Imported for its side effect too: it registers the zoo and the paper models with
+# seelike.catalogue, where seelike.layers reads a preset's models by name (meta device).
+from seelike import models, zoo  # noqa: F401
+from seelike.datasets import check_image_size, largest_draw
 
 __all__ = ["COUNTS", "PRESETS", "SIZE_OF", "Preset", "check_draw_sizes", "get_preset",
-           "parse_overrides", "probe_set", "zoo_models"]
+           "parse_overrides", "zoo_models"]
 
 #: the integer fields: example counts, minibatch sizes, repeats, image size
 COUNTS = ("cka_examples", "cka_batch", "cka_repeats", "image_size", "attention_examples",
@@ -40,7 +44,7 @@ def check_draw_sizes(preset: Preset, fields: Sequence[str]) -> None:
     for name in fields:
         if name not in SIZE_OF:
             continue
-        most, per_class = probe_sets.largest_draw(preset.dataset, SIZE_OF[name])
+        most, per_class = largest_draw(preset.dataset, SIZE_OF[name])
         limit = per_class if name == "probe_train_per_class" else most
         if getattr(preset, name) > limit:
             raise ValueError(f"{name}={getattr(preset, name)}: {preset.dataset} holds at most "
@@ -65,7 +69,7 @@ class Preset:
 
     ``cka_examples`` / ``cka_batch`` follow the paper's protocol where the
     budget allows (paper: 10,240 examples in minibatches of 1,024). The other
-    example counts size :func:`probe_set`'s draws: mean attention
+    example counts size :func:`seelike.book.images.probe_set`'s draws: mean attention
     distances (Figs 3-4; paper: 5,000 images), effective receptive fields (Fig 6;
     paper: 32 images) and the linear probes (Figs 11, 13; paper: 10-shot
     training sets, evaluated on the validation split).
@@ -110,7 +114,7 @@ class Preset:
             raise ValueError(f"cka_batch={self.cka_batch}, estimator_batches="
                              f"{self.estimator_batches}: the unbiased CKA estimator needs "
                              "minibatches of at least 4 examples")
-        probe_sets.check_image_size(self.dataset, self.image_size)
+        check_image_size(self.dataset, self.image_size)
         if self.probe_train_per_class < 2:
             raise ValueError(f"probe_train_per_class={self.probe_train_per_class}: the probes "
                              "choose their penalty by cross-validation over rounds of the "
@@ -184,30 +188,9 @@ def get_preset(name: str | Preset, **overrides: object) -> Preset:
     return preset.with_overrides(**overrides) if overrides else preset
 
 
-def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> probe_sets.ProbeSet:
-    """The probe images of ``purpose`` under ``preset``: a seeded, class-balanced draw.
-
-    ``purpose`` is one of ``cka`` (``cka_examples``; Figs 1, 2, 5, 8-10, 12),
-    ``attention`` (``attention_examples``; Figs 3-4), ``receptive_field``
-    (``receptive_field_examples``; Fig 6), ``probe_train`` (``probe_train_per_class`` per
-    class), ``probe_test`` (``probe_test_examples``; Figs 11, 13) and ``estimators``
-    (``estimator_examples``; Chapter 10); see :func:`seelike.probe_sets.probe_draw`.
-    """
-    sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
-    if purpose == "probe_train":
-        return probe_sets.probe_draw(preset.dataset, purpose,
-                                     per_class=preset.probe_train_per_class, seed=seed,
-                                     image_size=preset.image_size)
-    if purpose not in sizes:
-        raise ValueError(f"purpose={purpose!r}: unknown probe purpose; valid: "
-                         f"{', '.join(probe_sets.PURPOSES)}")
-    return probe_sets.probe_draw(preset.dataset, purpose, examples=sizes[purpose], seed=seed,
-                                 image_size=preset.image_size)
-
-
 def zoo_models(preset: Preset) -> list[str]:
     """The model names ``preset`` can load: the trained zoo (smoke, cifar) or timm's (paper)."""
-    return list(models.PAPER_MODELS if preset.name == "paper" else models.ZOO)
+    return list(zoo.PAPER_MODELS if preset.name == "paper" else zoo.ZOO)
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:

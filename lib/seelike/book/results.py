@@ -23,12 +23,10 @@ from typing import NamedTuple, TypeVar, cast
 import numpy as np
 
 from seelike import cache, models
-from seelike.attention import AttentionDistances
+from seelike.analyses import AttentionDistances, CKARequest, Declaration, ProbeEval, analysis_of
 from seelike.book import plan, schedule, store
-from seelike.book.presets import Preset, probe_set
-from seelike.compare import CKARequest, analysis_of
-from seelike.passes import Analysis
-from seelike.probes import ProbeEval
+from seelike.book.images import probe_set
+from seelike.book.presets import Preset
 from seelike.profile import Profile
 from seelike.receptive_field import Residual, receptive_field_pass
 from seelike.tokens import TokenMode
@@ -39,13 +37,13 @@ __all__ = ["Ask", "ReceptiveFields", "cka", "cka_draws", "cka_many", "keyed", "o
 _K = TypeVar("_K")
 #: What a chapter asks for: a CKA matrix, an analysis, or the plan's :class:`~seelike.book.
 #: plan.After` (an analysis built from another result).
-Ask = CKARequest | Analysis | plan.After
+Ask = CKARequest | Declaration | plan.After
 
 
-def resolve(item: Analysis | plan.After) -> Analysis:
+def resolve(item: Declaration | plan.After) -> Declaration:
     """The analysis ``item`` names: itself, or a :class:`seelike.book.plan.After` built from
     the result it waits for (read from the cache, or computed in the plan's pass for it)."""
-    if isinstance(item, Analysis):
+    if isinstance(item, Declaration):
         return item
     batch = schedule.batch_size(item.preset, item.purpose)
     (first,) = store.results(item.preset, [item.first], purpose=item.purpose,
@@ -54,7 +52,7 @@ def resolve(item: Analysis | plan.After) -> Analysis:
         item.preset, item.first, purpose=item.purpose, batch_size=batch, repeat=item.repeat))
 
 
-def results(preset: Preset, analyses: Sequence[Analysis | plan.After], *, purpose: str,
+def results(preset: Preset, analyses: Sequence[Declaration | plan.After], *, purpose: str,
             repeat: int = 0, batch_size: int | None = None, progress: bool = False,
             profile: Profile | None = None) -> list[dict[str, np.ndarray]]:
     """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
@@ -82,7 +80,7 @@ def keyed(preset: Preset, asks: Mapping[_K, Ask] | Sequence[Ask], *,
 
     ``asks`` maps names to asks, or is a list of asks that ``key`` names
     (``key=lambda r: r.pair``); two asks of a list with one name raise, where a dict built
-    by hand would keep the last silently. An ask is a :class:`~seelike.compare.CKARequest`
+    by hand would keep the last silently. An ask is a :class:`~seelike.analyses.CKARequest`
     (the book's CKA analysis of it: ``cka``, the matrix, and ``boot``, its
     :data:`~seelike.book.plan.BOOTSTRAP` draws), an analysis, or an
     :class:`~seelike.book.plan.After`; all of them over ``probe_set(preset, purpose,

@@ -9,7 +9,7 @@ chapters' requests from these lists, and a claim's declaration names them by rol
 
 from __future__ import annotations
 
-from seelike import models
+from seelike import zoo
 from seelike.book.presets import Preset, zoo_models
 
 __all__ = ["ROLES", "data_label", "data_share", "less_data", "middle_no_skip", "no_skip",
@@ -28,7 +28,7 @@ def resnets(p: Preset) -> list[str]:
 def data_share(name: str) -> float | None:
     """The share of its training data a zoo model saw, as its spec declares; None for a
     paper model (timm's less-data twins name their dataset in their note, not a share)."""
-    return models.spec_of(name).data_fraction if name in models.ZOO else None
+    return zoo.spec_of(name).data_fraction if name in zoo.ZOO else None
 
 
 def data_label(name: str) -> str:
@@ -44,10 +44,10 @@ def less_data(p: Preset) -> list[str]:
     and ``_data10``); paper models whose ``less_data_of`` is the preset's ViT (its
     ImageNet-1k-only twin: the paper's JFT-300M versus ImageNet comparison).
     """
-    if p.vit in models.PAPER_MODELS:
-        return [n for n, m in models.PAPER_MODELS.items() if m.less_data_of == p.vit]
+    if p.vit in zoo.PAPER_MODELS:
+        return [n for n, m in zoo.PAPER_MODELS.items() if m.less_data_of == p.vit]
     names = [n for n in zoo_models(p) if _variant_of(p.vit, n, data_fraction=True)]
-    return sorted(names, key=lambda n: -models.spec_of(n).data_fraction)
+    return sorted(names, key=lambda n: -zoo.spec_of(n).data_fraction)
 
 
 def _variant_of(base: str, name: str, *, data_fraction: bool = False,
@@ -55,7 +55,7 @@ def _variant_of(base: str, name: str, *, data_fraction: bool = False,
     """Whether zoo model ``name`` is ``base``'s architecture, recipe and seed trained on a
     fraction of the data (``data_fraction``) or with one block's skips removed (``noskip``),
     as their specs declare it."""
-    spec, of = models.spec_of(name), models.spec_of(base)
+    spec, of = zoo.spec_of(name), zoo.spec_of(base)
     if (spec.arch, spec.recipe, spec.seed) != (of.arch, of.recipe, of.seed) or name == base:
         return False
     if data_fraction:
@@ -65,7 +65,7 @@ def _variant_of(base: str, name: str, *, data_fraction: bool = False,
 
 def no_skip(p: Preset) -> list[str]:
     """The ViTs retrained without one skip connection (Fig 8; the zoo only)."""
-    if p.vit in models.PAPER_MODELS:
+    if p.vit in zoo.PAPER_MODELS:
         return []
     return [n for n in zoo_models(p) if _variant_of(p.vit, n, noskip=True)]
 
@@ -99,7 +99,7 @@ def role_models(p: Preset, role: str) -> list[str]:
 
 def other_seeds(name: str) -> list[str]:
     """The zoo's other training seeds of ``name`` (``name@seed1``, ...); none for paper models."""
-    return [] if name in models.PAPER_MODELS else models.seed_variants(name)[1:]
+    return [] if name in zoo.PAPER_MODELS else zoo.seed_variants(name)[1:]
 
 
 def seed_pairs(p: Preset) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from seelike.book.plan import After, probe_shots, shot_draws, with_shots
 from seelike.book.presets import Preset
 
 if TYPE_CHECKING:  # a type only: the schedule orders passes, it never runs one
-    from seelike.passes import Analysis
+    from seelike.analyses import Declaration
 
 __all__ = ["PASS_ORDER", "RECEPTIVE_FIELD_BATCH", "analyses", "analysis_key", "batch_size",
            "chapter_of", "repeats", "schedule"]
@@ -65,7 +65,7 @@ def schedule(p: Preset, *, shots: int = KNOBS["07_localization"]["shots"]
 
 
 def analyses(p: Preset, purpose: str, repeat: int = 0, *,
-             shots: int = KNOBS["07_localization"]["shots"]) -> list[Analysis | After]:
+             shots: int = KNOBS["07_localization"]["shots"]) -> list[Declaration | After]:
     """Everything the book computes over ``probe_set(p, purpose, seed=repeat)``: the
     :data:`~seelike.book.plan.PLAN` rows of that probe set, identical asks of two chapters
     once."""
@@ -73,7 +73,7 @@ def analyses(p: Preset, purpose: str, repeat: int = 0, *,
 
 
 def _asked(p: Preset, purpose: str, repeat: int, shots: int
-           ) -> list[tuple[str, Analysis | After]]:
+           ) -> list[tuple[str, Declaration | After]]:
     """``(chapter, ask)`` of every :data:`~seelike.book.plan.PLAN` row over this probe set,
     in book order."""
     if repeat not in repeats(p, purpose, shots=shots):
@@ -82,16 +82,16 @@ def _asked(p: Preset, purpose: str, repeat: int, shots: int
             and (row.every or repeat == 0) for a in row.asks(p, repeat, shots)]
 
 
-def _by_key(asked: Sequence[tuple[str, Analysis | After]]) -> dict[object, Analysis | After]:
+def _by_key(asked: Sequence[tuple[str, Declaration | After]]) -> dict[object, Declaration | After]:
     # Identical requests of two chapters are one analysis. Afters stay as declared (none
     # repeats today; the store would run two that resolve alike as one).
-    unique: dict[object, Analysis | After] = {}
+    unique: dict[object, Declaration | After] = {}
     for _, a in asked:
         unique.setdefault(id(a) if isinstance(a, After) else analysis_key(a), a)
     return unique
 
 
-def chapter_of(p: Preset, a: Analysis | After, *,
+def chapter_of(p: Preset, a: Declaration | After, *,
                shots: int = KNOBS["07_localization"]["shots"]) -> str:
     """The chapter that first asks for analysis ``a`` of :func:`analyses`, in
     :data:`~seelike.book.plan.PLAN`: the one that pays for it in a cold build
@@ -124,7 +124,7 @@ def _chapters_of_pass(p: Preset, purpose: str, repeat: int, shots: int) -> dict[
     return out
 
 
-def analysis_key(a: Analysis) -> str:
+def analysis_key(a: Declaration) -> str:
     """What makes two analyses the same one: their kind and parameters."""
     return repr((a.name, a.params()))
 

@@ -16,20 +16,21 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from seelike import cache, models, passes
-from seelike.book.presets import Preset, probe_set
-from seelike.passes import Analysis
+from seelike.analyses import Declaration
+from seelike.book.images import probe_set
+from seelike.book.presets import Preset
 from seelike.profile import Profile
 
 __all__ = ["result_id", "results"]
 
 
-def _path(analysis: Analysis, key: dict) -> str:
+def _path(analysis: Declaration, key: dict) -> str:
     return str(cache.cache_path(analysis.name, key, passes.code_of(analysis)))
 
 
-def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repeat: int = 0,
+def results(preset: Preset, analyses: Sequence[Declaration], *, purpose: str, repeat: int = 0,
             batch_size: int, progress: bool = False,
-            planned: Callable[[], Sequence[Analysis]] | None = None,
+            planned: Callable[[], Sequence[Declaration]] | None = None,
             profile: Profile | None = None) -> list[dict[str, np.ndarray]]:
     """The results of ``analyses`` on ``probe_set(preset, purpose, seed=repeat)``, cached.
 
@@ -58,7 +59,7 @@ def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str, repea
             for a, k, r in zip(analyses, keys, out, strict=True)]
 
 
-def result_id(preset: Preset, analysis: Analysis, *, purpose: str, batch_size: int,
+def result_id(preset: Preset, analysis: Declaration, *, purpose: str, batch_size: int,
               repeat: int = 0) -> str:
     """The cache file stem of ``analysis`` on ``probe_set(preset, purpose, seed=repeat)``: a
     result's identity (a probe evaluation carries its fit's, Chapters 7 and 8)."""

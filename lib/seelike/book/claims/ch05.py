@@ -3,8 +3,8 @@
 :data:`DECLARATIONS` holds each sentence of the paper that Chapter 5 tests, clause by
 clause, with its statistic, control and bars. The functions below compute the statistics
 from mean attention distances ``(blocks, heads)``
-(:class:`seelike.attention.AttentionDistances`), from the CKA of head subsets with the
-ResNet's lower layers (:class:`seelike.attention.HeadSubsetCKA`), from per-image test
+(:class:`seelike.analyses.AttentionDistances`), from the CKA of head subsets with the
+ResNet's lower layers (:class:`seelike.analyses.HeadSubsetCKA`), from per-image test
 correctness (Fig 4's accuracy) and from summaries of effective receptive fields
 (:class:`ErfSummary`); the ``*_claims`` functions judge them on the point estimates, on
 their draws over resampled probe images and on the other training seeds.

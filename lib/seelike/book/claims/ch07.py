@@ -2,7 +2,7 @@
 
 :data:`DECLARATIONS` holds each sentence of the paper that Chapter 7 tests, clause by
 clause, with its statistic, control and bars. The functions below compute the statistics:
-from token-to-patch CKA matrices (:class:`seelike.localization.TokenPatchCKA`) for Figs 9,
+from token-to-patch CKA matrices (:class:`seelike.analyses.TokenPatchCKA`) for Figs 9,
 10, D.2 and D.3, judged over bootstrap resamplings of the probe images
 (:func:`localization_claims`); from linear-probe accuracies for Fig 11 and appendix F,
 judged over independent 10-shot draws of the probe training set (:func:`probe_claims`).
@@ -339,7 +339,7 @@ def localization_claims(cls: Result, gap: Result, resnet: Result, middle: int, *
                         permutations: int = 200, varies: str = "") -> list[Claim]:
     """The claims of Figs 9, 10, D.2 and D.3 from the three models' token-to-patch CKA.
 
-    ``cls``, ``gap``, ``resnet``: :class:`~seelike.localization.TokenPatchCKA` results of
+    ``cls``, ``gap``, ``resnet``: :class:`~seelike.analyses.TokenPatchCKA` results of
     the CLS ViT's and the GAP ViT's blocks and the ResNet's last stages; ``middle``: the
     index, in the ResNet's result, of the last unit of the stage below the final one;
     ``seeds``: the three results of each other training seed. The interval: each

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from seelike import models, weights
+from seelike import weights, zoo
 from seelike.book import plots
 
 __all__ = ["predictions", "training_curves"]
@@ -25,7 +25,7 @@ def training_curves(names: Sequence[str]) -> Figure:
     markers = iter("os^vDP")
     for name in names:
         hist = pd.DataFrame(weights.read_manifest(name)["history"])
-        ls = dashes.get(models.spec_of(name).noskip_block, "-")
+        ls = dashes.get(zoo.spec_of(name).noskip_block, "-")
         style = dict(color=plots.model_colour(name), ls=ls, lw=1.4, label=name, alpha=0.9,
                      marker=None if ls != "-" else next(markers), ms=4, markevery=2)
         axes[0].plot(hist.step, hist.test_acc, **style)

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seelike import models, weights
+from seelike import models, weights, zoo
 from seelike.book import plan, results
-from seelike.book.presets import Preset, probe_set, zoo_models
-from seelike.data import CIFAR10_CLASSES
+from seelike.book.images import probe_set
+from seelike.book.presets import Preset, zoo_models
+from seelike.datasets import CIFAR10_CLASSES
 
 __all__ = ["ACCURACY_KEYS", "accuracy_numbers", "predictions", "seed_table", "zoo_table"]
 
@@ -31,7 +32,7 @@ def zoo_table(p: Preset) -> pd.DataFrame:
     measured = results.keyed(p, plan.zoo_accuracy(p), key=lambda a: a.model)
     rows = []
     for name in zoo_models(p):
-        spec = models.spec_of(name)
+        spec = zoo.spec_of(name)
         entry = dict(model=name, what=spec.summary,
                      parameters=sum(q.numel() for q in models.load(name).parameters()))
         if spec.recipe:
@@ -67,8 +68,8 @@ def accuracy_numbers(zoo: pd.DataFrame, examples: int) -> dict[str, str | int]:
 def seed_table() -> pd.DataFrame:
     """Each model trained with several seeds: each seed's test accuracy, mean and range."""
     rows = []
-    for name, seeds in models.SEEDS.items():
-        accs = [weights.read_manifest(n)["test_accuracy"] for n in models.seed_variants(name)]
+    for name, seeds in zoo.SEEDS.items():
+        accs = [weights.read_manifest(n)["test_accuracy"] for n in zoo.seed_variants(name)]
         rows.append({"model": name, **{f"seed {k}": a for k, a in zip(seeds, accs, strict=True)},
                      "mean": np.mean(accs), "range (points)": max(accs) - min(accs)})
     return pd.DataFrame(rows)

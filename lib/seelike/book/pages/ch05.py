@@ -17,13 +17,14 @@ from IPython.display import Markdown
 from pandas.io.formats.style import Styler
 from torch import nn
 
-from seelike import attention, models, passes, resample, structure, weights
+from seelike import analyses, attention, passes, resample, structure, weights, zoo
 from seelike import receptive_field as rf
 from seelike.book import codenames, plan, results, roles, tables
 from seelike.book.claims import ch05
 from seelike.book.claims.table import Claim
 from seelike.book.claims.verdict import percentile_band
-from seelike.book.presets import Preset, probe_set
+from seelike.book.images import probe_set
+from seelike.book.presets import Preset
 from seelike.layers import layer_names, short_label, stage_of
 
 __all__ = ["Distances", "Geometry", "ReceptiveFields", "Subsets", "claims",
@@ -123,7 +124,7 @@ def distances(p: Preset, uniform: float) -> Distances:
     return Distances(by_model, draws, uniform)
 
 
-def subset_distances(distances: np.ndarray, request: attention.HeadSubsetCKA) -> np.ndarray:
+def subset_distances(distances: np.ndarray, request: analyses.HeadSubsetCKA) -> np.ndarray:
     """Each subset's mean distance (px), over the heads of the blocks ``request`` pools."""
     pooled = distances[list(request.blocks)].ravel()          # block-major, as the plan
     return np.array([pooled[list(s)].mean() for s in request.subsets])
@@ -134,7 +135,7 @@ class Subsets:
     """Fig 5: windows of heads of the lowest blocks, local to global, against the ResNet's
     lower layers: each window's mean distance, its CKA and the CKA over resampled images."""
 
-    request: attention.HeadSubsetCKA
+    request: analyses.HeadSubsetCKA
     distance: np.ndarray       # (subsets,) px
     cka: np.ndarray            # (subsets, layers)
     draws: np.ndarray          # (draws, subsets, layers)
@@ -346,7 +347,7 @@ def claims(p: Preset, d: Distances, fig5: Subsets, erf: ReceptiveFields,
     # its manifest records (zoo models only), resampled image by image for all together.
     other = roles.other_seeds(p.vit)[:1]
     correct = {n: weights.test_correct(n) for n in [p.vit, least, *other]
-               if n and models.split_seed(n)[0] in models.ZOO}
+               if n and zoo.split_seed(n)[0] in zoo.ZOO}
     found.append(ch05.accuracy_claim(
         correct.get(p.vit), correct.get(least), correct.get(other[0]) if other else None,
         resample.multinomial_weights(len(correct[p.vit]), draws) if p.vit in correct else None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seelike import models, resample, skips, weights
+from seelike import resample, skips, weights, zoo
 from seelike.accuracy import accuracy_gap
 from seelike.book import plan, results, roles
 from seelike.book.claims import ch06
@@ -47,7 +47,7 @@ class SkipRemoved:
 
     @property
     def blocks_removed(self) -> dict[str, int]:
-        return {name: models.spec_of(name).noskip_block for name in self.variants}
+        return {name: zoo.spec_of(name).noskip_block for name in self.variants}
 
     def across(self, name: str, block: int, draw: int | None = None) -> float:
         """Mean CKA across ``block`` in ``name``'s heatmap (one draw, or the point)."""
@@ -97,7 +97,7 @@ class SkipRemoved:
         if not self.variants:
             return None, None, pd.DataFrame([])
         middle = roles.middle_no_skip(self.preset)[0]
-        pairs = list(zip(models.seed_variants(self.preset.vit), models.seed_variants(middle),
+        pairs = list(zip(zoo.seed_variants(self.preset.vit), zoo.seed_variants(middle),
                          strict=False))
         correct = {n: weights.test_correct(n) for pair in pairs for n in pair}
         draw_weights = resample.multinomial_weights(len(correct[self.preset.vit]), self.n_draws)
@@ -110,7 +110,7 @@ class SkipRemoved:
         first = gap(*pairs[0])
         cost = Measured(first.value, first.draws, tuple(gap(*pair).value for pair in pairs[1:]))
         seed_cost = gap(self.preset.vit, pairs[1][0]) if len(pairs) > 1 else None
-        table = pd.DataFrame([{"seed": models.spec_of(intact).seed,
+        table = pd.DataFrame([{"seed": zoo.spec_of(intact).seed,
                                "intact ViT": 100 * correct[intact].mean(),
                                f"without block {self.blocks_removed[middle]}'s skips":
                                    100 * correct[retrained].mean(),

@@ -15,13 +15,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from seelike import models
+from seelike import zoo
+from seelike.analyses import CKARequest
 from seelike.book import plan, results, roles
 from seelike.book.claims import ch09
 from seelike.book.claims.table import Claim
 from seelike.book.claims.verdict import decide
 from seelike.book.presets import Preset
-from seelike.compare import CKARequest
 from seelike.layers import layer_names
 from seelike.structure import two_block_split
 
@@ -74,7 +74,7 @@ class MixerComparison:
         """The set-up the text quotes; ``examples``: the probe images in each matrix."""
         seeds = len(roles.seed_pairs(self.preset)) + 1
         # A paper Mixer is timm's: the zoo's spec (and its size) exists for zoo models only.
-        arch = models.spec_of(self.preset.mixer).arch if self.preset.mixer in models.ZOO else {}
+        arch = zoo.spec_of(self.preset.mixer).arch if self.preset.mixer in zoo.ZOO else {}
         return {
             "examples": f"{examples:,}", "n_layers": len(self.layers[self.preset.mixer]),
             "bootstrap": f"{len(self.boot('within')):,}",

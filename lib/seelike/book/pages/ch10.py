@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from seelike import estimators, resample
+from seelike.analyses import EstimatorCKA
 from seelike.book import claims, plan, results
 from seelike.book.claims import ch04, ch10
 from seelike.book.claims.table import Claim
 from seelike.book.presets import Preset
-from seelike.estimators import ESTIMATORS, EstimatorCKA
+from seelike.estimators import ESTIMATORS
 from seelike.layers import layer_names
 
 __all__ = ["CLAIM_NAMES", "DECLARED", "NAMES", "POINT", "Y_LABELS", "Runs", "chapter4_rows",

@@ -1,0 +1,30 @@
+"""The images a preset's analyses run on: one seeded, class-balanced probe set per purpose."""
+
+from __future__ import annotations
+
+from seelike import probe_sets
+from seelike.book.presets import SIZE_OF, Preset
+from seelike.datasets import PURPOSES
+
+__all__ = ["probe_set"]
+
+
+def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> probe_sets.ProbeSet:
+    """The probe images of ``purpose`` under ``preset``: a seeded, class-balanced draw.
+
+    ``purpose`` is one of ``cka`` (``cka_examples``; Figs 1, 2, 5, 8-10, 12),
+    ``attention`` (``attention_examples``; Figs 3-4), ``receptive_field``
+    (``receptive_field_examples``; Fig 6), ``probe_train`` (``probe_train_per_class`` per
+    class), ``probe_test`` (``probe_test_examples``; Figs 11, 13) and ``estimators``
+    (``estimator_examples``; Chapter 10); see :func:`seelike.probe_sets.probe_draw`.
+    """
+    sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
+    if purpose == "probe_train":
+        return probe_sets.probe_draw(preset.dataset, purpose,
+                                     per_class=preset.probe_train_per_class, seed=seed,
+                                     image_size=preset.image_size)
+    if purpose not in sizes:
+        raise ValueError(f"purpose={purpose!r}: unknown probe purpose; valid: "
+                         f"{', '.join(PURPOSES)}")
+    return probe_sets.probe_draw(preset.dataset, purpose, examples=sizes[purpose], seed=seed,
+                                 image_size=preset.image_size)
