@@ -68,6 +68,7 @@ __all__ = [
     "token_positions",
 ]
 
+
 def token_positions(grid: tuple[int, int], max_positions: int | None = MAX_POSITIONS
                     ) -> tuple[np.ndarray, tuple[int, int]]:
     """Row-major indices of the probed positions of a ``grid``, and the sub-grid they form.

@@ -12,6 +12,10 @@ drop them::
     python -m seelike.book.publish update --preset cifar   # commit this build's cifar results
     python -m seelike.book.publish readme                  # re-render the README block
     python -m seelike.book.publish check                   # non-zero if the block is stale
+    python -m seelike.book.publish compare --preset cifar  # this build against the committed
+
+``compare`` (:mod:`seelike.book.agreement`) says whether a rebuild reproduced the committed
+tables byte for byte, or with every verdict equal and numbers apart by rounding, or not.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from seelike import __version__
-from seelike.book import claims, readme, tally
+from seelike.book import agreement, claims, readme, tally
 from seelike.book.claims.check import departures
 from seelike.config import repo_root
 from seelike.io import atomic_write_text
@@ -46,14 +50,25 @@ def _git(*args: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
+def _processor() -> str:
+    """The CPU's model name, which decides the floating-point kernels torch runs."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
+
+
 def machine() -> str:
-    """This machine in words: architecture, CPUs, OS, Python, torch (and its CUDA build)."""
+    """This machine in words: architecture and processor, CPUs, OS, Python, torch."""
     try:
         torch = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch = "not installed"
-    return (f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}, "
-            f"Python {platform.python_version()}, torch {torch}")
+    return (f"{platform.machine()} ({_processor()}), {os.cpu_count()} CPUs, "
+            f"{platform.system()}, Python {platform.python_version()}, torch {torch}")
 
 
 def _stamp(path: Path) -> str:
@@ -146,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
                                       "(default: this one)")
     commands.add_parser("readme", help="re-render README's block from data/results")
     commands.add_parser("check", help="exit 1 if README's block or data/results is stale")
+    cmp = commands.add_parser("compare", help="this build's results against the committed; "
+                                              "exit 1 unless they agree")
+    cmp.add_argument("--preset", default="cifar", choices=tally.REPORTED)
+    cmp.add_argument("--rtol", type=float, default=0.0,
+                     help="relative tolerance of numbers (default 0: equal)")
+    cmp.add_argument("--atol", type=float, default=0.0,
+                     help="absolute tolerance of numbers (default 0)")
     args = parser.parse_args(argv)
     path = repo_root() / "README.md"
     if args.command == "update":
@@ -155,6 +177,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"publish: {err}", file=sys.stderr)
             return 2
         print(f"{target}: {len(list(target.glob('*.csv')))} chapters; README block rendered")
+    elif args.command == "compare":
+        try:
+            found = agreement.compare(claims.results_dir(args.preset),
+                                      tally.committed_dir(args.preset), args.rtol, args.atol)
+        except ValueError as err:
+            print(f"publish: {err}", file=sys.stderr)
+            return 2
+        print(agreement.report(found))
+        return 0 if all(t.agrees() for t in found) else 1
     elif args.command == "readme":
         print("README block " + ("rewritten" if readme.write_readme(path) else "already current"))
     else:
