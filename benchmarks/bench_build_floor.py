@@ -25,7 +25,9 @@ replayed as bare work on the same images, at the same minibatch size, with the s
   draws (``plan.BOOTSTRAP`` of them): the Poisson weights, the per-example row terms
   (one batched product) and their weighting; the resampled means of the skip statistics.
 * **probes**: per minibatch, the sufficient statistics of every ridge probe (``ΣxxT``,
-  ``ΣxyT`` per fold) where the fit is primal, and the evaluation's scores; at the end of
+  ``ΣxyT`` per fold) where the fit is primal, and the evaluation's scores (a model's
+  pooled features once per minibatch, shared by all its probes, as the engine shares
+  them); at the end of
   a fit, the cross-validated ridge solves over every penalty and fold and the final
   solve, in primal (d × d) or dual (n × n) form as :mod:`seelike.probes` chooses.
 * **reductions**: the skip connections' norms and cosines, the attention-distance
@@ -52,6 +54,13 @@ else from the runner's ``_build/executed/<preset>/timings.json`` under ``--build
 
     PYTHONPATH=lib SEELIKE_DATA=... python benchmarks/bench_build_floor.py --note "solo"
     python benchmarks/bench_build_floor.py --preset smoke --out build_floor_smoke.json
+
+``--engine cka:0`` also runs the named passes (purpose:repeat) through the engine
+(:func:`seelike.passes.run`, no results cache) with a :class:`seelike.profile.Profile`, and
+sets its seconds beside the floor's: forward passes with their taps and Grams, and each
+kind of analysis. Where a chapter's build comes out below its floor, this says which part
+of the floor is not a lower bound. Fig 5's heads and the probes' fitted weights are
+stand-ins of the right shapes there too, so a probe evaluation's pass cannot be run so.
 
 Writes ``benchmarks/build_floor_<preset>.json`` (or ``--out``); the test suite runs it on
 the smoke preset (``tests/test_bench_floor.py``).
@@ -85,6 +94,7 @@ from seelike.analyses import (
     AttentionDistances,
     CKAAnalysis,
     CKACurve,
+    Declaration,
     EstimatorCKA,
     HeadSubsetCKA,
     ProbeEval,
@@ -101,7 +111,9 @@ from seelike.estimators import chunk_grams
 from seelike.localization import spatial_tokens
 from seelike.network import default_device
 from seelike.passes import Analysis, GramSpec, accumulator_of
+from seelike.passes import run as run_pass
 from seelike.probes import token_positions
+from seelike.profile import Profile
 from seelike.skips import branch_taps
 from seelike.taps import Tap, run_taps
 from seelike.tokens import select_tokens, token_layout
@@ -125,7 +137,7 @@ class Pass:
     preset: Preset
     purpose: str
     repeat: int
-    analyses: list[Analysis]
+    analyses: list[Declaration]
     reads: set[tuple[str, int, int]] = field(default_factory=set)
     chapter: str = ""
 
@@ -142,7 +154,7 @@ def planning_only() -> Iterator[set[tuple[str, int, int]]]:
     so the floor neither needs nor touches the results cache."""
     reads: set[tuple[str, int, int]] = set()
 
-    def results(preset: Preset, analyses: Sequence[Analysis], *, purpose: str,
+    def results(preset: Preset, analyses: Sequence[Declaration], *, purpose: str,
                 repeat: int = 0, **_: object) -> list[dict[str, np.ndarray]]:
         reads.add((purpose, repeat, preset.probe_train_per_class))
         out: list[dict[str, np.ndarray]] = []
@@ -213,6 +225,15 @@ class Work:
     per_full: list[tuple[str, Op]] = field(default_factory=list)
     per_batch: list[tuple[str, BatchOp]] = field(default_factory=list)
     at_end: list[tuple[str, Op]] = field(default_factory=list)
+    # What the analyses of one model share per minibatch (seelike.passes.Batch.shared): the
+    # keys whose work is already counted.
+    shared: set[tuple[object, ...]] = field(default_factory=set)
+
+    def once(self, key: tuple[object, ...]) -> bool:
+        """Whether ``key``'s shared work is still to be counted (and count it now)."""
+        new = key not in self.shared
+        self.shared.add(key)
+        return new
 
 
 def gram(x: torch.Tensor, unbiased: bool) -> torch.Tensor:
@@ -484,7 +505,8 @@ def probe_fit_work(work: Work, pool: Pool, a: ProbeFit, shapes: Shapes, b: int,
     for layer in a.layers:
         for kind in a.kinds:
             pooled, probes, width = probe_features(shapes, layer, kind, a.max_positions)
-            pooling_work(work, pool, pooled, width, b)
+            if work.once(("features", a.model, layer, kind, a.max_positions)):
+                pooling_work(work, pool, pooled, width, b)
             picked = min(probes, SELECTION_POSITIONS)
             if examples < width:  # the dual form (seelike.probes._keeps_examples)
                 x = pool.take((probes, examples, width), torch.float64)
@@ -504,11 +526,13 @@ def probe_fit_work(work: Work, pool: Pool, a: ProbeFit, shapes: Shapes, b: int,
 
 
 def probe_eval_work(work: Work, pool: Pool, a: ProbeEval, shapes: Shapes, b: int) -> None:
-    """Every probe's scores on each minibatch, in float64, and the hits."""
+    """Every probe's scores on each minibatch, in float64, and the hits; the features made
+    once for every probe of the model (Batch.shared)."""
     for layer in a.layers:
         for kind in a.kinds:
             pooled, probes, width = probe_features(shapes, layer, kind, a.max_positions)
-            pooling_work(work, pool, pooled, width, b)
+            if work.once(("features", a.model, layer, kind, a.max_positions)):
+                pooling_work(work, pool, pooled, width, b)
             feats = pool.take((b, probes, width))
             w = pool.take((probes, width, a.classes), torch.float64)
             work.per_batch.append(("probes", functools.partial(
@@ -639,6 +663,28 @@ def floor_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device) 
             "seconds": seconds, "floor_seconds": round(sum(clock.seconds.values()), 3)}
 
 
+def engine_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device
+                   ) -> dict[str, Any]:
+    """The same pass run by the engine, profiled: wall seconds, forward passes (taps and
+    Grams included) and each kind of analysis."""
+    q = x.preset
+    probe = probe_set(q, x.purpose, seed=x.repeat)
+    profile = Profile(device)
+    started = time.perf_counter()
+    run_pass(x.analyses, {m: nets[m] for a in x.analyses for m in a.models()}, probe,
+             batch_size=schedule.batch_size(q, x.purpose), device=device, profile=profile)
+    wall = time.perf_counter() - started
+    kinds: dict[str, float] = {}
+    forward = 0.0
+    for key, sec in profile.seconds().items():
+        if key[0] == "forward":
+            forward += sec
+        else:
+            kinds[type(key[1]).__name__] = kinds.get(type(key[1]).__name__, 0.0) + sec
+    return {"wall_seconds": round(wall, 3), "forward_taps_grams": round(forward, 3),
+            "analyses": {k: round(v, 3) for k, v in sorted(kinds.items())}}
+
+
 # ---- the build's seconds, and the table -----------------------------------------------------
 
 
@@ -684,10 +730,19 @@ def ratio(build: float | None, floor: float) -> float | None:
 
 
 def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, float],
-        progress: bool = True) -> dict[str, Any]:
-    """Every scheduled pass's floor, per pass and per chapter, beside the build's seconds."""
+        progress: bool = True, engine: Sequence[str] = ()) -> dict[str, Any]:
+    """Every scheduled pass's floor, per pass and per chapter, beside the build's seconds
+    (and the engine's, for the passes named ``purpose:repeat`` in ``engine``)."""
     order = chapter_order()
     passes = scheduled_passes(p, shots, order)
+    named = {f"{x.purpose}:{x.repeat}": x for x in passes}
+    for name in engine:
+        if name not in named:
+            raise SystemExit(f"--engine {name}: not a scheduled pass; choose among "
+                             f"{', '.join(named)}")
+        if any(isinstance(a, ProbeEval) for a in named[name].analyses):
+            raise SystemExit(f"--engine {name}: a probe evaluation needs fitted weights, "
+                             "which the floor does not make; choose another pass")
     nets: dict[str, nn.Module] = {}
     rows = []
     for x in passes:
@@ -695,6 +750,8 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
             if m not in nets:
                 nets[m] = models.load(m).to(device).eval()
         row = floor_of_pass(x, nets, device)
+        if f"{x.purpose}:{x.repeat}" in engine:
+            row["engine"] = engine_of_pass(x, nets, device)
         # Sampled per pass: a neighbour's job that comes and goes between the start and
         # the end would not show in those two readings alone.
         row["load_1min"] = round(os.getloadavg()[0], 2)
@@ -703,6 +760,8 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
             print(f"  {x.purpose} {x.repeat} (shots {row['shots']}, {row['examples']} images, "
                   f"{row['models']} models) -> {x.chapter}: {row['floor_seconds']:.1f} s",
                   flush=True)
+            if "engine" in row:
+                print(f"    floor by part {row['seconds']}; engine {row['engine']}", flush=True)
     floor = {c: 0.0 for c in dict.fromkeys(r["chapter"] for r in rows)}
     for r in rows:
         floor[r["chapter"]] += r["floor_seconds"]
@@ -747,6 +806,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="a JSON file with the build's per-chapter seconds ('chapters')")
     parser.add_argument("--note", default="",
                         help="how the run was made, e.g. 'solo' or 'beside a book build'")
+    parser.add_argument("--engine", nargs="*", default=[], metavar="PURPOSE:REPEAT",
+                        help="also run these passes through the engine, profiled, e.g. cka:0")
     parser.add_argument("--out", type=Path, default=None,
                         help="default: benchmarks/build_floor_<preset>.json")
     args = parser.parse_args(argv)
@@ -754,7 +815,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = torch.device(args.device) if args.device else default_device()
     record_path, record = build_record(p.name, args.build_dir, args.build_record)
     load_before, started = os.getloadavg(), time.perf_counter()
-    result = run(p, shots=args.shots, device=device, build=record["chapters"])
+    result = run(p, shots=args.shots, device=device, build=record["chapters"],
+                 engine=args.engine)
     wall = time.perf_counter() - started
     busiest = max([round(load_before[0], 2), *(r["load_1min"] for r in result["passes"])])
     try:

@@ -44,11 +44,11 @@ import numpy as np
 import torch
 
 from seelike import cache, datasets, models, probe_sets
+from seelike.analyses import Declaration
 from seelike.book import plan, results, roles, schedule, store
 from seelike.book.images import probe_set
 from seelike.book.knobs import KNOBS
 from seelike.book.presets import Preset, get_preset, parse_overrides
-from seelike.passes import Analysis
 from seelike.profile import Profile
 
 #: Imagenette's class labels (ImageNet-1k indices): the paper preset's labels
@@ -101,7 +101,7 @@ def random_world(device: torch.device) -> Iterator[dict[str, torch.nn.Module]]:
         yield nets
 
 
-def describe(a: Analysis) -> str:
+def describe(a: Declaration) -> str:
     """What a row's analysis computes, in a few words."""
     params = a.params()
     if a.name == "cka":

@@ -93,3 +93,27 @@ def test_the_command_line_exit_status(folders: tuple[Path, Path], monkeypatch: p
 def test_the_machine_names_its_processor() -> None:
     text = publish.machine()
     assert "(" in text and "CPUs" in text and "torch" in text
+
+
+def test_infinities_nan_and_absolute_tolerance(folders: tuple[Path, Path]) -> None:
+    built, committed = folders
+    for folder in (built, committed):  # the same infinity on both sides agrees
+        _edit(folder / TABLE, "value", 0, lambda v: "inf")
+    assert all(t.identical or t.agrees() for t in agreement.compare(built, committed))
+    key = _edit(built / TABLE, "value", 1, lambda v: "nan")
+    table = {t.name: t for t in agreement.compare(built, committed, rtol=1.0)}[Path(TABLE).stem]
+    assert not table.agrees() and table.largest_rel == float("inf")
+    assert table.where_rel == f"{key}: value"
+    shutil.copy(committed / TABLE, built / TABLE)
+    _edit(built / TABLE, "value", 1, lambda v: repr(float(v) + 1e-7))
+    assert not all(t.agrees() for t in agreement.compare(built, committed))
+    assert all(t.agrees() for t in agreement.compare(built, committed, atol=2e-7))
+    shutil.copy(built / TABLE, built / "12_new.csv")
+    found = {t.name: t for t in agreement.compare(built, committed, atol=2e-7)}
+    assert found["12_new"].problems == ("only in this build",)
+
+
+def test_the_command_line_refuses_bad_tolerances(capsys: pytest.CaptureFixture[str]) -> None:
+    assert publish.main(["compare", "--preset", "cifar", "--rtol", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("publish: ") and "at least 0" in err

@@ -39,7 +39,7 @@ def test_every_scheduled_pass_gets_a_positive_floor_in_its_chapter(
     record.write_text(json.dumps({"preset": "smoke", "chapters": build}))
     out = tmp_path / "floor.json"
     result = bench.main(["--preset", "smoke", "--device", "cpu", "--build-record", str(record),
-                         "--note", "test", "--out", str(out)])
+                         "--note", "test", "--out", str(out), "--engine", "cka:0"])
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(result))
     assert written["note"] == "test" and written["preset"] == "smoke"
@@ -87,3 +87,15 @@ def test_every_scheduled_pass_gets_a_positive_floor_in_its_chapter(
     assert total["floor_seconds"] == pytest.approx(sum(x["floor_seconds"] for x in passes),
                                                    abs=0.05)
     assert written["floor_parts"]["forward"] > 0 and written["floor_parts"]["probes"] > 0
+    # --engine cka:0 ran that pass through the engine too, profiled, and no other.
+    engine = {(x["purpose"], x["repeat"]): x["engine"] for x in passes if "engine" in x}
+    assert list(engine) == [("cka", 0)]
+    ran = engine[("cka", 0)]
+    assert ran["forward_taps_grams"] > 0 and ran["wall_seconds"] >= ran["forward_taps_grams"]
+    assert {"CKAAnalysis", "HeadSubsetCKA"} <= set(ran["analyses"])  # as declared
+    with pytest.raises(SystemExit, match="fitted weights"):
+        bench.main(["--preset", "smoke", "--device", "cpu", "--build-record", str(record),
+                    "--out", str(tmp_path / "no.json"), "--engine", "probe_test:0"])
+    with pytest.raises(SystemExit, match=r"not a scheduled pass; choose among .*cka:0"):
+        bench.main(["--preset", "smoke", "--device", "cpu", "--build-record", str(record),
+                    "--out", str(tmp_path / "no.json"), "--engine", "cka:9"])

@@ -22,6 +22,9 @@ def test_pass_bytes_counts_kept_layers_streamed_ones_and_grams_from_shapes() -> 
     # Streamed layers pass two at a time, however many there are.
     streamed = memory.pass_bytes({"vit_cifar": (blocks[:1], blocks[1:], 12)}, 8, 32)
     assert streamed["vit_cifar"] == 3 * block + 12 * 8 * 8 * 8
+    # Kept layers whose analyses share a copy of them (Batch.shared) count twice.
+    shared = memory.pass_bytes({"vit_cifar": (blocks, [], 12, blocks[:2])}, 8, 32)
+    assert shared["vit_cifar"] == 14 * block + 12 * 8 * 8 * 8
     assert memory.pass_bytes({"my own module": (blocks, [], 1)}, 8, 32) == {
         "my own module": 64 * 8}
 

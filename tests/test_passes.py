@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -10,11 +11,13 @@ import torch
 from torch import nn
 
 from seelike import cache, models, passes
-from seelike.analyses import Accuracy, CKAAnalysis
+from seelike.analyses import Accuracy, CKAAnalysis, HeadSubsetCKA
 from seelike.book import results, schedule, store
 from seelike.book.presets import get_preset
 from seelike.cka import MinibatchCKA
+from seelike.compare import CKAAnalysisAccumulator
 from seelike.probe_sets import ProbeSet, TensorProbe
+from seelike.taps import Tap
 
 
 def tiny_net(seed: int) -> nn.Module:
@@ -149,9 +152,73 @@ def test_the_chapter_2_curve_ends_at_minibatch_cka_and_keeps_the_full_batch_valu
     np.testing.assert_allclose(got["full"][0], linear_cka(a1, b3, unbiased=True), atol=1e-6)
 
 
-def test_code_of_is_the_analysis_module() -> None:
+class MyCKA(CKAAnalysisAccumulator):
+    """A reader's own accumulator, subclassing the library's."""
+
+
+@dataclass(eq=False)
+class WiderCKA(CKAAnalysis):
+    """A reader's declaration that adds a field but keeps the library's accumulator."""
+
+    note: str = ""
+
+
+def test_code_of_is_the_module_that_computes_the_analysis() -> None:
     assert passes.code_of(CKAAnalysis("a", ("1",), "a", ("1",))) == "seelike.compare"
     assert passes.code_of(Accuracy("a")) == "seelike.accuracy"
+    # A reader's accumulator is keyed by its own code, not the library's it inherits from.
+    mine = MyCKA("a", ("1",), "a", ("1",))
+    assert passes.code_of(mine) == __name__ and passes.accumulator_of(mine) is mine
+    with pytest.raises(TypeError, match=r"WiderCKA's accumulator seelike\.compare:"
+                                        r"CKAAnalysisAccumulator is not a subclass of it"):
+        passes.accumulator_of(WiderCKA("a", ("1",), "a", ("1",), note="x"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: CKAAnalysis("a", ("1",), "a", ("1",), unbiased="no"),
+    lambda: HeadSubsetCKA("v", (1,), (), "c", ("x",)),
+    lambda: HeadSubsetCKA("v", (1,), ((0,),), "c", ()),
+    lambda: HeadSubsetCKA("v", (1,), ((0,),), "c", ("x",), unbiased=1),
+])
+def test_a_bad_declaration_is_refused_when_declared(make) -> None:
+    with pytest.raises((TypeError, ValueError), match=r"unbiased must be True or False|needs "
+                                                      r"subsets of heads and CNN layers"):
+        make()
+
+
+def test_what_a_models_analyses_share_is_dropped_before_the_next_models() -> None:
+    seen: list[tuple[str, list[object]]] = []
+
+    class Sharing(passes.Analysis):
+        name = "sharing"
+
+        def __init__(self, model: str) -> None:
+            self.model = model
+
+        def models(self) -> tuple[str, ...]:
+            return (self.model,)
+
+        def params(self) -> dict[str, object]:
+            return {"model": self.model}
+
+        def needs(self, model: str, net: nn.Module) -> passes.Needs:
+            return passes.Needs(taps=[Tap("1")], shared=[Tap("1")])
+
+        def begin(self, nets: object) -> None:
+            pass
+
+        def update(self, batch: passes.Batch) -> None:
+            seen.append((self.model, list(batch._shared)))
+            batch.shared(("relu", self.model), lambda: batch.tap(self.model, Tap("1")).relu())
+
+        def result(self) -> dict[str, np.ndarray]:
+            return {}
+
+    nets = {"a": tiny_net(0), "b": tiny_net(1)}
+    # Given a, b, a: updated a, a, b, each model's shared values gone before the next's.
+    passes.run([Sharing("a"), Sharing("b"), Sharing("a")], nets,
+               TensorProbe(torch.rand(8, 3, 16, 16)), batch_size=8, device="cpu")
+    assert seen == [("a", []), ("a", [("relu", "a")]), ("b", [])]
 
 
 def test_zoo_accuracy_counts_argmax_hits() -> None:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from seelike.bounds import LAMBDAS, MAX_BOOTSTRAP, check_bootstrap, check_flag
 from seelike.layers import has_class_token, layer_names
 from seelike.tokens import TokenMode
 
@@ -54,10 +55,6 @@ __all__ = [
 #: How a ViT's attention distance treats the CLS token (:mod:`seelike.attention`).
 ClsMode = Literal["drop", "renormalise"]
 
-#: The most bootstrap draws one analysis keeps: each holds a CKA matrix and every minibatch
-#: multiplies a ``(draws, b)`` weight matrix into the Grams' row terms, so memory and time
-#: grow with the draws (a few hundred settle a percentile interval).
-MAX_BOOTSTRAP = 10_000
 #: Cross-validation folds of the ridge probes.
 FOLDS = 3
 #: Positions (evenly spaced) whose held-out error chooses a layer's ridge penalty.
@@ -67,23 +64,9 @@ MAX_POSITIONS = 64
 #: Probe families: every position separately, the CLS token, the mean of the spatial
 #: tokens (a ResNet's global average pool), the mean of all tokens with CLS.
 KINDS = ("token", "cls", "gap", "gap_all")
-#: Ridge penalties the probes choose from, as multiples of trace(XcᵀXc)/d: from nearly
-#: unregularised to strong.
-LAMBDAS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0)
 #: What :class:`SkipStatistics` averages per position of a residual addition z + f(z):
 #: ‖z‖/‖f(z)‖, cos(z, f(z)), cos(z, z + f(z)).
 RESIDUAL_STATISTICS = ("ratio", "cosine", "output_cosine")
-
-
-def check_bootstrap(bootstrap: object) -> int:
-    """``bootstrap`` as a number of draws, refused unless it is an int from 0 to
-    :data:`MAX_BOOTSTRAP`."""
-    if not isinstance(bootstrap, int | np.integer) or isinstance(bootstrap, bool) \
-            or not 0 <= bootstrap <= MAX_BOOTSTRAP:
-        raise ValueError(f"bootstrap must be a number of draws (an int from 0 to "
-                         f"MAX_BOOTSTRAP={MAX_BOOTSTRAP}), got {bootstrap!r}; percentile "
-                         "intervals settle within a few hundred draws")
-    return int(bootstrap)
 
 
 class Declaration(ABC):
@@ -164,6 +147,7 @@ class CKAAnalysis(Declaration):
         if not self.layers_a or not self.layers_b:
             raise ValueError(f"CKA of {self.model_a} vs {self.model_b} needs layers on both "
                              "sides")
+        check_flag(self.unbiased, "unbiased")
         check_bootstrap(self.bootstrap)
 
     def models(self) -> tuple[str, ...]:
@@ -296,6 +280,7 @@ class TokenPatchCKA(Declaration):
         self.layers = tuple(self.layers)
         if not self.layers:
             raise ValueError(f"token-to-patch CKA of {self.model} needs at least one layer")
+        check_flag(self.unbiased, "unbiased")
         check_bootstrap(self.bootstrap)
 
     def models(self) -> tuple[str, ...]:
@@ -373,6 +358,11 @@ class HeadSubsetCKA(Declaration):
         self.blocks = tuple(int(b) for b in self.blocks)
         self.subsets = tuple(tuple(int(h) for h in s) for s in self.subsets)
         self.cnn_layers = tuple(self.cnn_layers)
+        if not self.subsets or not all(self.subsets) or not self.cnn_layers:
+            raise ValueError(f"head-subset CKA of {self.vit} vs {self.cnn} needs subsets of "
+                             f"heads and CNN layers, got subsets={self.subsets}, "
+                             f"cnn_layers={self.cnn_layers}")
+        check_flag(self.unbiased, "unbiased")
         check_bootstrap(self.bootstrap)
 
     def models(self) -> tuple[str, ...]:

@@ -126,8 +126,9 @@ def code_fingerprint(module: str) -> str:
     """sha256 of the source of ``module`` and of every module in its :func:`code_closure`.
 
     What keys a cached result to the code that computed it: ``seelike.compare`` covers the
-    CKA analysis, the engine (``cka``, ``hooks``, ``passes``) and the model and layer code
-    it imports, and nothing that no analysis imports.
+    CKA accumulator, the declarations it computes (``analyses``, which every accumulator
+    imports), the engine (``cka``, ``hooks``, ``passes``) and the model and layer code it
+    imports, and nothing that no analysis imports.
     """
     digest = hashlib.sha256()
     for name in code_closure([module]):

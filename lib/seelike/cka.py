@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from seelike.analyses import check_bootstrap
+from seelike.bounds import check_bootstrap, check_flag
 from seelike.grams import Features, as_matrix, grams
 
 __all__ = ["MinibatchCKA", "cka_of_grams", "gram_linear", "hsic", "linear_cka", "transform_gram",
@@ -70,12 +70,6 @@ def _check_features(named: Mapping[str, Features]) -> None:
             raise ValueError(f"{name} has no {what}: shape {tuple(x.shape)}; CKA needs (n, ...) "
                              f"features with n >= 2 examples and at least one feature each")
     _check_same_n(dict(named))
-
-
-def _check_flag(value: object, name: str) -> None:
-    # A string such as "no" would otherwise be read as True and pick the other estimator.
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def gram_linear(x: Features) -> torch.Tensor:
@@ -131,7 +125,7 @@ def hsic(k_x: Features, k_y: Features, *, unbiased: bool = False) -> float:
     """
     _check_features({"k_x": k_x})
     _check_features({"k_y": k_y})
-    _check_flag(unbiased, "unbiased")
+    check_flag(unbiased, "unbiased")
     kx = as_matrix(k_x, "k_x").double()
     ky = as_matrix(k_y, "k_y").double().to(kx.device)
     if kx.shape != ky.shape or kx.shape[0] != kx.shape[1]:
@@ -153,7 +147,7 @@ def transformed_grams(named: Mapping[str, Features], *, unbiased: bool) -> torch
     if not named:
         raise ValueError("named holds no layers")
     _check_features(named)
-    _check_flag(unbiased, "unbiased")
+    check_flag(unbiased, "unbiased")
     _check_n(next(iter(named.values())).shape[0], unbiased)
     with torch.no_grad():
         k = grams(named)
@@ -191,7 +185,7 @@ def linear_cka(x: Features, y: Features, *, unbiased: bool = False) -> float:
     ``linear_cka(x, x)`` can read ``1.0000000000000002``.
     """
     _check_features({"x": x, "y": y})
-    _check_flag(unbiased, "unbiased")
+    check_flag(unbiased, "unbiased")
     with torch.no_grad():
         xm, ym = as_matrix(x, "x"), as_matrix(y, "y")
         _check_n(xm.shape[0], unbiased)
@@ -243,7 +237,7 @@ class MinibatchCKA:
         for name, value in (("num_a", num_a), ("num_b", num_b)):
             if not isinstance(value, int | np.integer) or isinstance(value, bool):
                 raise TypeError(f"{name} must be a number of layers (an int), got {value!r}")
-        _check_flag(unbiased, "unbiased")
+        check_flag(unbiased, "unbiased")
         if num_a < 1 or num_b < 1:
             raise ValueError(f"need at least one layer on each side, got {num_a} and {num_b}")
         self.num_a = num_a

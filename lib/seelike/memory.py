@@ -57,27 +57,32 @@ def _meta_sizes(model_name: str, taps: tuple[Tap, ...], batch: int, image_size: 
 
 
 #: What a pass needs of one model: the taps it keeps for the minibatch, the taps it only
-#: streams (reduced as they are recorded) and the number of Gram matrices it forms.
-ModelNeeds = tuple[Sequence[Tap], Sequence[Tap], int]
+#: streams (reduced as they are recorded) and the number of Gram matrices it forms; and,
+#: optionally, the kept taps of which its analyses hold a shared copy as well
+#: (:meth:`seelike.passes.Batch.shared`).
+ModelNeeds = (tuple[Sequence[Tap], Sequence[Tap], int]
+              | tuple[Sequence[Tap], Sequence[Tap], int, Sequence[Tap]])
 
 
 def pass_bytes(needs: Mapping[str, ModelNeeds], batch: int, image_size: int) -> dict[str, int]:
     """Bytes held at each model's forward pass in one minibatch of ``batch`` images.
 
     ``needs`` maps each model (by name) to its :data:`ModelNeeds`. Models run in
-    order; at model m's pass the device holds m's kept taps, the two largest of its streamed
-    ones (a streamed statistic may pair two layers), and the Grams of m and of every model
-    before it. A model whose name no catalogue holds is counted as its Grams alone.
+    order; at model m's pass the device holds m's kept taps (twice for those its analyses
+    also share a copy of), the two largest of its streamed ones (a streamed statistic may
+    pair two layers), and the Grams of m and of every model before it. A model whose name no
+    catalogue holds is counted as its Grams alone.
     """
     out: dict[str, int] = {}
     grams = 0
-    for name, (kept, streamed, count) in needs.items():
+    for name, (kept, streamed, count, *more) in needs.items():
+        copied = set(more[0]) if more else set()
         grams += count * batch * batch * 8
         try:
             sizes = _tap_sizes(name, [*kept, *streamed], batch, image_size)
         except KeyError:  # a reader's own module that no catalogue holds: sizes unknown
             sizes = {}
-        held = sum(sizes.get(t, 0) for t in set(kept))
+        held = sum(sizes.get(t, 0) for t in set(kept)) + sum(sizes.get(t, 0) for t in copied)
         passing = sorted((sizes.get(t, 0) for t in set(streamed) - set(kept)), reverse=True)
         out[name] = held + sum(passing[:2]) + grams
     return out

@@ -55,11 +55,15 @@ class Needs:
     ``taps`` are held until the minibatch's :meth:`Analysis.update`; ``streamed`` taps go to
     :meth:`Analysis.consume` as the forward pass records them and are never held (what a
     pass over a large model at a large minibatch must do with every layer it only reduces).
+    ``shared`` are the kept taps from which the analysis makes :meth:`Batch.shared` values
+    up to their size, held until the model's analyses are done: the memory check counts
+    them twice.
     """
 
     taps: list[Tap] = field(default_factory=list)
     grams: list[GramSpec] = field(default_factory=list)
     streamed: list[Tap] = field(default_factory=list)
+    shared: list[Tap] = field(default_factory=list)
 
 
 class Batch:
@@ -105,8 +109,10 @@ class Batch:
         For what several analyses derive alike from one model's taps (a layer's probe
         features, which every probe fitted on that model reads). :func:`run` updates the
         analyses grouped by their first model and forgets what was shared when it moves on
-        to the next, so a minibatch holds one model's shared tensors at a time. A shared
-        value is read, never changed in place.
+        to the next, so a minibatch holds one model's shared tensors at a time; an analysis
+        names the taps it shares from in :attr:`Needs.shared`, and a shared value is no
+        larger than its tap, so that the memory check can count it. A shared value is read,
+        never changed in place.
         """
         if key not in self._shared:
             self._shared[key] = make()
@@ -166,8 +172,15 @@ def accumulator_of(analysis: Declaration) -> Analysis:
     same fields."""
     if isinstance(analysis, Analysis):
         return analysis
-    module, _, name = type(analysis).accumulator.partition(":")
+    declared = type(analysis).accumulator
+    module, _, name = declared.partition(":")
     kind = getattr(importlib.import_module(module), name)
+    if not issubclass(kind, type(analysis)):
+        # A subclass of a declaration inherits its accumulator, which knows nothing of it.
+        raise TypeError(f"{type(analysis).__name__}'s accumulator {declared} is not a "
+                        f"subclass of it: give {type(analysis).__name__} an accumulator of "
+                        "its own (accumulator = 'module:Class'), or subclass "
+                        "seelike.passes.Analysis and compute it yourself")
     return kind(**{f.name: getattr(analysis, f.name) for f in fields(analysis) if f.init})
 
 
@@ -229,12 +242,14 @@ def run(analyses: Sequence[Declaration], nets: Mapping[str, nn.Module], probe: A
         raise ValueError("device='meta' holds no data: a pass needs real weights; use 'cpu' or "
                          "'cuda' (seelike.models.meta_build gives shapes without a pass)")
     taps: dict[str, list[Tap]] = {m: [] for m in names}
+    shared: dict[str, list[Tap]] = {m: [] for m in names}
     grams: dict[str, list[GramSpec]] = {m: [] for m in names}
     streams: dict[str, dict[Tap, list[Analysis]]] = {m: {} for m in names}
     for a in analyses:
         for m in a.models():
             need = a.needs(m, nets[m])
             taps[m] += need.taps
+            shared[m] += need.shared
             grams[m] += need.grams
             for t in need.streamed:
                 streams[m].setdefault(t, []).append(a)
@@ -243,7 +258,8 @@ def run(analyses: Sequence[Declaration], nets: Mapping[str, nn.Module], probe: A
     batch, size = min(batch_size, len(probe)), probe.tensor(0, 1).shape[-1]
     check_fits({m: (list(dict.fromkeys(taps[m])),
                     [t for t in dict.fromkeys([*(s.tap for s in grams[m]), *streams[m]])
-                     if t not in taps[m]], len(set(grams[m]))) for m in names},
+                     if t not in taps[m]], len(set(grams[m])), list(dict.fromkeys(shared[m])))
+                for m in names},
                batch, size, device, state=sum(a.state_bytes(batch, size) for a in analyses))
     for m in names:
         nets[m].to(device)
@@ -340,8 +356,9 @@ def cache_key(analysis: Declaration, probe: Any, batch_size: int) -> dict[str, A
 def code_of(analysis: Declaration) -> str:
     """The module whose code (with all it imports) computes ``analysis``: the cache's ``code``
     (its declared ``accumulator``'s module, or its own for an :class:`Analysis` of yours)."""
-    declared = getattr(type(analysis), "accumulator", None)
-    return declared.partition(":")[0] if declared else type(analysis).__module__
+    if isinstance(analysis, Analysis):  # an accumulator, the library's or a reader's
+        return type(analysis).__module__
+    return type(analysis).accumulator.partition(":")[0]
 
 
 def examples_used(examples: int, batch_size: int) -> int:

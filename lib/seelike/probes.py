@@ -187,7 +187,9 @@ class _ProbesAccumulator(Analysis):
     class_ids: tuple[int, ...]
 
     def needs(self, model: str, net: nn.Module) -> Needs:
-        return Needs(taps=[Tap(layer) for layer in self.layers])
+        # Each layer's features (at most a copy of its tap) are shared by the model's probes.
+        taps = [Tap(layer) for layer in self.layers]
+        return Needs(taps=taps, shared=taps)
 
     def begin(self, nets: Mapping[str, nn.Module]) -> None:
         self._prefix = token_layout(nets[self.model])[1]
@@ -319,10 +321,8 @@ class ProbeEvalAccumulator(ProbeEval, _ProbesAccumulator):
         labels = torch.from_numpy(self._classes(batch))
         for i, kind, feats in self._each(batch):
             w, b = self._fitted(i, kind, feats.device)
-            x = batch.shared(("probe features, float64", self.model, self.layers[i], kind,
-                              self.max_positions), feats.double)
             with torch.no_grad():
-                scores = torch.einsum("ngd,gdc->ngc", x, w) + b
+                scores = torch.einsum("ngd,gdc->ngc", feats.double(), w) + b
                 hits = (scores.argmax(dim=-1) == labels.to(feats.device)[:, None]).sum(dim=0)
             self._correct[(i, kind)] = self._correct.get((i, kind), 0) + hits
         self._n += len(batch)

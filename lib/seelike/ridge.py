@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from seelike.analyses import LAMBDAS
+from seelike.bounds import LAMBDAS
 
 __all__ = ["Stats", "check_finite", "cross_validate", "kernel_cross_validate",
            "kernel_ridge", "ridge", "squared_error", "statistics", "targets"]

@@ -9,9 +9,9 @@ three a build is, table by table, and by how much the numbers moved::
     python -m seelike.book.publish compare --preset cifar            # exact: same bytes
     python -m seelike.book.publish compare --preset cifar --rtol 1e-4
 
-A number is a cell of a float column of the claims table, or one of the comma-separated
-numbers of a text cell (a chapter's per-seed values); every other cell is text and must
-match exactly.
+Every cell that reads as a number, or as comma-separated numbers (the per-seed values,
+written to six significant digits: allow ``--rtol 1e-5`` for them), is compared as numbers;
+every other cell is text and must match exactly. NaN matches NaN only.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from seelike.book.claims.table import FLOATS
 
 __all__ = ["TableAgreement", "compare", "report"]
 
@@ -93,20 +91,24 @@ def _table(built: Path, committed: Path, rtol: float, atol: float) -> TableAgree
     count = differing = 0
     largest_abs = largest_rel = 0.0
     where = ""
-    floats = set(FLOATS)
     for column in new.columns:
         for key, a, b in zip(keys_new, new[column], old[column], strict=True):
             xs, ys = _numbers(a), _numbers(b)
             numeric = xs is not None and ys is not None and len(xs) == len(ys)
             if not numeric:
-                if a != b and not (column in floats and a == b == ""):
+                if a != b:
                     problems.append(f"{key[1]}: {column} is {a!r}, committed {b!r}")
                 continue
             for x, y in zip(xs, ys, strict=True):
                 count += 1
-                if math.isnan(x) and math.isnan(y):
+                if x == y or (math.isnan(x) and math.isnan(y)):
                     continue
-                gap = abs(x - y)
+                gap = abs(x - y)  # NaN against a number, or infinities apart: NaN or inf
+                if math.isnan(gap) or math.isinf(gap):
+                    differing += 1
+                    largest_abs = largest_rel = math.inf
+                    where = f"{key[1]}: {column}"
+                    continue
                 scale = max(abs(x), abs(y))
                 rel = gap / scale if scale else 0.0
                 if not gap <= atol + rtol * scale:
