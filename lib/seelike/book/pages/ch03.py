@@ -47,9 +47,10 @@ def zoo_table(p: Preset) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"steps": "Int64"})
 
 
-def accuracy_numbers(zoo: pd.DataFrame, examples: int) -> dict[str, str | int]:
-    """What the text quotes of the zoo's accuracies (the cifar zoo's model names)."""
-    acc = dict(zip(zoo.model, zoo.test_acc, strict=True))
+def accuracy_numbers(table: pd.DataFrame, examples: int) -> dict[str, str | int]:
+    """What the text quotes of the zoo's accuracies (:func:`zoo_table`; the cifar zoo's
+    model names)."""
+    acc = dict(zip(table.model, table.test_acc, strict=True))
     noskip = ("vit_cifar_noskip1", "vit_cifar_noskip7", "vit_cifar_noskip10")
     return {"n_eval": examples, "acc_vit": f"{acc['vit_cifar']:.1f} %",
             "acc_gap": f"{acc['vit_cifar_gap']:.1f} %",
@@ -58,8 +59,8 @@ def accuracy_numbers(zoo: pd.DataFrame, examples: int) -> dict[str, str | int]:
             "acc_data10": f"{acc['vit_cifar_data10']:.1f} %",
             "acc_data30": f"{acc['vit_cifar_data30']:.1f} %",
             "acc_noskip": ", ".join(f"{acc[n]:.1f} %" for n in noskip),
-            "acc_aka": f"{zoo.set_index('model').acc_here['resnet56_akamaster']:.1f} %",
-            "minutes": f"{zoo.minutes.max():.1f}",
+            "acc_aka": f"{table.set_index('model').acc_here['resnet56_akamaster']:.1f} %",
+            "minutes": f"{table.minutes.max():.1f}",
             "gap_points": f"{acc['resnet_cifar'] - acc['vit_cifar']:.1f}",
             **{f"drop_noskip{k}": f"{acc[f'vit_cifar_noskip{k}'] - acc['vit_cifar']:+.1f}"
                for k in (1, 7, 10)}}
