@@ -9,9 +9,11 @@ replayed as bare work on the same images, at the same minibatch size, with the s
 
 * **forward**: each model the pass runs, with its trained weights, over the pass's own
   probe images (the book's loader, ``probe_set``) in the plan's minibatches
-  (``schedule.batch_size``), under ``torch.inference_mode()`` with no hooks. A model that
-  only feeds Gram matrices skips a short last minibatch, as :func:`seelike.passes.run`
-  does. Images are decoded outside the clock.
+  (``schedule.batch_size``), under ``torch.inference_mode()``, stopped after the last
+  layer the pass reads, as the engine stops it (:func:`seelike.taps.run_taps`, keeping no
+  copy of any layer; an attention tap counts as its module's output, so attention stays
+  fused). A model that only feeds Gram matrices skips a short last minibatch, as
+  :func:`seelike.passes.run` does. Images are decoded outside the clock.
 * **grams**: per full minibatch, one float32 Gram ``X Xᵀ`` of the flattened features of
   every distinct (layer, tokens, estimator) any analysis of the pass asks for, then in
   float64 its centring (U-centring for HSIC₁, double centring for HSIC₀), as the engine
@@ -633,11 +635,13 @@ def floor_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device) 
     sample = probe.tensor(0, min(2, len(probe))).to(device)
     clock = Clock(device)
     with torch.inference_mode():
-        shapes, partial = {}, {}
+        shapes, partial, stops = {}, {}, {}
         for m in names:
             needs = [a.needs(m, nets[m]) for a in analyses if m in a.models()]
             taps = [t for n in needs for t in [*n.taps, *n.streamed, *(s.tap for s in n.grams)]]
             shapes[m] = shapes_of(nets[m], sample, taps)
+            stops[m] = list(dict.fromkeys(
+                Tap(t.module, "output" if t.where == "attention" else t.where) for t in taps))
             # A model that only feeds Grams is not run on a short last minibatch.
             partial[m] = any(n.taps or n.streamed for n in needs)
             nets[m](sample)  # warm-up, outside the clock
@@ -648,7 +652,7 @@ def floor_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device) 
             full = len(images) == b
             for m in names:
                 if full or partial[m]:
-                    clock.run("forward", nets[m], images)
+                    clock.run("forward", bare_forward, nets[m], images, stops[m])
             if full:
                 for part, op in work.per_full:
                     clock.run(part, op)
@@ -661,6 +665,11 @@ def floor_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device) 
             "chapter": x.chapter, "examples": len(probe), "batch_size": b,
             "models": len(names), "analyses": len(x.analyses),
             "seconds": seconds, "floor_seconds": round(sum(clock.seconds.values()), 3)}
+
+
+def bare_forward(net: nn.Module, x: torch.Tensor, stops: Sequence[Tap]) -> None:
+    """``net`` on ``x`` up to the last of ``stops`` it reaches, recording nothing."""
+    run_taps(net, x, stops, consume=lambda _tap, _tensor: True)
 
 
 def engine_of_pass(x: Pass, nets: Mapping[str, nn.Module], device: torch.device
