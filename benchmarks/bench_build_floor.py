@@ -35,7 +35,8 @@ replayed as bare work on the same images, at the same minibatch size, with the s
 * **reductions**: the skip connections' norms and cosines, the attention-distance
   reduction of each block's probabilities, and top-1 accuracy.
 
-The floor leaves out, on purpose: hooks, copies of layers, the offset subtracted before
+The floor leaves out, on purpose: hooks' work (its only hooks stop the forward pass),
+copies of layers, the offset subtracted before
 each Gram, the float32 range checks, moving features to the host, feature copies the
 probes and the walk-through keep, Python bookkeeping, result caching, and materialising
 the attention probabilities (the plain forward keeps timm's fused attention; only the
