@@ -47,7 +47,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from seelike.analyses import KINDS, MAX_POSITIONS, SELECTION_POSITIONS, ProbeEval, ProbeFit
+from seelike.analyses import (
+    KINDS,
+    MAX_POSITIONS,
+    SELECTION_POSITIONS,
+    ProbeEval,
+    ProbeFit,
+    _Probes,
+)
 from seelike.localization import spatial_tokens
 from seelike.passes import Analysis, Batch, Needs
 from seelike.ridge import (
@@ -175,16 +182,9 @@ class _ExampleStore:
         return x, torch.cat(self._y).double(), torch.cat(self._fold)
 
 
-class _ProbesAccumulator(Analysis):
+class _ProbesAccumulator(_Probes, Analysis):
     """What fitting and evaluating share in a pass: each layer's features per probe family,
     and the labels as class indices."""
-
-    model: str
-    layers: tuple[str, ...]
-    kinds: tuple[str, ...]
-    classes: int
-    max_positions: int | None
-    class_ids: tuple[int, ...]
 
     def needs(self, model: str, net: nn.Module) -> Needs:
         # Each layer's features (at most a copy of its tap) are shared by the model's probes.

@@ -16,12 +16,13 @@ every other cell is text and must match exactly. NaN matches NaN only.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from seelike.book.readme import sha256
 
 __all__ = ["TableAgreement", "compare", "report"]
 
@@ -59,10 +60,6 @@ class TableAgreement:
                 f"relative ({self.where_rel})")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _numbers(cell: str) -> list[float] | None:
     """The cell's numbers if it is one number or a comma-separated list of them."""
     if cell == "":
@@ -75,7 +72,7 @@ def _numbers(cell: str) -> list[float] | None:
 
 def _table(built: Path, committed: Path, rtol: float, atol: float) -> TableAgreement:
     name = built.stem
-    if _sha256(built) == _sha256(committed):
+    if sha256(built) == sha256(committed):
         return TableAgreement(name, True, (), 0, 0, 0.0, 0.0, "")
     read = {"dtype": str, "keep_default_na": False}
     new, old = pd.read_csv(built, **read), pd.read_csv(committed, **read)
