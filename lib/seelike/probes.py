@@ -271,11 +271,12 @@ class ProbeFitAccumulator(ProbeFit, _ProbesAccumulator):
         and of positions summed, and every probe's weights and intercepts at the best λ."""
         if isinstance(acc, _ExampleStore):
             x, y, fold = acc.examples()
-            check_finite(f"the {self.model} probe features", x)
             pick = _selection(x.shape[0])
+            # Both check their features are finite, kernel_ridge all of them (one pass over x).
+            what = f"the {self.model} probe features"
             errors = kernel_cross_validate(x[torch.as_tensor(pick, device=x.device)], y, fold,
-                                           self.lambdas).sum(dim=1).cpu().numpy()
-            w, b = kernel_ridge(x, y, self.lambdas[int(np.argmin(errors))])
+                                           self.lambdas, what=what).sum(dim=1).cpu().numpy()
+            w, b = kernel_ridge(x, y, self.lambdas[int(np.argmin(errors))], what=what)
             return errors, float(x.shape[1]), len(pick), w.cpu().numpy(), b.cpu().numpy()
         folds = acc.stats()
         check_finite(f"the {self.model} probe features", folds.sxx)

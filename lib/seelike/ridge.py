@@ -89,8 +89,14 @@ def _check_penalty(lam: object) -> None:
 
 
 def check_finite(what: str, values: np.ndarray | torch.Tensor) -> None:
-    finite = (torch.isfinite(values).all().item() if isinstance(values, torch.Tensor)
-              else bool(np.all(np.isfinite(values))))
+    # A finite sum needs every entry finite (one read of the data, where the elementwise test
+    # takes several); only a sum that overflows is checked entry by entry.
+    if isinstance(values, torch.Tensor):
+        finite = bool(torch.isfinite(values.sum())) or bool(torch.isfinite(values).all())
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.sum(values)
+        finite = bool(np.isfinite(total)) or bool(np.all(np.isfinite(values)))
     if not finite:
         raise ValueError(f"{what} holds NaN or infinite values: a probe fitted on them would "
                          "report chance accuracy without a word; check the layer's activations")
@@ -117,10 +123,20 @@ def ridge(s: Stats, lam: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     penalty = np.asarray(lam, dtype=float) * scale
     # A constant feature block has zero scale: any positive penalty gives its W = 0.
     penalty = np.where(scale > 0, penalty, 1.0)
-    system = cov + penalty[..., None, None] * np.eye(d)
+    system = _plus_diagonal(cov, penalty)
     w = _solve(system, np.broadcast_to(cross, system.shape[:-1] + cross.shape[-1:]))
     b = mean_y[..., None, :] - np.einsum("...gd,...gdc->...gc", mean_x, w)
     return w, b
+
+
+def _plus_diagonal(cov: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """``cov + penalty[..., None, None] * I`` (broadcast), adding to the diagonal alone: the
+    same numbers, without forming and adding the products with the identity's zeros."""
+    d = cov.shape[-1]
+    system = np.array(np.broadcast_to(cov, np.broadcast_shapes(cov.shape, (*penalty.shape, 1, 1))))
+    flat = system.reshape(*system.shape[:-2], d * d)  # a view: system is a fresh C array
+    flat[..., ::d + 1] += penalty[..., None]
+    return system
 
 
 def squared_error(w: np.ndarray, b: np.ndarray, s: Stats) -> np.ndarray:
@@ -179,8 +195,9 @@ def _dual(x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor
     k = xc @ xc.transpose(1, 2)
     scale = k.diagonal(dim1=-2, dim2=-1).sum(-1) / x.shape[-1]
     penalty = torch.where(scale > 0, lam * scale, torch.ones_like(lam * scale))
-    system = k + penalty[..., None, None] * torch.eye(k.shape[-1], dtype=k.dtype,
-                                                      device=k.device)
+    # k + penalty·I, adding to the diagonal alone (the same numbers, without the eye products)
+    system = k.expand(torch.broadcast_shapes(k.shape, (*penalty.shape, 1, 1))).clone()
+    system.diagonal(dim1=-2, dim2=-1).add_(penalty[..., None])
     a = torch.linalg.solve(system, yc.expand(*system.shape[:-1], yc.shape[-1]))
     return xc, mean_x, mean_y, a
 
@@ -189,8 +206,10 @@ def _shape(a: object) -> str:
     return str(tuple(a.shape)) if isinstance(a, torch.Tensor) else type(a).__name__
 
 
-def _check_examples(x: object, y: object, fold: object | None = None) -> None:
-    """The dual fit's inputs: features ``(G, n, d)``, targets ``(n, C)``, folds ``(n,)``."""
+def _check_examples(x: object, y: object, fold: object | None = None, *,
+                    what: str = "the probe features") -> None:
+    """The dual fit's inputs: features ``(G, n, d)`` (``what``, in messages), targets
+    ``(n, C)``, folds ``(n,)``."""
     if not isinstance(x, torch.Tensor) or x.ndim != 3:
         raise ValueError(f"x must be a (probes, examples, features) tensor, got {_shape(x)}")
     if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[0] != x.shape[1]:
@@ -201,18 +220,19 @@ def _check_examples(x: object, y: object, fold: object | None = None) -> None:
                          f"{_shape(fold)}")
     if x.shape[1] < 2:
         raise ValueError(f"a fit needs at least 2 examples, got {x.shape[1]}")
-    check_finite("the probe features", x)
+    check_finite(what, x)
     check_finite("the probe targets", y)
 
 
-def kernel_ridge(x: torch.Tensor, y: torch.Tensor, lam: float
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def kernel_ridge(x: torch.Tensor, y: torch.Tensor, lam: float, *,
+                 what: str = "the probe features") -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`ridge`'s weights ``(G, d, C)`` and intercepts ``(G, C)``, from the examples.
 
     ``x`` is ``(G, n, d)`` (G probes of the same n examples), ``y`` ``(n, C)``; float64 on
-    any device. The dual form costs n × n solves, for n below d.
+    any device. The dual form costs n × n solves, for n below d. ``what`` names the
+    features in the error raised when they are not finite.
     """
-    _check_examples(x, y)
+    _check_examples(x, y, what=what)
     _check_penalty(lam)
     xc, mean_x, mean_y, a = _dual(x, y, torch.tensor(float(lam), dtype=x.dtype,
                                                      device=x.device))
@@ -221,15 +241,17 @@ def kernel_ridge(x: torch.Tensor, y: torch.Tensor, lam: float
 
 
 def kernel_cross_validate(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor,
-                          lambdas: Sequence[float] = LAMBDAS) -> torch.Tensor:
+                          lambdas: Sequence[float] = LAMBDAS, *,
+                          what: str = "the probe features") -> torch.Tensor:
     """:func:`cross_validate` from the examples: ``(len(lambdas), G)`` held-out squared error.
 
     ``fold`` ``(n,)`` numbers each example's fold; each fold is held out once, every
     penalty solved at once, and held-out predictions come from the kernel between held-out
     and training examples, so no weights are formed. As there, a fold that leaves nothing
-    to train on adds nothing; fewer than 2 folds holding examples are refused.
+    to train on adds nothing; fewer than 2 folds holding examples are refused. ``what``
+    names the features in the error raised when they are not finite.
     """
-    _check_examples(x, y, fold)
+    _check_examples(x, y, fold, what=what)
     _check_penalty(list(lambdas))
     if len(fold.unique()) < 2:
         raise ValueError(f"cross-validation needs at least 2 folds holding examples, got "

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from timm.layers import HybridEmbed, PatchEmbed
 from torch import nn
 
 TokenMode = Literal["all", "cls", "spatial", "mean"]
@@ -26,6 +25,10 @@ def token_layout(model: nn.Module) -> tuple[bool, int, bool]:
     merely a ``num_prefix_tokens`` attribute: seelike's ``ImageClassifier`` wrapper defines that
     for CNNs too (as 0). The first module that defines an attribute (the root first) wins.
     """
+    # Imported here, not with the module: the pages that only read results never load timm
+    # (and the torchvision it imports, seconds per kernel).
+    from timm.layers import HybridEmbed, PatchEmbed
+
     modules = list(model.modules())
     has_tokens = any(isinstance(module, PatchEmbed | HybridEmbed) for module in modules)
     prefix = next((m.num_prefix_tokens for m in modules if hasattr(m, "num_prefix_tokens")), 0)

@@ -175,7 +175,10 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
             str(source), str(out), parameters={"preset": preset, **params},
             cwd=str(chapter.parent),
             kernel_name="python3", progress_bar=False, execution_timeout=timeout,
-            report_mode=False)
+            report_mode=False,
+            # Every output has arrived and every file is written when the last cell ends; a
+            # graceful exit would then spend a second or more tearing down torch's modules.
+            shutdown_kernel="immediate")
     finally:
         source.unlink(missing_ok=True)
         if out.exists():  # a failed run's notebook too: it is kept for reading
