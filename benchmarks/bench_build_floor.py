@@ -53,7 +53,9 @@ pass picks Fig 5's heads from the attention pass, so Chapter 2 pays for both).
 
 The build's seconds come from ``benchmarks/build_<preset>_cold.json`` when it exists,
 else from the runner's ``_build/executed/<preset>/timings.json`` under ``--build-dir``
-(default: this checkout). Threads are torch's default, as in the book's kernels.
+(default: this checkout). Threads are torch's default, and torch's CPU tensors sit on
+transparent huge pages (importing seelike sets ``THP_MEM_ALLOC_ENABLE``), as in the book's
+kernels.
 
     PYTHONPATH=lib SEELIKE_DATA=... python benchmarks/bench_build_floor.py --note "solo"
     python benchmarks/bench_build_floor.py --preset smoke --out build_floor_smoke.json

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +97,24 @@ def test_bootstrap_draws_count_in_the_memory_check(monkeypatch: pytest.MonkeyPat
     (out,) = passes.run([plain], {"vit_cifar": net}, probe, batch_size=8, device="cpu")
     assert np.isfinite(out["cka"]).all()
 
+
+
+def test_torch_tensors_are_on_huge_pages_where_the_kernel_offers_them() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    setting = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if not setting.exists() or "[never]" in setting.read_text():
+        pytest.skip("this kernel offers no transparent huge pages")
+    code = ("import seelike, torch\n"
+            "x = torch.ones(64, 1024, 1024)\n"
+            "print(next(int(l.split()[1]) for l in open('/proc/self/smaps_rollup')"
+            " if l.startswith('AnonHugePages')))")
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    huge = int(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                              capture_output=True, text=True).stdout)
+    assert huge >= 128 * 1024  # kB: most of the 256 MiB tensor
+    off = int(subprocess.run([sys.executable, "-c", code], env={**env, "THP_MEM_ALLOC_ENABLE": "0"},
+                             check=True, capture_output=True, text=True).stdout)
+    assert off < huge
