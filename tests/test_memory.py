@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,12 +101,7 @@ def test_bootstrap_draws_count_in_the_memory_check(monkeypatch: pytest.MonkeyPat
     assert np.isfinite(out["cka"]).all()
 
 
-
 def test_torch_tensors_are_on_huge_pages_where_the_kernel_offers_them() -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
     setting = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     if not setting.exists() or "[never]" in setting.read_text():
         pytest.skip("this kernel offers no transparent huge pages")

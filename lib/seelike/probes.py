@@ -272,7 +272,7 @@ class ProbeFitAccumulator(ProbeFit, _ProbesAccumulator):
         if isinstance(acc, _ExampleStore):
             x, y, fold = acc.examples()
             pick = _selection(x.shape[0])
-            # Both check their features are finite, kernel_ridge all of them (one pass over x).
+            # Each checks its features are finite; kernel_ridge reads all of x, so no check here.
             what = f"the {self.model} probe features"
             errors = kernel_cross_validate(x[torch.as_tensor(pick, device=x.device)], y, fold,
                                            self.lambdas, what=what).sum(dim=1).cpu().numpy()
