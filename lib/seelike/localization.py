@@ -19,6 +19,7 @@ figures.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping
@@ -80,6 +81,19 @@ def image_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return patches.reshape(b, gh * gw, c * ph * pw)
 
 
+@functools.lru_cache(maxsize=64)
+def _grids(model: str, layers: tuple[str, ...], image_size: int, _generation: int
+           ) -> tuple[tuple[int, int], ...]:
+    # Cached: every pass's memory check asks, and a grid is one image's shape (the meta
+    # build and forward pass cost a fifth of a second a ViT). A new catalogue may change
+    # what the name builds: it is part of the key.
+    net = catalogue.meta_build(model)
+    x = torch.empty(1, 3, image_size, image_size, device="meta")
+    prefix = token_layout(net)[1]
+    return tuple(spatial_tokens(t, prefix)[1]
+                 for t in run_taps(net, x, [Tap(layer) for layer in layers]).values())
+
+
 class TokenPatchCKAAccumulator(TokenPatchCKA, Analysis):
     """Computes a :class:`seelike.analyses.TokenPatchCKA` in a pass.
 
@@ -94,13 +108,9 @@ class TokenPatchCKAAccumulator(TokenPatchCKA, Analysis):
         """Each layer's positions x positions sums and draws, its grid read on the meta
         device; a model no catalogue holds counts nothing."""
         try:
-            net = catalogue.meta_build(self.model)
+            grids = _grids(self.model, tuple(self.layers), image_size, catalogue.generation())
         except KeyError:
             return 0
-        x = torch.empty(batch, 3, image_size, image_size, device="meta")
-        prefix = token_layout(net)[1]
-        grids = [spatial_tokens(t, prefix)[1]
-                 for t in run_taps(net, x, [Tap(layer) for layer in self.layers]).values()]
         return sum(MinibatchCKA(h * w, bootstrap=self.bootstrap).state_bytes(batch)
                    for h, w in grids)
 

@@ -139,12 +139,18 @@ class _FoldAccumulator:
             self.n = zeros(k, dtype=torch.float64)
             self.sx, self.sxx = zeros(k, g, d), zeros(k, g, d, d)
             self.sxy, self.sy, self.syy = zeros(k, g, d, c), zeros(k, c), zeros(k)
-        x = x - self.offset
-        y = y.to(x)
-        for f in fold.unique().tolist():
-            rows = fold == f
-            xf, yf = x[rows].transpose(0, 1), y[rows]  # (G, n_f, d)
-            self.n[f] += int(rows.sum())
+        # Probes first, each fold's examples one run (a stable sort keeps their order): every
+        # fold is then a slice whose products read plain row-major matrices, not strided ones
+        # that the batched product would copy first.
+        order = torch.argsort(fold, stable=True)
+        x = (x - self.offset).index_select(0, order).transpose(0, 1).contiguous()
+        fold, y = fold[order], y.to(x)[order]
+        start = 0
+        for f, count in zip(*(t.tolist() for t in fold.unique_consecutive(return_counts=True)),
+                            strict=True):
+            xf, yf = x[:, start:start + count], y[start:start + count]  # (G, n_f, d)
+            start += count
+            self.n[f] += count
             self.sx[f] += xf.sum(dim=1)
             self.sxx[f] += xf.transpose(1, 2) @ xf
             self.sxy[f] += xf.transpose(1, 2) @ yf
@@ -178,7 +184,8 @@ class _ExampleStore:
 
     def examples(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features ``(G, n, d)`` and targets ``(n, C)`` in float64, folds ``(n,)``."""
-        x = torch.cat(self._x).double().transpose(0, 1)
+        # Contiguous: the kernel products of strided (G, n, d) features run several times slower.
+        x = torch.cat(self._x).double().transpose(0, 1).contiguous()
         return x, torch.cat(self._y).double(), torch.cat(self._fold)
 
 

@@ -52,22 +52,37 @@ def setup() -> None:
 def show(key: str, fig: Figure) -> None:
     """Glue ``fig`` as ``key`` for a ``glue:figure`` directive (number, caption) and close it.
 
-    The figure then appears where the chapter's text places it, not under the code cell.
+    The figure then appears where the chapter's text places it, not under the code cell. It
+    must pass :func:`check` first; the image glued is the one the notebook's retina format
+    would make of the figure (:func:`setup`).
     """
+    from IPython.core.pylabtools import retina_figure
+    from IPython.display import Image
     from myst_nb import glue
 
-    check(key, fig)
-    glue(key, fig, display=False)
+    _check_width(key, fig)
+    # One drawing serves both: rendering lays out the tick labels that the text check reads,
+    # and glueing the figure itself would draw it all again (a third of a page's plotting).
+    png, size = retina_figure(fig, bbox_inches="tight")
+    _check_text(key, _smallest_drawn_text(fig))
+    glue(key, Image(data=png, format="png", **size), display=False)
     plt.close(fig)
 
 
 def check(key: str, fig: Figure) -> None:
     """Raise unless ``fig`` fits the page: at most :data:`PAGE_WIDTH` wide, no visible text
     under :data:`MIN_TEXT_PT`; ``key`` names the figure in the message."""
+    _check_width(key, fig)
+    _check_text(key, smallest_text(fig))
+
+
+def _check_width(key: str, fig: Figure) -> None:
     if fig.get_figwidth() > PAGE_WIDTH + 0.01:
         raise ValueError(f"figure {key!r} is {fig.get_figwidth():.1f} in wide; the page is "
                          f"{PAGE_WIDTH} in: draw it narrower or split it")
-    small = smallest_text(fig)
+
+
+def _check_text(key: str, small: tuple[float, str] | None) -> None:
     if small is not None and small[0] < MIN_TEXT_PT - 1e-6:
         raise ValueError(f"figure {key!r} has text of {small[0]:.1f} pt ({small[1]!r}), under "
                          f"{MIN_TEXT_PT:.2f} pt (9 px on the page): use a larger font size, or "
@@ -77,9 +92,13 @@ def check(key: str, fig: Figure) -> None:
 def smallest_text(fig: Figure) -> tuple[float, str] | None:
     """The smallest font size (points) of any visible, non-empty text of ``fig`` (tick
     labels, titles, legends, annotations), with that text; None when it has no text."""
+    fig.canvas.draw()  # tick labels exist only once the figure is laid out
+    return _smallest_drawn_text(fig)
+
+
+def _smallest_drawn_text(fig: Figure) -> tuple[float, str] | None:
     from matplotlib.text import Text
 
-    fig.canvas.draw()  # tick labels exist only once the figure is laid out
     found = [(t.get_fontsize(), t.get_text()) for t in fig.findobj(Text)
              if t.get_visible() and t.get_text().strip()]
     return min(found) if found else None
