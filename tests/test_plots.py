@@ -22,6 +22,13 @@ def test_show_refuses_text_a_reader_cannot_read(monkeypatch):
     ax.tick_params(labelsize=7)
     plots.show("fine", fig)
     assert list(glued) == ["fine"]
+    # What is glued is the image the page shows: twice the pixels, shown at half, page-wide
+    # at most.
+    image = glued["fine"]
+    assert image.format == "png" and image.data.startswith(b"\x89PNG")
+    pixels = int.from_bytes(image.data[16:20], "big"), int.from_bytes(image.data[20:24], "big")
+    assert (image.width, image.height) == (pixels[0] // 2, pixels[1] // 2)
+    assert 0 < image.width <= plots.PAGE_WIDTH * 100
 
 
 def test_band_shades_the_verdicts_interval_and_nothing_for_one_draw():
