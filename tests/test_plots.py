@@ -31,6 +31,12 @@ def test_show_refuses_text_a_reader_cannot_read(monkeypatch):
     assert 0 < image.width <= plots.PAGE_WIDTH * 100
 
 
+def test_show_refuses_a_figure_with_nothing_drawn(monkeypatch):
+    monkeypatch.setattr("myst_nb.glue", lambda key, fig, display: None)
+    with pytest.raises(ValueError, match="'empty' has no axes"):
+        plots.show("empty", plt.figure(figsize=(plots.PAGE_WIDTH, 3)))
+
+
 def test_band_shades_the_verdicts_interval_and_nothing_for_one_draw():
     import numpy as np
 

@@ -63,7 +63,11 @@ def show(key: str, fig: Figure) -> None:
     _check_width(key, fig)
     # One drawing serves both: rendering lays out the tick labels that the text check reads,
     # and glueing the figure itself would draw it all again (a third of a page's plotting).
-    png, size = retina_figure(fig, bbox_inches="tight")
+    rendered = retina_figure(fig, bbox_inches="tight")
+    if rendered is None:  # IPython renders nothing for a figure without axes
+        raise ValueError(f"figure {key!r} has no axes, so there is nothing to show: draw "
+                         "into it (fig.add_subplot) or drop the plots.show call")
+    png, size = rendered
     _check_text(key, _smallest_drawn_text(fig))
     glue(key, Image(data=png, format="png", **size), display=False)
     plt.close(fig)
