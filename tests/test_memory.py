@@ -41,7 +41,7 @@ def test_pass_bytes_builds_each_model_once_until_a_catalogue_is_registered(
     builds = []
     real = catalogue.meta_build
     monkeypatch.setattr(catalogue, "meta_build", lambda name: builds.append(name) or real(name))
-    memory._meta_sizes.cache_clear()
+    memory._one_image.cache_clear()
     needs = {"vit_cifar": ([Tap("net.blocks.0")], [], 0)}
     first = memory.pass_bytes(needs, 8, 32)
     assert memory.pass_bytes(needs, 8, 32) == first and builds == ["vit_cifar"]

@@ -31,8 +31,9 @@ from torch import nn
 from seelike import catalogue
 from seelike.analyses import TokenPatchCKA
 from seelike.cka import MinibatchCKA, transformed_grams
+from seelike.memory import one_image
 from seelike.passes import Analysis, Batch, Needs
-from seelike.taps import Tap, run_taps
+from seelike.taps import Tap
 from seelike.tokens import token_layout
 
 __all__ = [
@@ -84,14 +85,12 @@ def image_patches(x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
 @functools.lru_cache(maxsize=64)
 def _grids(model: str, layers: tuple[str, ...], image_size: int, _generation: int
            ) -> tuple[tuple[int, int], ...]:
-    # Cached: every pass's memory check asks, and a grid is one image's shape (the meta
-    # build and forward pass cost a fifth of a second a ViT). A new catalogue may change
-    # what the name builds: it is part of the key.
-    net = catalogue.meta_build(model)
-    x = torch.empty(1, 3, image_size, image_size, device="meta")
-    prefix = token_layout(net)[1]
-    return tuple(spatial_tokens(t, prefix)[1]
-                 for t in run_taps(net, x, [Tap(layer) for layer in layers]).values())
+    # Cached with the catalogue's generation, as the shapes are (seelike.memory.one_image):
+    # every pass's memory check asks, and the meta build that gives the token layout costs
+    # more than the check itself.
+    prefix = token_layout(catalogue.meta_build(model))[1]
+    shapes = one_image(model, [Tap(layer) for layer in layers], image_size)
+    return tuple(spatial_tokens(t, prefix)[1] for t in shapes.values())
 
 
 class TokenPatchCKAAccumulator(TokenPatchCKA, Analysis):

@@ -8,9 +8,9 @@ Gram matrices, or statistics streamed by :meth:`seelike.passes.Analysis.consume`
 through one or two at a time; each layer's transformed Gram matrix (``b × b`` float64)
 lives until every model has run. That is the bulk of a pass's memory, and what grows with
 the minibatch size. :func:`pass_bytes` reads it from the models' shapes on the meta device
-(no weights, no arithmetic), and :func:`check_fits` refuses a pass whose minibatch would
-not fit in the free memory of its device, naming the model and a minibatch size that
-would.
+(:func:`one_image`: no weights, no arithmetic), and :func:`check_fits` refuses a pass whose
+minibatch would not fit in the free memory of its device, naming the model and a minibatch
+size that would.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import torch
 from seelike import catalogue
 from seelike.taps import Tap, run_taps
 
-__all__ = ["PassTooLarge", "available_bytes", "check_fits", "pass_bytes", "release_freed"]
+__all__ = ["PassTooLarge", "available_bytes", "check_fits", "one_image", "pass_bytes",
+           "release_freed"]
 
 #: Share of the free memory a pass may plan to fill: the forward passes' own transient
 #: activations, the analyses' work and the allocator's fragmentation need the rest.
@@ -40,22 +41,28 @@ def _tap_sizes(model_name: str, taps: Sequence[Tap], batch: int, image_size: int
                ) -> dict[Tap, int]:
     if not taps:
         return {}
-    # A new catalogue may change what the name builds: it is part of the key. A layer holds
-    # one row per image, so one image's sizes serve every minibatch size.
-    per_image = _meta_sizes(model_name, tuple(dict.fromkeys(taps)), image_size,
-                            catalogue.generation())
-    return {tap: size * batch for tap, size in per_image}
+    # A layer holds one row per image, so one image's sizes serve every minibatch size.
+    return {tap: t.numel() * t.element_size() * batch
+            for tap, t in one_image(model_name, taps, image_size).items()}
+
+
+def one_image(model_name: str, taps: Sequence[Tap], image_size: int) -> dict[Tap, torch.Tensor]:
+    """Each tap's tensor for one image of ``image_size`` px through catalogue model
+    ``model_name``, on the meta device: shapes and dtypes, no data. Raises KeyError for a
+    name no catalogue holds."""
+    # A new catalogue may change what the name builds: it is part of the key.
+    return dict(_one_image(model_name, tuple(dict.fromkeys(taps)), image_size,
+                           catalogue.generation()))
 
 
 @functools.lru_cache(maxsize=256)
-def _meta_sizes(model_name: str, taps: tuple[Tap, ...], image_size: int,
-                _generation: int) -> tuple[tuple[Tap, int], ...]:
+def _one_image(model_name: str, taps: tuple[Tap, ...], image_size: int,
+               _generation: int) -> tuple[tuple[Tap, torch.Tensor], ...]:
     # Cached: a build plans many passes over the same models (a probe fit per shot draw),
     # and the meta build and forward pass cost more than the pass's own bookkeeping.
     net = catalogue.meta_build(model_name)
     x = torch.empty(1, 3, image_size, image_size, device="meta")
-    got = run_taps(net, x, list(taps))
-    return tuple((tap, t.numel() * t.element_size()) for tap, t in got.items())
+    return tuple(run_taps(net, x, list(taps)).items())
 
 
 #: What a pass needs of one model: the taps it keeps for the minibatch, the taps it only
