@@ -30,8 +30,13 @@ __all__ = ["build", "build_net", "build_paper", "colour_of", "fingerprint", "loa
            "meta_build"]
 
 
-def build_net(spec: ModelSpec) -> nn.Module:
-    """The bare network of ``spec`` with random weights (no normalisation)."""
+def build_net(spec: ModelSpec, *, initialise: bool = True) -> nn.Module:
+    """The bare network of ``spec`` with random weights (no normalisation).
+
+    ``initialise=False`` skips the weight initialisation where the class offers that (timm's
+    ``VisionTransformer(weight_init="skip")``): for module trees on the meta device, which
+    hold no values to initialise.
+    """
     builders: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
         "vit": _build_vit, "resnet": _build_resnet, "mixer": _build_mixer,
     }
@@ -39,7 +44,9 @@ def build_net(spec: ModelSpec) -> nn.Module:
         from seelike.akamaster import cifar_resnet
 
         return cifar_resnet(spec.arch["depth"])
-    net = builders[spec.family](spec.arch)
+    arch = spec.arch if initialise or spec.family != "vit" else {**spec.arch,
+                                                                   "weight_init": "skip"}
+    net = builders[spec.family](arch)
     if spec.noskip_block is not None:
         k = spec.noskip_block
         net.blocks[k] = NoSkipBlock(net.blocks[k])
@@ -81,8 +88,14 @@ def meta_build(name: str) -> ImageClassifier:
     What layer names (:func:`seelike.layers.layer_names`), token layouts and probe kinds are
     read from without loading or initialising anything.
     """
+    if name in PAPER_MODELS:
+        with torch.device("meta"):
+            return build_paper(name)
+    spec = spec_of(name)
+    # Initialising meta tensors runs every initialiser's meta kernel for nothing (a ViT's
+    # took five sixths of its build).
     with torch.device("meta"):
-        return build_paper(name) if name in PAPER_MODELS else build(name)
+        return ImageClassifier(build_net(spec, initialise=False), spec.mean, spec.std).eval()
 
 
 # ---- loading with verified weights ---------------------------------------------------------
