@@ -60,6 +60,15 @@ kernels.
     PYTHONPATH=lib SEELIKE_DATA=... python benchmarks/bench_build_floor.py --note "solo"
     python benchmarks/bench_build_floor.py --preset smoke --out build_floor_smoke.json
 
+``--interleave CLONE`` makes the build as well: the runner executes the book in ``CLONE`` (a
+fresh clone, empty results cache) page by page in book order, each chapter's passes' floor
+is measured right after that chapter, and ``--build`` then makes the HTML. The build record
+goes to ``benchmarks/build_<preset>_cold.json`` (or ``--build-out``). The machine's speed
+drifts by tens of per cent over an hour; a build and a floor run half an hour apart each
+saw a different machine, while interleaved each chapter and its floor see the same one.
+
+    PYTHONPATH=lib python benchmarks/bench_build_floor.py --interleave ../fresh-clone --note "solo"
+
 ``--engine cka:0`` also runs the named passes (purpose:repeat) through the engine
 (:func:`seelike.passes.run`, no results cache) with a :class:`seelike.profile.Profile`, and
 sets its seconds beside the floor's: forward passes with their taps and Grams, and each
@@ -74,11 +83,15 @@ the smoke preset (``tests/test_bench_floor.py``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
 import os
 import platform
+import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -716,6 +729,73 @@ def build_record(preset: str, build_dir: Path, record: Path | None
                      f"(python -m seelike.book.run --preset {preset}) or pass --build-record")
 
 
+class InterleavedBuild:
+    """The book's cold build, page by page, by the runner in ``checkout`` (a fresh clone:
+    empty results cache), for ``--interleave``: each call executes one page and returns its
+    seconds as the runner records them; :meth:`html` then builds the HTML from the executed
+    pages. Interleaving the floor with the build takes the machine's drift over the half
+    hour of a build and a floor run one after the other out of their ratio."""
+
+    def __init__(self, checkout: Path, preset: str) -> None:
+        if not (checkout / "lib" / "seelike").is_dir():
+            raise SystemExit(f"--interleave {checkout}: not a seelike checkout (no lib/seelike)")
+        self.checkout, self.preset = checkout.resolve(), preset
+        self.timings = self.checkout / "_build" / "executed" / preset / "timings.json"
+        if self.timings.exists():
+            raise SystemExit(f"--interleave {checkout}: it has executed pages already "
+                             f"({self.timings}); give a fresh clone, so the build is cold")
+        self.env = {**os.environ, "PYTHONPATH": str(self.checkout / "lib")}
+        self.html_seconds: float | None = None
+
+    def _runner(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "seelike.book.run", "--preset", self.preset,
+                        *args], cwd=self.checkout, env=self.env, check=True)
+
+    def __call__(self, page: str) -> float:
+        self._runner(page)
+        run = json.loads(self.timings.read_text())["runs"][page]
+        if run["cached"]:
+            raise SystemExit(f"{page} came from the runner's cache: the build is not cold")
+        return float(run["seconds"])
+
+    def html(self) -> None:
+        started = time.perf_counter()
+        self._runner("--build")  # every page is executed already: this stages and builds
+        self.html_seconds = round(time.perf_counter() - started, 1)
+
+    def record(self, chapters: Mapping[str, float], note: str) -> dict[str, Any]:
+        """The build record (``build_<preset>_cold.json``) of this build."""
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=self.checkout,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        total = round(sum(chapters.values()), 1)
+        # Every kernel is a child of a runner this process waited for.
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return {"preset": self.preset, "chapters": dict(chapters), "total_seconds": total,
+                "html_seconds": self.html_seconds,
+                "wall_seconds_with_html": round(total + (self.html_seconds or 0.0)),
+                "peak_kernel_mib": round(peak), "commit": commit, "interleaved": True,
+                "command": f"fresh clone, empty results cache: python -m seelike.book.run "
+                           f"PAGE --preset {self.preset} page by page in book order, each "
+                           f"chapter's floor measured right after it by bench_build_floor.py "
+                           f"--interleave, then --build for the HTML. {note}".strip(),
+                "machine": machine_words()}
+
+
+def machine_words() -> str:
+    """The machine in words: CPUs, architecture, CPU model, memory."""
+    model, memory = "", ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = ", " + line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
+        memory = f", {kib / 2**20:.0f} GiB"
+    gpu = "a GPU" if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPUs ({platform.machine()}{model}){memory}, {gpu}"
+
+
 def chapter_order() -> list[str]:
     """The book's pages in the order the runner executes them."""
     from seelike.book import toc
@@ -742,11 +822,24 @@ def ratio(build: float | None, floor: float) -> float | None:
 
 
 def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, float],
-        progress: bool = True, engine: Sequence[str] = ()) -> dict[str, Any]:
+        progress: bool = True, engine: Sequence[str] = (),
+        build_chapter: Callable[[str], float] | None = None) -> dict[str, Any]:
     """Every scheduled pass's floor, per pass and per chapter, beside the build's seconds
-    (and the engine's, for the passes named ``purpose:repeat`` in ``engine``)."""
+    (and the engine's, for the passes named ``purpose:repeat`` in ``engine``).
+
+    ``build_chapter(chapter)``: build that chapter and return its seconds, called for every
+    page in book order, each chapter's passes measured right after it (``--interleave``);
+    ``build`` is then ignored.
+    """
     order = chapter_order()
     passes = scheduled_passes(p, shots, order)
+    built: dict[str, float] = {}
+    if build_chapter is not None:
+        build = built
+        strays = sorted({x.chapter for x in passes} - set(order))
+        if strays:
+            raise SystemExit(f"passes charged to pages the runner does not execute: {strays}")
+        passes = sorted(passes, key=lambda x: order.index(x.chapter))
     named = {f"{x.purpose}:{x.repeat}": x for x in passes}
     for name in engine:
         if name not in named:
@@ -757,7 +850,19 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
                              "which the floor does not make; choose another pass")
     nets: dict[str, nn.Module] = {}
     rows = []
-    for x in passes:
+    pages = iter(order)
+    for x in [*passes, None]:
+        # Every page up to this pass's chapter is built before the pass's floor is taken
+        # (and every page after the last pass's chapter, at the end).
+        while build_chapter is not None and (x is None or x.chapter not in built):
+            page = next(pages, None)
+            if page is None:
+                break
+            built[page] = build_chapter(page)
+            if progress:
+                print(f"built {page}: {built[page]:.1f} s", flush=True)
+        if x is None:
+            break
         for m in dict.fromkeys(m for a in x.analyses for m in a.models()):
             if m not in nets:
                 nets[m] = models.load(m).to(device).eval()
@@ -822,13 +927,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="also run these passes through the engine, profiled, e.g. cka:0")
     parser.add_argument("--out", type=Path, default=None,
                         help="default: benchmarks/build_floor_<preset>.json")
+    parser.add_argument("--interleave", type=Path, default=None, metavar="CLONE",
+                        help="build the book in CLONE (a fresh clone) page by page, each "
+                             "chapter's floor measured right after it")
+    parser.add_argument("--build-out", type=Path, default=None,
+                        help="with --interleave, where the build record goes (default: "
+                             "benchmarks/build_<preset>_cold.json)")
     args = parser.parse_args(argv)
     p = get_preset(args.preset, **parse_overrides(args.set))
     device = torch.device(args.device) if args.device else default_device()
-    record_path, record = build_record(p.name, args.build_dir, args.build_record)
     load_before, started = os.getloadavg(), time.perf_counter()
-    result = run(p, shots=args.shots, device=device, build=record["chapters"],
-                 engine=args.engine)
+    if args.interleave is not None:
+        if args.set or args.build_record or args.engine:
+            parser.error("--interleave builds the preset as the book does: no --set, "
+                         "--build-record or --engine with it")
+        builder = InterleavedBuild(args.interleave, p.name)
+        result = run(p, shots=args.shots, device=device, build={}, build_chapter=builder)
+        builder.html()
+        record = builder.record({r["chapter"]: r["build_seconds"] for r in result["chapters"]},
+                                args.note)
+        record_path = args.build_out or ROOT / "benchmarks" / f"build_{p.name}_cold.json"
+        record_path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    else:
+        record_path, record = build_record(p.name, args.build_dir, args.build_record)
+        result = run(p, shots=args.shots, device=device, build=record["chapters"],
+                     engine=args.engine)
     wall = time.perf_counter() - started
     busiest = max([round(load_before[0], 2), *(r["load_1min"] for r in result["passes"])])
     try:

@@ -9,8 +9,10 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import torch
 
 from seelike.book import schedule
 from seelike.book.presets import get_preset
@@ -99,3 +101,43 @@ def test_every_scheduled_pass_gets_a_positive_floor_in_its_chapter(
     with pytest.raises(SystemExit, match=r"not a scheduled pass; choose among .*cka:0"):
         bench.main(["--preset", "smoke", "--device", "cpu", "--build-record", str(record),
                     "--out", str(tmp_path / "no.json"), "--engine", "cka:9"])
+
+
+def test_interleave_builds_every_page_in_order_and_each_chapter_just_before_its_floor(
+        bench: ModuleType, mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def floor(x: Any, _nets: object, _device: object) -> dict[str, Any]:
+        calls.append(("floor", x.chapter))
+        return {"purpose": x.purpose, "repeat": x.repeat, "shots": 0, "chapter": x.chapter,
+                "examples": 1, "batch_size": 1, "models": 1, "analyses": 1,
+                "seconds": dict.fromkeys(bench.PARTS, 0.5), "floor_seconds": 3.0}
+
+    def build(page: str) -> float:
+        calls.append(("build", page))
+        return 2.0
+
+    monkeypatch.setattr(bench, "floor_of_pass", floor)
+    result = bench.run(get_preset("smoke"), shots=10, device=torch.device("cpu"), build={},
+                       progress=False, build_chapter=build)
+    order = bench.chapter_order()
+    assert [page for kind, page in calls if kind == "build"] == order
+    floors = [i for i, (kind, _) in enumerate(calls) if kind == "floor"]
+    assert floors
+    for i in floors:
+        # The last page built before a pass's floor is the chapter that pays for the pass.
+        assert [page for kind, page in calls[:i] if kind == "build"][-1] == calls[i][1]
+    assert result["total"]["build_seconds"] == 2.0 * len(order)
+    assert result["total"]["floor_seconds"] == 3.0 * len(floors)
+
+
+def test_interleave_refuses_a_folder_that_is_no_fresh_checkout(bench: ModuleType,
+                                                               tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="not a seelike checkout"):
+        bench.InterleavedBuild(tmp_path, "smoke")
+    (tmp_path / "lib" / "seelike").mkdir(parents=True)
+    executed = tmp_path / "_build" / "executed" / "smoke"
+    executed.mkdir(parents=True)
+    (executed / "timings.json").write_text("{}")
+    with pytest.raises(SystemExit, match="fresh clone"):
+        bench.InterleavedBuild(tmp_path, "smoke")
