@@ -64,8 +64,9 @@ kernels.
 fresh clone, empty results cache) page by page in book order, each chapter's passes' floor
 is measured right after that chapter, and ``--build`` then makes the HTML. The build record
 goes to ``benchmarks/build_<preset>_cold.json`` (or ``--build-out``). The machine's speed
-drifts by tens of per cent over an hour; a build and a floor run half an hour apart each
-saw a different machine, while interleaved each chapter and its floor see the same one.
+drifts between runs (floors of 567, 677 and 623 s after three builds); a build and a floor
+run half an hour apart each saw a different machine, while interleaved each chapter and
+its floor are minutes apart. The clone must be at this checkout's commit.
 
     PYTHONPATH=lib python benchmarks/bench_build_floor.py --interleave ../fresh-clone --note "solo"
 
@@ -94,7 +95,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,9 +121,11 @@ from seelike.analyses import (
     TokenPatchCKA,
 )
 from seelike.book import results, schedule, store
+from seelike.book.claims.table import RESULTS_ENV
 from seelike.book.images import probe_set
 from seelike.book.knobs import KNOBS
 from seelike.book.presets import Preset, get_preset, parse_overrides
+from seelike.cache import CACHE_ENV
 from seelike.cka import transform_gram
 from seelike.estimators import chunk_grams
 from seelike.localization import spatial_tokens
@@ -164,7 +166,7 @@ class Pass:
         return (self.purpose, self.repeat, self.preset.probe_train_per_class)
 
 
-@contextmanager
+@contextlib.contextmanager
 def planning_only() -> Iterator[set[tuple[str, int, int]]]:
     """``schedule.analyses`` resolved without running any pass: what resolving reads from the
     cache (Fig 5's heads need the attention distances; the probe evaluations need their
@@ -734,22 +736,45 @@ class InterleavedBuild:
     empty results cache), for ``--interleave``: each call executes one page and returns its
     seconds as the runner records them; :meth:`html` then builds the HTML from the executed
     pages. Interleaving the floor with the build takes the machine's drift over the half
-    hour of a build and a floor run one after the other out of their ratio."""
+    hour of a build and a floor run one after the other out of their ratio.
+
+    The clone must be at this checkout's commit, with no change to ``lib`` or
+    ``benchmarks`` here: the floor replays this checkout's plan, the pages run the clone's.
+    """
 
     def __init__(self, checkout: Path, preset: str) -> None:
         if not (checkout / "lib" / "seelike").is_dir():
             raise SystemExit(f"--interleave {checkout}: not a seelike checkout (no lib/seelike)")
         self.checkout, self.preset = checkout.resolve(), preset
         self.timings = self.checkout / "_build" / "executed" / preset / "timings.json"
-        if self.timings.exists():
-            raise SystemExit(f"--interleave {checkout}: it has executed pages already "
-                             f"({self.timings}); give a fresh clone, so the build is cold")
-        self.env = {**os.environ, "PYTHONPATH": str(self.checkout / "lib")}
+        used = [p for p in (self.timings, self.checkout / "_build" / "cache")
+                if p.is_file() or (p.is_dir() and any(p.iterdir()))]
+        if used:
+            raise SystemExit(f"--interleave {checkout}: it has a build already ({used[0]}); "
+                             "give a fresh clone, so the build is cold")
+        self.commit = _commit(self.checkout)
+        if _commit(ROOT) != self.commit:
+            raise SystemExit(f"--interleave {checkout}: the clone is at {self.commit}, this "
+                             f"checkout at {_commit(ROOT)}; clone this commit")
+        changed = _uncommitted(ROOT)
+        if changed:
+            raise SystemExit("--interleave: lib or benchmarks has uncommitted changes here, "
+                             f"which the clone lacks ({changed.splitlines()[0]}); commit them "
+                             "and clone again")
+        # The clone's own results cache and claims tables, not folders this shell names.
+        self.env = {k: v for k, v in os.environ.items() if k not in (CACHE_ENV, RESULTS_ENV)}
+        self.env["PYTHONPATH"] = str(self.checkout / "lib")
         self.html_seconds: float | None = None
+        self.runner_seconds = 0.0
 
     def _runner(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "seelike.book.run", "--preset", self.preset,
-                        *args], cwd=self.checkout, env=self.env, check=True)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "seelike.book.run", "--preset",
+                               self.preset, *args], cwd=self.checkout, env=self.env)
+        self.runner_seconds += time.perf_counter() - started
+        if done.returncode:
+            raise SystemExit(f"the runner failed on {' '.join(args)} in {self.checkout} "
+                             f"(exit {done.returncode}); its output above says where")
 
     def __call__(self, page: str) -> float:
         self._runner(page)
@@ -759,26 +784,47 @@ class InterleavedBuild:
         return float(run["seconds"])
 
     def html(self) -> None:
+        before = json.loads(self.timings.read_text())["chapters"]
         started = time.perf_counter()
         self._runner("--build")  # every page is executed already: this stages and builds
         self.html_seconds = round(time.perf_counter() - started, 1)
+        runs = json.loads(self.timings.read_text())["runs"]
+        again = [page for page in before if not runs[page]["cached"]]
+        if again:
+            raise SystemExit(f"--build executed {again} again: their seconds would count "
+                             "twice; the interleaved build is not one cold build")
 
     def record(self, chapters: Mapping[str, float], note: str) -> dict[str, Any]:
         """The build record (``build_<preset>_cold.json``) of this build."""
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=self.checkout,
-                                capture_output=True, text=True, check=True).stdout.strip()
         total = round(sum(chapters.values()), 1)
-        # Every kernel is a child of a runner this process waited for.
+        # The largest of the runners, their kernels and the HTML build: each is a child or
+        # grandchild of this process, waited for.
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         return {"preset": self.preset, "chapters": dict(chapters), "total_seconds": total,
                 "html_seconds": self.html_seconds,
-                "wall_seconds_with_html": round(total + (self.html_seconds or 0.0)),
-                "peak_kernel_mib": round(peak), "commit": commit, "interleaved": True,
+                # Every runner call, start-ups included; the floor between pages is not.
+                "wall_seconds_with_html": round(self.runner_seconds),
+                "peak_process_mib": round(peak), "commit": self.commit, "interleaved": True,
                 "command": f"fresh clone, empty results cache: python -m seelike.book.run "
                            f"PAGE --preset {self.preset} page by page in book order, each "
                            f"chapter's floor measured right after it by bench_build_floor.py "
-                           f"--interleave, then --build for the HTML. {note}".strip(),
+                           f"--interleave, then --build for the HTML" + (f"; {note}" if note
+                                                                         else ""),
                 "machine": machine_words()}
+
+
+def _uncommitted(checkout: Path) -> str:
+    """``git status --porcelain`` of the checkout's ``lib`` and ``benchmarks``."""
+    return subprocess.run(["git", "status", "--porcelain", "--", "lib", "benchmarks"],
+                          cwd=checkout, capture_output=True, text=True).stdout.strip()
+
+
+def _commit(checkout: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{checkout} is not a git checkout: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 def machine_words() -> str:
@@ -827,7 +873,7 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
     """Every scheduled pass's floor, per pass and per chapter, beside the build's seconds
     (and the engine's, for the passes named ``purpose:repeat`` in ``engine``).
 
-    ``build_chapter(chapter)``: build that chapter and return its seconds, called for every
+    ``build_chapter(page)``: build that page and return its seconds, called for every
     page in book order, each chapter's passes measured right after it (``--interleave``);
     ``build`` is then ignored.
     """
@@ -856,7 +902,7 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
         # (and every page after the last pass's chapter, at the end).
         while build_chapter is not None and (x is None or x.chapter not in built):
             page = next(pages, None)
-            if page is None:
+            if page is None:  # every page built (the strays check leaves no pass behind)
                 break
             built[page] = build_chapter(page)
             if progress:
@@ -937,10 +983,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = get_preset(args.preset, **parse_overrides(args.set))
     device = torch.device(args.device) if args.device else default_device()
     load_before, started = os.getloadavg(), time.perf_counter()
+    if args.build_out is not None and args.interleave is None:
+        parser.error("--build-out names where --interleave writes its build record; "
+                     "give --interleave too")
     if args.interleave is not None:
-        if args.set or args.build_record or args.engine:
+        default_shots = parser.get_default("shots")
+        if (args.set or args.build_record or args.engine or args.device
+                or args.build_dir != ROOT or args.shots != default_shots):
             parser.error("--interleave builds the preset as the book does: no --set, "
-                         "--build-record or --engine with it")
+                         "--build-record, --engine, --device, --build-dir or --shots other "
+                         f"than the book's {default_shots} with it")
         builder = InterleavedBuild(args.interleave, p.name)
         result = run(p, shots=args.shots, device=device, build={}, build_chapter=builder)
         builder.html()
@@ -958,9 +1010,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         shown = str(record_path.resolve().relative_to(ROOT))
     except ValueError:
         shown = str(record_path)
+    try:
+        commit: str | None = _commit(ROOT)  # the floor's code (and, interleaved, the build's)
+    except SystemExit:  # a copy without git history
+        commit = None
     out = {
         "preset": p.name, "overrides": p.overrides(), "shots": args.shots,
-        "note": args.note,
+        "note": args.note, "commit": commit,
         "machine": {"cpus": os.cpu_count(), "platform": platform.machine(),
                     "device": str(device), "torch": torch.__version__,
                     "threads": torch.get_num_threads(),

@@ -136,8 +136,95 @@ def test_interleave_refuses_a_folder_that_is_no_fresh_checkout(bench: ModuleType
     with pytest.raises(SystemExit, match="not a seelike checkout"):
         bench.InterleavedBuild(tmp_path, "smoke")
     (tmp_path / "lib" / "seelike").mkdir(parents=True)
+    cache = tmp_path / "_build" / "cache" / "cka"
+    cache.mkdir(parents=True)  # a results cache: the pages would not run cold
+    with pytest.raises(SystemExit, match="fresh clone"):
+        bench.InterleavedBuild(tmp_path, "smoke")
+    cache.rmdir()
     executed = tmp_path / "_build" / "executed" / "smoke"
     executed.mkdir(parents=True)
     (executed / "timings.json").write_text("{}")
     with pytest.raises(SystemExit, match="fresh clone"):
         bench.InterleavedBuild(tmp_path, "smoke")
+
+
+# A stand-in for the runner: records each page as executed (or, with --build, every page as
+# cached), in the runner's timings.json; STUB_MODE makes it fail or re-execute on --build.
+STUB_RUNNER = '''
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+preset = args[args.index("--preset") + 1]
+rest = [a for a in args if a not in ("--preset", preset)]
+Path("env.json").write_text(json.dumps(dict(os.environ)))
+if os.environ.get("STUB_MODE") == "fail":
+    sys.exit(3)
+path = Path("_build/executed") / preset / "timings.json"
+data = json.loads(path.read_text()) if path.exists() else {"chapters": {}, "runs": {}}
+again = os.environ.get("STUB_MODE") == "again"
+for page in (list(data["runs"]) if rest == ["--build"] else rest):
+    cached = rest == ["--build"] and not again
+    data["runs"][page] = {"seconds": 1.5, "cached": cached}
+    data["chapters"][page] = 1.5
+path.parent.mkdir(parents=True, exist_ok=True)
+path.write_text(json.dumps(data))
+'''
+
+
+@pytest.fixture
+def stub_clone(bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    clone = tmp_path / "clone"
+    (clone / "lib" / "seelike" / "book").mkdir(parents=True)
+    (clone / "lib" / "seelike" / "__init__.py").write_text("")
+    (clone / "lib" / "seelike" / "book" / "__init__.py").write_text("")
+    (clone / "lib" / "seelike" / "book" / "run.py").write_text(STUB_RUNNER)
+    monkeypatch.setattr(bench, "_commit", lambda _checkout: "abc1234")
+    monkeypatch.setattr(bench, "_uncommitted", lambda _checkout: "")
+    return clone
+
+
+def test_interleaved_build_runs_each_page_in_the_clone_and_records_it(
+        bench: ModuleType, stub_clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEELIKE_CACHE", str(stub_clone / "elsewhere"))
+    monkeypatch.setenv("SEELIKE_RESULTS", str(stub_clone / "elsewhere"))
+    builder = bench.InterleavedBuild(stub_clone, "smoke")
+    assert builder("intro") == 1.5 and builder("02_cka") == 1.5
+    env = json.loads((stub_clone / "env.json").read_text())
+    # The clone's own code, cache and claims tables, whatever this shell points at.
+    assert env["PYTHONPATH"] == str(stub_clone.resolve() / "lib")
+    assert "SEELIKE_CACHE" not in env and "SEELIKE_RESULTS" not in env
+    builder.html()
+    record = builder.record({"intro": 1.5, "02_cka": 1.5}, "solo")
+    assert record["total_seconds"] == 3.0 and record["commit"] == "abc1234"
+    assert record["html_seconds"] is not None and record["interleaved"] is True
+    assert record["wall_seconds_with_html"] >= 0 and record["peak_process_mib"] > 0
+    assert record["command"].endswith("; solo")
+    with pytest.raises(SystemExit, match="has a build already"):
+        bench.InterleavedBuild(stub_clone, "smoke")
+
+
+def test_interleaved_build_stops_on_a_failed_page_or_a_page_run_twice(
+        bench: ModuleType, stub_clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The environment is read when the build starts.
+    monkeypatch.setenv("STUB_MODE", "fail")
+    with pytest.raises(SystemExit, match="runner failed on 02_cka"):
+        bench.InterleavedBuild(stub_clone, "smoke")("02_cka")
+    monkeypatch.setenv("STUB_MODE", "again")
+    builder = bench.InterleavedBuild(stub_clone, "smoke")
+    builder("intro")
+    with pytest.raises(SystemExit, match=r"executed \['intro'\] again"):
+        builder.html()
+
+
+def test_interleave_refuses_a_clone_of_another_commit_or_a_changed_checkout(
+        bench: ModuleType, stub_clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "_commit", lambda checkout: "abc1234" if checkout == bench.ROOT
+                        else "def5678")
+    with pytest.raises(SystemExit, match="clone this commit"):
+        bench.InterleavedBuild(stub_clone, "smoke")
+    monkeypatch.setattr(bench, "_commit", lambda _checkout: "abc1234")
+    monkeypatch.setattr(bench, "_uncommitted", lambda _checkout: " M lib/seelike/cka.py")
+    with pytest.raises(SystemExit, match="uncommitted changes"):
+        bench.InterleavedBuild(stub_clone, "smoke")
+    with pytest.raises(SystemExit):  # argparse: a floor of other shots than the build's
+        bench.main(["--interleave", str(stub_clone), "--shots", "5"])

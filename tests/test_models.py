@@ -154,17 +154,33 @@ def test_zoo_models_per_preset() -> None:
 
 @pytest.mark.parametrize("name", [*zoo.ZOO, "vit_base_patch32_224.augreg_in21k"])
 def test_meta_build_is_the_module_tree_without_weights(name: str) -> None:
-    # Zoo ViTs are meta-built without initialisation (weight_init="skip"): nothing else
-    # about the tree may differ from a real build.
+    # Zoo ViTs are meta-built without initialisation (weight_init="skip"): the module tree,
+    # shapes and dtypes may not differ from a real build.
     meta = models.meta_build(name)
     real = models.build_paper(name) if name in zoo.PAPER_MODELS else models.build(name)
     assert ([(n, type(m), m.training) for n, m in meta.named_modules()]
             == [(n, type(m), m.training) for n, m in real.named_modules()])
+
     def tensors(model: torch.nn.Module) -> dict[str, tuple[torch.Size, torch.dtype, bool]]:
         return {n: (t.shape, t.dtype, t.requires_grad)
                 for n, t in (*model.named_parameters(), *model.named_buffers())}
+
     assert tensors(meta) == tensors(real)
     assert all(t.is_meta for t in (*meta.parameters(), *meta.buffers()))
+
+
+def test_zoo_vits_are_meta_built_without_initialising(monkeypatch: pytest.MonkeyPatch) -> None:
+    from timm.models.vision_transformer import VisionTransformer
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a meta build initialised its weights")
+
+    monkeypatch.setattr(VisionTransformer, "init_weights", refuse)
+    models.meta_build("vit_cifar")
+    with pytest.raises(AssertionError, match="initialised"):
+        models.build("vit_cifar")  # a real build still initialises
+    with pytest.raises(ValueError, match="meta device"):
+        models.build_net(zoo.spec_of("vit_cifar"), initialise=False)
 
 
 def test_default_device_is_the_gpu_if_any() -> None:

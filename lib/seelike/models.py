@@ -34,9 +34,12 @@ def build_net(spec: ModelSpec, *, initialise: bool = True) -> nn.Module:
     """The bare network of ``spec`` with random weights (no normalisation).
 
     ``initialise=False`` skips the weight initialisation where the class offers that (timm's
-    ``VisionTransformer(weight_init="skip")``): for module trees on the meta device, which
-    hold no values to initialise.
+    ``VisionTransformer(weight_init="skip")``): only on the meta device, whose tensors hold
+    no values to initialise (elsewhere it would leave memory as it found it).
     """
+    if not initialise and torch.get_default_device().type != "meta":
+        raise ValueError("initialise=False is for module trees on the meta device; build "
+                         "under `with torch.device('meta'):` (seelike.models.meta_build)")
     builders: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
         "vit": _build_vit, "resnet": _build_resnet, "mixer": _build_mixer,
     }
@@ -78,8 +81,11 @@ def _build_mixer(arch: dict[str, Any]) -> nn.Module:
 
 def build(name: str) -> ImageClassifier:
     """Model ``name`` with random weights, in eval mode (tests, training)."""
-    spec = spec_of(name)
-    return ImageClassifier(build_net(spec), spec.mean, spec.std).eval()
+    return _classifier(spec_of(name))
+
+
+def _classifier(spec: ModelSpec, *, initialise: bool = True) -> ImageClassifier:
+    return ImageClassifier(build_net(spec, initialise=initialise), spec.mean, spec.std).eval()
 
 
 def meta_build(name: str) -> ImageClassifier:
@@ -95,7 +101,7 @@ def meta_build(name: str) -> ImageClassifier:
     # Initialising meta tensors runs every initialiser's meta kernel for nothing (a ViT's
     # took five sixths of its build).
     with torch.device("meta"):
-        return ImageClassifier(build_net(spec, initialise=False), spec.mean, spec.std).eval()
+        return _classifier(spec, initialise=False)
 
 
 # ---- loading with verified weights ---------------------------------------------------------
