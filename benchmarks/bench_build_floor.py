@@ -752,10 +752,10 @@ class InterleavedBuild:
         if used:
             raise SystemExit(f"--interleave {checkout}: it has a build already ({used[0]}); "
                              "give a fresh clone, so the build is cold")
-        self.commit = _commit(self.checkout)
-        if _commit(ROOT) != self.commit:
+        self.commit, here = _commit(self.checkout), _commit(ROOT)
+        if here != self.commit:
             raise SystemExit(f"--interleave {checkout}: the clone is at {self.commit}, this "
-                             f"checkout at {_commit(ROOT)}; clone this commit")
+                             f"checkout at {here}; clone this commit")
         changed = _uncommitted(ROOT)
         if changed:
             raise SystemExit("--interleave: lib or benchmarks has uncommitted changes here, "
@@ -879,13 +879,16 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
     """
     order = chapter_order()
     passes = scheduled_passes(p, shots, order)
+    # (page to build first, its passes): interleaved, every page in book order with the
+    # passes it pays for; otherwise one step, no page built, every pass.
+    steps: list[tuple[str | None, list[Pass]]] = [(None, passes)]
     built: dict[str, float] = {}
     if build_chapter is not None:
-        build = built
         strays = sorted({x.chapter for x in passes} - set(order))
         if strays:
             raise SystemExit(f"passes charged to pages the runner does not execute: {strays}")
-        passes = sorted(passes, key=lambda x: order.index(x.chapter))
+        steps = [(page, [x for x in passes if x.chapter == page]) for page in order]
+        build = built
     named = {f"{x.purpose}:{x.repeat}": x for x in passes}
     for name in engine:
         if name not in named:
@@ -896,35 +899,28 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
                              "which the floor does not make; choose another pass")
     nets: dict[str, nn.Module] = {}
     rows = []
-    pages = iter(order)
-    for x in [*passes, None]:
-        # Every page up to this pass's chapter is built before the pass's floor is taken
-        # (and every page after the last pass's chapter, at the end).
-        while build_chapter is not None and (x is None or x.chapter not in built):
-            page = next(pages, None)
-            if page is None:  # every page built (the strays check leaves no pass behind)
-                break
+    for page, todo in steps:
+        if page is not None and build_chapter is not None:
             built[page] = build_chapter(page)
             if progress:
                 print(f"built {page}: {built[page]:.1f} s", flush=True)
-        if x is None:
-            break
-        for m in dict.fromkeys(m for a in x.analyses for m in a.models()):
-            if m not in nets:
-                nets[m] = models.load(m).to(device).eval()
-        row = floor_of_pass(x, nets, device)
-        if f"{x.purpose}:{x.repeat}" in engine:
-            row["engine"] = engine_of_pass(x, nets, device)
-        # Sampled per pass: a neighbour's job that comes and goes between the start and
-        # the end would not show in those two readings alone.
-        row["load_1min"] = round(os.getloadavg()[0], 2)
-        rows.append(row)
-        if progress:
-            print(f"  {x.purpose} {x.repeat} (shots {row['shots']}, {row['examples']} images, "
-                  f"{row['models']} models) -> {x.chapter}: {row['floor_seconds']:.1f} s",
-                  flush=True)
-            if "engine" in row:
-                print(f"    floor by part {row['seconds']}; engine {row['engine']}", flush=True)
+        for x in todo:
+            for m in dict.fromkeys(m for a in x.analyses for m in a.models()):
+                if m not in nets:
+                    nets[m] = models.load(m).to(device).eval()
+            row = floor_of_pass(x, nets, device)
+            if f"{x.purpose}:{x.repeat}" in engine:
+                row["engine"] = engine_of_pass(x, nets, device)
+            # Sampled per pass: a neighbour's job that comes and goes between the start and
+            # the end would not show in those two readings alone.
+            row["load_1min"] = round(os.getloadavg()[0], 2)
+            rows.append(row)
+            if progress:
+                print(f"  {x.purpose} {x.repeat} (shots {row['shots']}, {row['examples']} images, "
+                      f"{row['models']} models) -> {x.chapter}: {row['floor_seconds']:.1f} s",
+                      flush=True)
+                if "engine" in row:
+                    print(f"    floor by part {row['seconds']}; engine {row['engine']}", flush=True)
     floor = {c: 0.0 for c in dict.fromkeys(r["chapter"] for r in rows)}
     for r in rows:
         floor[r["chapter"]] += r["floor_seconds"]
