@@ -86,6 +86,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import json
 import math
 import os
@@ -129,6 +130,7 @@ from seelike.cache import CACHE_ENV
 from seelike.cka import transform_gram
 from seelike.estimators import chunk_grams
 from seelike.localization import spatial_tokens
+from seelike.memory import release_freed
 from seelike.network import default_device
 from seelike.passes import Analysis, GramSpec, accumulator_of
 from seelike.passes import run as run_pass
@@ -901,6 +903,13 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
     rows = []
     for page, todo in steps:
         if page is not None and build_chapter is not None:
+            # The page's kernel gets the machine as a plain build would: this process drops the
+            # floor's models and hands its freed memory back first. Holding them (1.5 GB), it
+            # saw chapter 7 build in 353 s against 300-322 s with nothing else alive and 322 s
+            # after a release (benchmarks/README.md).
+            nets.clear()
+            gc.collect()
+            release_freed()
             built[page] = build_chapter(page)
             if progress:
                 print(f"built {page}: {built[page]:.1f} s", flush=True)

@@ -118,10 +118,14 @@ def test_interleave_builds_every_page_in_order_and_each_chapter_just_before_its_
         return 2.0
 
     monkeypatch.setattr(bench, "floor_of_pass", floor)
+    monkeypatch.setattr(bench, "release_freed", lambda: calls.append(("release", "")))
     result = bench.run(get_preset("smoke"), shots=10, device=torch.device("cpu"), build={},
                        progress=False, build_chapter=build)
     order = bench.chapter_order()
     assert [page for kind, page in calls if kind == "build"] == order
+    # Every page is built right after the floor's memory is handed back.
+    assert all(calls[i - 1][0] == "release" for i, (kind, _) in enumerate(calls)
+               if kind == "build")
     floors = [i for i, (kind, _) in enumerate(calls) if kind == "floor"]
     assert floors
     for i in floors:
