@@ -904,9 +904,8 @@ def run(p: Preset, *, shots: int, device: torch.device, build: Mapping[str, floa
     for page, todo in steps:
         if page is not None and build_chapter is not None:
             # The page's kernel gets the machine as a plain build would: this process drops the
-            # floor's models and hands its freed memory back first. Holding them (1.5 GB), it
-            # saw chapter 7 build in 353 s against 300-322 s with nothing else alive and 322 s
-            # after a release (benchmarks/README.md).
+            # floor's models and hands its freed memory back first, since a chapter built beside
+            # them ran measurably slower (benchmarks/README.md has the runs).
             nets.clear()
             gc.collect()
             release_freed()
