@@ -105,6 +105,17 @@ def test_papermill_injects_the_preset(tmp_path):
     assert run.execute(chapter, "smoke", tmp_path / "out")[2] is True
 
 
+def test_the_kernel_talks_over_unix_sockets_and_logs_no_warning(tmp_path, capfd):
+    # Over TCP without CurveZMQ keys ipykernel warns on every start: once per chapter in CI.
+    chapter = _chapter(tmp_path, "\n```{code-cell} ipython3\nfrom ipykernel.kernelapp import "
+                                 "IPKernelApp\nprint('TRANSPORT=' + IPKernelApp.instance()"
+                                 ".transport)\n```\n")
+    out, _, _ = run.execute(chapter, "smoke", tmp_path / "out")
+    assert "TRANSPORT=ipc" in json.dumps(json.loads(out.read_text())["cells"])
+    captured = capfd.readouterr()
+    assert "WARNING" not in captured.err + captured.out
+
+
 def test_a_failing_chapter_names_itself_and_the_cell(tmp_path, monkeypatch, capsys):
     chapter = _chapter(tmp_path, "\n```{code-cell} ipython3\nx = 1\n```\n\n```{code-cell} "
                                  "ipython3\nraise ValueError('broken on purpose')\n```\n")

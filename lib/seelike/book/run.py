@@ -33,8 +33,10 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -43,6 +45,9 @@ from seelike.book.presets import PRESETS
 from seelike.book.toc import executed_path, is_notebook, notebooks, pages, root_page
 from seelike.cache import code_closure
 from seelike.config import repo_root
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 __all__ = ["BOOK_FILES", "EXECUTION_PAGE", "READS_COMMITTED", "READS_RESULTS", "build",
            "check_params", "drop_machine_paths", "execute", "export_ipynb",
@@ -171,14 +176,15 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     jupytext.write(notebook, source)
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(source), str(out), parameters={"preset": preset, **params},
-            cwd=str(chapter.parent),
-            kernel_name="python3", progress_bar=False, execution_timeout=timeout,
-            report_mode=False,
-            # Every output has arrived and every file is written when the last cell ends; a
-            # graceful exit would then spend a second or more tearing down torch's modules.
-            shutdown_kernel="immediate")
+        with tempfile.TemporaryDirectory(prefix="seelike-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(source), str(out), parameters={"preset": preset, **params},
+                cwd=str(chapter.parent), config=_local_kernel(sockets),
+                kernel_name="python3", progress_bar=False, execution_timeout=timeout,
+                report_mode=False,
+                # Every output has arrived and every file is written when the last cell ends;
+                # a graceful exit would then spend a second or more tearing down torch.
+                shutdown_kernel="immediate")
     finally:
         source.unlink(missing_ok=True)
         if out.exists():  # a failed run's notebook too: it is kept for reading
@@ -186,6 +192,20 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     fold_injected_parameters(out)
     stamp_file.write_text(stamp)
     return out, time.perf_counter() - start, False
+
+
+def _local_kernel(sockets: str) -> Config:
+    """Kernel-manager settings for a kernel that talks over Unix sockets in ``sockets``.
+
+    The runner and its kernel share one machine, so nothing needs TCP; over TCP without
+    CurveZMQ keys ipykernel (7.3 and later) warns on every start, once per chapter in the
+    build's log. The socket path is absolute, since kernel and client resolve a relative
+    one against different working directories. Passed as configuration, not as a manager
+    of our own, so that the notebook client still owns the kernel and shuts it down.
+    """
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
 
 
 def drop_machine_paths(notebook_path: Path, chapter: Path) -> None:
