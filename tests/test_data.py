@@ -30,6 +30,7 @@ from torch import nn
 
 from seelike import data, datasets, probe_sets
 from seelike import io as sio
+from seelike.book import images
 from seelike.book.images import probe_set
 from seelike.book.presets import get_preset
 from seelike.network import ImageClassifier
@@ -512,6 +513,7 @@ def test_probe_set_rows_are_the_split_s_examples(mirror: Path) -> None:
 def test_paper_probe_set_reads_imagenette_files(mirror: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     paper = get_preset("paper")
+    images._draw.cache_clear()  # the warning comes with the draw, made once per process
     with pytest.warns(UserWarning, match="imagenette has 200"):
         ps = probe_set(paper, "cka")
     assert len(ps) == 200 and len(set(ps.ids.tolist())) == 200
@@ -523,6 +525,21 @@ def test_paper_probe_set_reads_imagenette_files(mirror: Path,
     _offline(monkeypatch)  # the mirror has no training images; the full download does
     with pytest.raises(data.DataError, match="SEELIKE_DATA"):
         probe_set(paper, "probe_train")
+
+
+def test_probe_set_is_drawn_once_per_data_folder(mirror: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    smoke = get_preset("smoke")
+    first = probe_set(smoke, "cka", seed=2)
+    assert probe_set(smoke, "cka", seed=2) is first
+    assert probe_set(smoke, "cka", seed=3) is not first
+    with pytest.raises(TypeError, match="seed=True"):
+        probe_set(smoke, "cka", seed=True)  # not seed=1's draw
+    # Another data folder is another dataset: drawn from there, not served from memory.
+    monkeypatch.setenv("SEELIKE_DATA", str(tmp_path / "empty"))
+    _offline(monkeypatch)
+    with pytest.raises(data.DataError):
+        probe_set(smoke, "cka", seed=2)
 
 
 def test_probe_set_rejects_unknown_names(mirror: Path) -> None:

@@ -73,6 +73,26 @@ def test_zoo_model_loads_offline_in_eval_mode(name: str, mirror: Path) -> None:
     assert torch.isfinite(logits).all()
 
 
+@pytest.mark.parametrize("name", list(zoo.ZOO))
+def test_a_loaded_model_is_its_file_s_weights_in_a_built_tree(name: str, mirror: Path) -> None:
+    # load builds on the meta device and assigns the file's tensors: the same model, to the
+    # bit, as initialising one and copying the weights in, with nothing left on the meta device.
+    loaded = models.load(name)
+    spec = zoo.spec_of(name)
+    state = (weights.akamaster_state(spec.arch["depth"]) if spec.family == "akamaster"
+             else weights.shipped_state(name))
+    copied = models.build(name)
+    copied.net.load_state_dict(state)
+    assert not any(t.is_meta for t in (*loaded.parameters(), *loaded.buffers()))
+    assert all(p.requires_grad for p in loaded.parameters())
+    for (k, a), (j, b) in zip(loaded.state_dict().items(), copied.state_dict().items(),
+                              strict=True):
+        assert k == j and a.dtype == b.dtype and a.stride() == b.stride() and torch.equal(a, b)
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(loaded(x), copied(x))
+
+
 @pytest.mark.parametrize("name", CIFAR_ZOO + [v for n in zoo.SEEDS
                                               for v in zoo.seed_variants(n)[1:]])
 def test_manifest_describes_the_current_spec(name: str) -> None:

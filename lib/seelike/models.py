@@ -124,9 +124,20 @@ def load(name: str, *, directory: str | os.PathLike[str] | None = None) -> Image
         state = weights.akamaster_state(spec.arch["depth"])
     else:
         state = weights.shipped_state(name, directory)
-    model = build(name)
-    model.net.load_state_dict(state)
-    return model.eval()
+    # Every weight comes from the file: built on the meta device, the tree skips the random
+    # initialisation that the file's tensors would replace (half of a small model's load).
+    with torch.device("meta"):
+        net = build_net(spec, initialise=False)
+    # Assigning keeps the file's dtypes; the module's are kept, as copying in would (a
+    # BatchNorm's step count stays an integer).
+    dtypes = {k: t.dtype for k, t in net.state_dict().items()}
+    net.load_state_dict({k: v.to(dtypes.get(k, v.dtype)) for k, v in state.items()},
+                        assign=True)
+    empty = [n for n, t in (*net.named_parameters(), *net.named_buffers()) if t.is_meta]
+    if empty:
+        raise RuntimeError(f"{name}: {empty[:3]} hold no values after loading its weights; a "
+                           "tensor outside the state dict needs building off the meta device")
+    return ImageClassifier(net, spec.mean, spec.std).eval()
 
 
 def _load_paper(name: str) -> ImageClassifier:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from seelike import probe_sets
 from seelike.book.presets import SIZE_OF, Preset
+from seelike.config import data_root
 from seelike.datasets import PURPOSES
 
 __all__ = ["probe_set"]
@@ -18,6 +22,15 @@ def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> probe_sets.Prob
     class), ``probe_test`` (``probe_test_examples``; Figs 11, 13) and ``estimators``
     (``estimator_examples``; Chapter 10); see :func:`seelike.probe_sets.probe_draw`.
     """
+    # Every result's cache key names its images, so a page asks for the same draw dozens of
+    # times (chapter 7: hundreds); it is drawn once per process and data folder. Callers read
+    # a probe set, never change it.
+    return _draw(preset, purpose, seed, data_root())
+
+
+# typed: seed=True is refused by probe_draw, not served as seed=1's draw.
+@functools.lru_cache(maxsize=32, typed=True)
+def _draw(preset: Preset, purpose: str, seed: int, _root: Path) -> probe_sets.ProbeSet:
     sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
     if purpose == "probe_train":
         return probe_sets.probe_draw(preset.dataset, purpose,
