@@ -533,8 +533,13 @@ def test_probe_set_is_drawn_once_per_data_folder(mirror: Path, tmp_path: Path,
     first = probe_set(smoke, "cka", seed=2)
     assert probe_set(smoke, "cka", seed=2) is first
     assert probe_set(smoke, "cka", seed=3) is not first
+    # Keyed by what the draw reads: a preset that differs elsewhere shares it, even one whose
+    # other fields (a list of extra models) could not be hashed.
+    other = smoke.with_overrides(cka_batch=smoke.cka_batch // 2, extra_models=[smoke.vit])
+    assert probe_set(other, "cka", seed=2) is first
+    probe_set(smoke, "cka", seed=1)
     with pytest.raises(TypeError, match="seed=True"):
-        probe_set(smoke, "cka", seed=True)  # not seed=1's draw
+        probe_set(smoke, "cka", seed=True)  # not seed=1's draw, though True == 1
     # Another data folder is another dataset: drawn from there, not served from memory.
     monkeypatch.setenv("SEELIKE_DATA", str(tmp_path / "empty"))
     _offline(monkeypatch)

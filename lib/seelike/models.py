@@ -128,8 +128,8 @@ def load(name: str, *, directory: str | os.PathLike[str] | None = None) -> Image
     # initialisation that the file's tensors would replace (half of a small model's load).
     with torch.device("meta"):
         net = build_net(spec, initialise=False)
-    # Assigning keeps the file's dtypes; the module's are kept, as copying in would (a
-    # BatchNorm's step count stays an integer).
+    # shipped_state casts every tensor to float32, and assigning would keep that: each is cast
+    # to the module's dtype, as copying in does (a BatchNorm's step count stays int64).
     dtypes = {k: t.dtype for k, t in net.state_dict().items()}
     net.load_state_dict({k: v.to(dtypes.get(k, v.dtype)) for k, v in state.items()},
                         assign=True)

@@ -22,22 +22,23 @@ def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> probe_sets.Prob
     class), ``probe_test`` (``probe_test_examples``; Figs 11, 13) and ``estimators``
     (``estimator_examples``; Chapter 10); see :func:`seelike.probe_sets.probe_draw`.
     """
+    sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
+    if purpose != "probe_train" and purpose not in sizes:
+        raise ValueError(f"purpose={purpose!r}: unknown probe purpose; valid: "
+                         f"{', '.join(PURPOSES)}")
+    train = purpose == "probe_train"
     # Every result's cache key names its images, so a page asks for the same draw dozens of
-    # times (chapter 7: hundreds); it is drawn once per process and data folder. Callers read
-    # a probe set, never change it.
-    return _draw(preset, purpose, seed, data_root())
+    # times (chapter 7: hundreds); it is drawn once per process and data folder, keyed by
+    # what the draw reads (presets that differ elsewhere share it). Callers read a probe
+    # set, never change it.
+    return _draw(preset.dataset, purpose, None if train else sizes[purpose],
+                 preset.probe_train_per_class if train else None, seed, preset.image_size,
+                 data_root())
 
 
 # typed: seed=True is refused by probe_draw, not served as seed=1's draw.
 @functools.lru_cache(maxsize=32, typed=True)
-def _draw(preset: Preset, purpose: str, seed: int, _root: Path) -> probe_sets.ProbeSet:
-    sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
-    if purpose == "probe_train":
-        return probe_sets.probe_draw(preset.dataset, purpose,
-                                     per_class=preset.probe_train_per_class, seed=seed,
-                                     image_size=preset.image_size)
-    if purpose not in sizes:
-        raise ValueError(f"purpose={purpose!r}: unknown probe purpose; valid: "
-                         f"{', '.join(PURPOSES)}")
-    return probe_sets.probe_draw(preset.dataset, purpose, examples=sizes[purpose], seed=seed,
-                                 image_size=preset.image_size)
+def _draw(dataset: str, purpose: str, examples: int | None, per_class: int | None, seed: int,
+          image_size: int, _root: Path) -> probe_sets.ProbeSet:
+    return probe_sets.probe_draw(dataset, purpose, examples=examples, per_class=per_class,
+                                 seed=seed, image_size=image_size)

@@ -29,6 +29,7 @@ import builtins
 import hashlib
 import json
 import keyword
+import os
 import re
 import resource
 import subprocess
@@ -176,7 +177,9 @@ def execute(chapter: Path, preset: str, out_dir: Path, *, force: bool = False,
     jupytext.write(notebook, source)
     start = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="seelike-kernel-") as sockets:
+        # Under /tmp: a socket path must stay short (about 100 bytes), whatever TMPDIR is.
+        with tempfile.TemporaryDirectory(prefix="seelike-kernel-",
+                                         dir="/tmp" if os.name == "posix" else None) as sockets:
             papermill.execute_notebook(
                 str(source), str(out), parameters={"preset": preset, **params},
                 cwd=str(chapter.parent), config=_local_kernel(sockets),
@@ -202,9 +205,13 @@ def _local_kernel(sockets: str) -> Config:
     build's log. The socket path is absolute, since kernel and client resolve a relative
     one against different working directories. Passed as configuration, not as a manager
     of our own, so that the notebook client still owns the kernel and shuts it down.
+    Windows has no Unix sockets for ZeroMQ: there the kernel keeps TCP.
     """
+    # Imported here, as papermill is: the runner's other commands work without the book extras.
     from traitlets.config import Config
 
+    if os.name != "posix":
+        return Config()
     return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
 
 
