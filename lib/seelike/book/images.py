@@ -23,10 +23,10 @@ def probe_set(preset: Preset, purpose: str, *, seed: int = 0) -> probe_sets.Prob
     (``estimator_examples``; Chapter 10); see :func:`seelike.probe_sets.probe_draw`.
     """
     sizes = {purpose: getattr(preset, name) for name, purpose in SIZE_OF.items()}
-    if purpose != "probe_train" and purpose not in sizes:
+    train = purpose == "probe_train"
+    if not train and purpose not in sizes:
         raise ValueError(f"purpose={purpose!r}: unknown probe purpose; valid: "
                          f"{', '.join(PURPOSES)}")
-    train = purpose == "probe_train"
     # Every result's cache key names its images, so a page asks for the same draw dozens of
     # times (chapter 7: hundreds); it is drawn once per process and data folder, keyed by
     # what the draw reads (presets that differ elsewhere share it). Callers read a probe
